@@ -1,0 +1,194 @@
+//! The `portner` command line: argument definitions and exit codes.
+//!
+//! Exit status: 0 on success; 1 when the operation failed (a database error, a broken audit
+//! chain, a username already taken); 2 for a usage or configuration error, always with one
+//! line naming the key or argument at fault.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Portner: a Local IdP with embedded MitID Erhverv IdM sync.
+#[derive(Debug, Parser)]
+#[command(name = "portner", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Configuration file (TOML); environment variables and flags override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Data folder for the SQLite database and keys [default: ./portner-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Log output format [default: human].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--log-format` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormatArg {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (creates and migrates the data folder on first start).
+    Serve(ServeArgs),
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Audit trail commands.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `portner serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, IP:port [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// `portner config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the configuration and print the effective values (secrets hidden).
+    Check,
+}
+
+/// `portner org …`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Register an organisation.
+    Add(OrgAddArgs),
+    /// List organisations.
+    List(ListArgs),
+}
+
+/// `portner org add` flags.
+#[derive(Debug, Args)]
+pub struct OrgAddArgs {
+    /// CVR number (eight digits).
+    #[arg(long)]
+    pub cvr: String,
+    /// Registered name.
+    #[arg(long)]
+    pub name: String,
+    /// Suffix of the MitID Erhverv subjectNameId (username@SUFFIX), e.g. the domain.
+    #[arg(long)]
+    pub suffix: String,
+    /// SE number under the CVR; repeat for several.
+    #[arg(long = "se", value_name = "SE")]
+    pub se_numbers: Vec<String>,
+    /// P-number of a production unit; repeat for several.
+    #[arg(long = "p-unit", value_name = "P")]
+    pub p_units: Vec<String>,
+}
+
+/// `--json` for listing commands.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `portner user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user, pending activation. No password is read: users choose their own when
+    /// they activate.
+    Add(UserAddArgs),
+    /// List users.
+    List(UserListArgs),
+    /// Show one user.
+    Show(UserShowArgs),
+    /// Disable a user and end their sessions.
+    Disable(UsernameArg),
+}
+
+/// `portner user add` flags.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// CVR number of the user's organisation.
+    #[arg(long)]
+    pub org: String,
+    /// Username, unique across the installation.
+    #[arg(long)]
+    pub username: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Work e-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// CPR number; stored encrypted, never printed.
+    #[arg(long)]
+    pub cpr: Option<String>,
+}
+
+/// `portner user list` flags.
+#[derive(Debug, Args)]
+pub struct UserListArgs {
+    /// Only users of this organisation (CVR).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `portner user show` flags.
+#[derive(Debug, Args)]
+pub struct UserShowArgs {
+    /// The username.
+    pub username: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A username argument.
+#[derive(Debug, Args)]
+pub struct UsernameArg {
+    /// The username.
+    pub username: String,
+}
+
+/// `portner audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit chain; exit 0 if intact, 1 with the first broken record otherwise.
+    Verify,
+}
+
+/// Parses the process's arguments, runs the command and returns its exit status.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match crate::commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("portner: {error}");
+            ExitCode::from(error.exit_status())
+        }
+    }
+}

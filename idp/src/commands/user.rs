@@ -1,0 +1,113 @@
+//! `portner user add|list|show|disable`.
+
+use portner_audit::AuditContext;
+use portner_shared::domain::{Cpr, Cvr, Email, NewUser, UserStatus, Username};
+
+use super::{CommandError, Environment};
+use crate::cli::{UserAddArgs, UserCommand, UserListArgs, UserShowArgs};
+
+pub(super) async fn run(
+    command: UserCommand,
+    environment: &Environment,
+) -> Result<(), CommandError> {
+    match command {
+        UserCommand::Add(args) => add(args, environment).await,
+        UserCommand::List(args) => list(args, environment).await,
+        UserCommand::Show(args) => show(args, environment).await,
+        UserCommand::Disable(args) => {
+            let username: Username = args.username.parse()?;
+            let user = crate::directory::set_user_status(
+                &environment.store,
+                environment.clock.as_ref(),
+                &AuditContext::cli(),
+                &username,
+                UserStatus::Disabled,
+            )
+            .await?;
+            println!(
+                "user {} is disabled and signed out everywhere",
+                user.username
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn add(args: UserAddArgs, environment: &Environment) -> Result<(), CommandError> {
+    let org: Cvr = args.org.parse()?;
+    let username: Username = args.username.parse()?;
+    let email: Email = args.email.parse()?;
+    let cpr: Option<Cpr> = args.cpr.as_deref().map(str::parse).transpose()?;
+    let new = NewUser::new(org, username, &args.name, email, cpr)?;
+
+    let user = crate::directory::create_user(
+        &environment.store,
+        environment.clock.as_ref(),
+        &AuditContext::cli(),
+        &new,
+    )
+    .await?;
+    println!(
+        "user {} created ({}), pending activation",
+        user.username, user.id
+    );
+    Ok(())
+}
+
+async fn list(args: UserListArgs, environment: &Environment) -> Result<(), CommandError> {
+    let org: Option<Cvr> = args.org.as_deref().map(str::parse).transpose()?;
+    let mut tx = environment.store.read().await?;
+    let users = tx.users(org.as_ref()).await?;
+    tx.rollback().await?;
+
+    if args.json {
+        return print_json(&users);
+    }
+    println!(
+        "{:<24} {:<10} {:<20} {:<12} NAME",
+        "USERNAME", "ORG", "STATUS", "LEVEL"
+    );
+    for user in &users {
+        println!(
+            "{:<24} {:<10} {:<20} {:<12} {}",
+            user.username, user.org, user.status, user.identity_level, user.display_name
+        );
+    }
+    Ok(())
+}
+
+async fn show(args: UserShowArgs, environment: &Environment) -> Result<(), CommandError> {
+    let username: Username = args.username.parse()?;
+    let mut tx = environment.store.read().await?;
+    let user = tx.user_by_username(&username).await?;
+    tx.rollback().await?;
+    let user = user.ok_or_else(|| CommandError::Failed(format!("no user named {username}")))?;
+
+    if args.json {
+        return print_json(&user);
+    }
+    println!("username        {}", user.username);
+    println!("id              {}", user.id);
+    println!("organisation    {}", user.org);
+    println!("name            {}", user.display_name);
+    println!("e-mail          {}", user.email);
+    println!(
+        "CPR             {}",
+        if user.has_cpr {
+            "on file (encrypted)"
+        } else {
+            "none"
+        }
+    );
+    println!("status          {}", user.status);
+    println!("identity level  {}", user.identity_level);
+    println!("created         {}", user.created_at.to_rfc3339());
+    Ok(())
+}
+
+fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), CommandError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|error| CommandError::Failed(format!("cannot write JSON: {error}")))?;
+    println!("{text}");
+    Ok(())
+}

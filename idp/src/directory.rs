@@ -1,0 +1,120 @@
+//! Changes to organisations and users, each written with its audit event in one transaction.
+//!
+//! These are the only functions that change the directory; the CLI (and later the consoles and
+//! SCIM) call them, so no path can change a user without leaving a record.
+
+use portner_audit::{AuditContext, AuditError, AuditEvent, Subject};
+use portner_shared::Clock;
+use portner_shared::domain::{NewOrganisation, NewUser, Organisation, User, UserStatus, Username};
+use portner_shared::store::{Store, StoreError};
+
+/// Why a directory change was not made. Nothing was written in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// The user or organisation named does not exist.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The store refused or failed (for example, a username already taken).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit event could not be written, so the change was not made either.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+/// Registers an organisation.
+///
+/// # Errors
+///
+/// [`StoreError::Conflict`] inside [`DirectoryError::Store`] if the CVR is registered already.
+pub async fn create_organisation(
+    store: &Store,
+    clock: &dyn Clock,
+    context: &AuditContext,
+    new: &NewOrganisation,
+) -> Result<Organisation, DirectoryError> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+
+    let organisation = tx.insert_organisation(new, now).await?;
+    let event = AuditEvent::OrganisationCreated {
+        cvr: organisation.cvr.clone(),
+        name: organisation.name.clone(),
+        suffix: organisation.suffix.to_string(),
+    };
+    let subject = Subject::Organisation(organisation.cvr.clone());
+    portner_audit::append(&mut tx, now, context, &subject, &event).await?;
+
+    tx.commit().await?;
+    Ok(organisation)
+}
+
+/// Creates a user, pending activation.
+///
+/// # Errors
+///
+/// [`DirectoryError::NotFound`] if the organisation does not exist; a conflict if the username
+/// is taken.
+pub async fn create_user(
+    store: &Store,
+    clock: &dyn Clock,
+    context: &AuditContext,
+    new: &NewUser,
+) -> Result<User, DirectoryError> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+
+    if tx.organisation(&new.org).await?.is_none() {
+        return Err(DirectoryError::NotFound("organisation"));
+    }
+    let user = tx.insert_user(new, now).await?;
+    let event = AuditEvent::UserCreated {
+        user_id: user.id,
+        org: user.org.clone(),
+        username: user.username.clone(),
+        with_cpr: user.has_cpr,
+    };
+    portner_audit::append(&mut tx, now, context, &Subject::User(user.id), &event).await?;
+
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Moves a user to `status`; disabling also ends all their sessions. Setting the status a user
+/// already has changes nothing and records nothing.
+///
+/// # Errors
+///
+/// [`DirectoryError::NotFound`] if there is no such user.
+pub async fn set_user_status(
+    store: &Store,
+    clock: &dyn Clock,
+    context: &AuditContext,
+    username: &Username,
+    status: UserStatus,
+) -> Result<User, DirectoryError> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+
+    let mut user = tx
+        .user_by_username(username)
+        .await?
+        .ok_or(DirectoryError::NotFound("user"))?;
+    if user.status == status {
+        return Ok(user);
+    }
+    tx.set_user_status(user.id, status, now).await?;
+    if status == UserStatus::Disabled {
+        tx.delete_sessions_of(user.id).await?;
+    }
+    let event = AuditEvent::UserStatusChanged {
+        user_id: user.id,
+        from: user.status,
+        to: status,
+    };
+    portner_audit::append(&mut tx, now, context, &Subject::User(user.id), &event).await?;
+
+    tx.commit().await?;
+    user.status = status;
+    Ok(user)
+}

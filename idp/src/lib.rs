@@ -1,0 +1,17 @@
+//! Portner's identity provider: the HTTP server and the `portner` command line.
+//!
+//! This crate is the outermost layer. It turns configuration into a running server, owns the
+//! data folder (database file and generated keys), and offers the operations that change users
+//! and organisations as small services that write the change and its audit event in one
+//! transaction ([`directory`]). Protocol work (SAML, WebAuthn) arrives with later issues and
+//! lives in its own modules here.
+
+pub mod app;
+pub mod cli;
+mod commands;
+pub mod datadir;
+pub mod directory;
+mod health;
+pub mod keys;
+mod logging;
+mod security_headers;

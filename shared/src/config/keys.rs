@@ -1,0 +1,118 @@
+//! The table of configuration keys: name, type, default, unit and meaning.
+//!
+//! One table serves three purposes: mapping `PORTNER_*` environment variables onto keys (with
+//! the right type), warning about variables that match no key, and checking that
+//! `docs/configuration.md` documents every key (a test reads the file).
+
+/// The type of a key's value, which decides how an environment variable's text is read.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum KeyKind {
+    /// Free text (addresses, paths, URLs).
+    Text,
+    /// A whole number.
+    Integer,
+}
+
+/// One documented configuration key.
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpec {
+    /// The key as written in the TOML file.
+    pub name: &'static str,
+    /// How to read it from the environment.
+    pub kind: KeyKind,
+    /// Whether it is a secret: then it may also come from `<key>_file` / `PORTNER_<KEY>_FILE`,
+    /// and it never appears in `Debug` output or logs.
+    pub secret: bool,
+    /// The default, as documentation shows it.
+    pub default: &'static str,
+    /// One line on what it does, with its unit.
+    pub meaning: &'static str,
+}
+
+impl KeySpec {
+    /// The environment variable that overrides this key, e.g. `PORTNER_LISTEN`.
+    pub fn env_name(&self) -> String {
+        format!("PORTNER_{}", self.name.to_ascii_uppercase())
+    }
+}
+
+/// Every key Portner reads. Keep `docs/configuration.md` in step; a test checks it.
+pub const KEYS: &[KeySpec] = &[
+    KeySpec {
+        name: "version",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "1",
+        meaning: "Format version of the configuration file; only 1 exists.",
+    },
+    KeySpec {
+        name: "listen",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "127.0.0.1:8080",
+        meaning: "Socket address (IP:port) the HTTP server listens on.",
+    },
+    KeySpec {
+        name: "public_url",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "http://<listen>",
+        meaning: "Base URL users and service providers reach Portner at (http or https).",
+    },
+    KeySpec {
+        name: "data_dir",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "./portner-data",
+        meaning: "Folder for the SQLite database and generated keys; created if missing.",
+    },
+    KeySpec {
+        name: "database_url",
+        kind: KeyKind::Text,
+        secret: true,
+        default: "sqlite://<data_dir>/portner.db",
+        meaning: "sqlite:// or postgres:// URL of the store.",
+    },
+    KeySpec {
+        name: "database_max_connections",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "8",
+        meaning: "Connections in the store's pool (1-1000).",
+    },
+    KeySpec {
+        name: "cpr_key",
+        kind: KeyKind::Text,
+        secret: true,
+        default: "generated into <data_dir>/cpr.key",
+        meaning: "64 hex characters (32 bytes): the AES-256-GCM key for CPR numbers at rest.",
+    },
+    KeySpec {
+        name: "log_format",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "human",
+        meaning: "Log output: human (readable lines) or json (one object per line).",
+    },
+    KeySpec {
+        name: "log_level",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "info",
+        meaning: "Least severe level logged: error, warn, info, debug or trace.",
+    },
+];
+
+/// Finds the key an environment variable names, and whether it names the key's `_FILE` form.
+pub fn key_for_env(variable: &str) -> Option<(&'static KeySpec, bool)> {
+    KEYS.iter().find_map(|key| {
+        let env_name = key.env_name();
+        if variable == env_name {
+            Some((key, false))
+        } else if key.secret && variable.strip_suffix("_FILE") == Some(env_name.as_str()) {
+            Some((key, true))
+        } else {
+            None
+        }
+    })
+}

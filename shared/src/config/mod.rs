@@ -1,0 +1,416 @@
+//! Configuration: typed, strict, layered and checked once (STYLE.md 3.13).
+//!
+//! Layers, each overriding the one before: built-in defaults, the TOML file, `PORTNER_*`
+//! environment variables (a secret may instead come from `PORTNER_<KEY>_FILE`), then
+//! command-line flags. The file format ([`ConfigFile`]) and the running configuration
+//! ([`Config`]) are different types: [`load`] is the one fallible conversion between them, and
+//! code that holds a `Config` never checks it again. Every failure is a [`ConfigError`] that
+//! names the key and the problem on one line; the binary turns it into exit status 2.
+
+mod keys;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use keys::{KEYS, KeyKind, KeySpec, key_for_env};
+
+/// Environment variables with this prefix belong to the test suites, not to the server, and
+/// are not reported as unknown.
+const TEST_VARIABLE_PREFIX: &str = "PORTNER_TEST_";
+/// The SQLite file's name inside the data folder, where the default `database_url` points.
+pub const DATABASE_FILE: &str = "portner.db";
+/// The only configuration format version so far.
+const CURRENT_VERSION: i64 = 1;
+
+/// A configuration that cannot be used. `key` is what the operator must fix: a key of the
+/// file, an environment variable, a flag, or the file itself.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[error("configuration error: {key}: {problem}")]
+pub struct ConfigError {
+    /// The key, variable, flag or file at fault.
+    pub key: String,
+    /// What is wrong with it, in one line.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        let problem: String = problem.into();
+        // Library messages sometimes span lines; the contract is one line.
+        let problem = problem.split_whitespace().collect::<Vec<_>>().join(" ");
+        Self {
+            key: key.into(),
+            problem,
+        }
+    }
+}
+
+/// The configuration file as written. Every field is optional; unknown keys are errors.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// See [`KEYS`] for each field's meaning and default.
+    pub version: Option<i64>,
+    #[allow(missing_docs)]
+    pub listen: Option<String>,
+    #[allow(missing_docs)]
+    pub public_url: Option<String>,
+    #[allow(missing_docs)]
+    pub data_dir: Option<PathBuf>,
+    #[allow(missing_docs)]
+    pub database_url: Option<Secret>,
+    #[allow(missing_docs)]
+    pub database_url_file: Option<PathBuf>,
+    #[allow(missing_docs)]
+    pub database_max_connections: Option<i64>,
+    #[allow(missing_docs)]
+    pub cpr_key: Option<Secret>,
+    #[allow(missing_docs)]
+    pub cpr_key_file: Option<PathBuf>,
+    #[allow(missing_docs)]
+    pub log_format: Option<String>,
+    #[allow(missing_docs)]
+    pub log_level: Option<String>,
+}
+
+/// Values given as command-line flags; the last layer.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--log-format`.
+    pub log_format: Option<String>,
+}
+
+/// Text that must never be printed: `Debug` shows a placeholder.
+#[derive(Clone, Deserialize, Eq, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself. Never log the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("<redacted>")
+    }
+}
+
+/// Which database the store runs on.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Backend {
+    /// SQLite file: the embedded default, one process.
+    Sqlite,
+    /// PostgreSQL: several replicas share it.
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from a database URL's scheme.
+    ///
+    /// # Errors
+    ///
+    /// The scheme is neither `sqlite:` nor `postgres:`/`postgresql:`.
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(ConfigError::new(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ))
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The running configuration: every value present and checked.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+    /// The base URL users reach Portner at, without a trailing slash.
+    pub public_url: String,
+    /// The data folder, as an absolute path.
+    pub data_dir: PathBuf,
+    /// The store's URL; may hold a password.
+    pub database_url: Secret,
+    /// Which database `database_url` names.
+    pub backend: Backend,
+    /// Pool size.
+    pub database_max_connections: u32,
+    /// The CPR key as hex, or `None` to use (and on first start generate) the key file in the
+    /// data folder.
+    pub cpr_key: Option<Secret>,
+    /// Log output format.
+    pub log_format: LogFormat,
+    /// Least severe level logged.
+    pub log_level: String,
+}
+
+impl Config {
+    /// Where the generated CPR key lives when none is configured.
+    pub fn cpr_key_path(&self) -> PathBuf {
+        self.data_dir.join("cpr.key")
+    }
+}
+
+/// Builds the running configuration from the file (if any), the environment and the flags.
+///
+/// `environment` is passed in rather than read here, so tests are independent of the process
+/// environment. The returned warnings name `PORTNER_*` variables that match no key; the caller
+/// logs them once logging is up.
+///
+/// # Errors
+///
+/// The first problem found, naming its key.
+pub fn load(
+    file: Option<&Path>,
+    environment: impl IntoIterator<Item = (String, String)>,
+    overrides: &Overrides,
+) -> Result<(Config, Vec<String>), ConfigError> {
+    let mut table = match file {
+        Some(path) => read_file(path)?,
+        None => toml::Table::new(),
+    };
+    let warnings = apply_environment(&mut table, environment)?;
+    apply_overrides(&mut table, overrides);
+
+    let parsed: ConfigFile =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|error| {
+            let key = error.path().to_string();
+            let key = if key == "." {
+                "configuration".to_owned()
+            } else {
+                key
+            };
+            ConfigError::new(key, error.inner().to_string())
+        })?;
+    Ok((resolve(parsed)?, warnings))
+}
+
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ConfigError::new(&shown, format!("cannot read the file: {error}")))?;
+    toml::from_str::<toml::Table>(&text).map_err(|error| {
+        let line = error
+            .span()
+            .map(|span| text[..span.start].lines().count().max(1));
+        let place = line
+            .map(|line| format!(" (line {line})"))
+            .unwrap_or_default();
+        ConfigError::new(format!("{shown}{place}"), error.message())
+    })
+}
+
+/// Lays `PORTNER_*` variables over the file's table, reading each by its key's type.
+fn apply_environment(
+    table: &mut toml::Table,
+    environment: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    let mut set_by_environment = Vec::new();
+    for (variable, text) in environment {
+        if !variable.starts_with("PORTNER_") || variable.starts_with(TEST_VARIABLE_PREFIX) {
+            continue;
+        }
+        let Some((key, is_file)) = key_for_env(&variable) else {
+            warnings.push(format!(
+                "{variable} matches no configuration key and is ignored"
+            ));
+            continue;
+        };
+        // An environment value replaces the file's value in either form (inline or `_file`).
+        table.remove(key.name);
+        table.remove(&format!("{}_file", key.name));
+        let (name, value) = if is_file {
+            (format!("{}_file", key.name), toml::Value::String(text))
+        } else {
+            (
+                key.name.to_owned(),
+                environment_value(key, &variable, text)?,
+            )
+        };
+        if set_by_environment.contains(&key.name) {
+            let problem = format!(
+                "set both {} and {}_FILE; give one",
+                key.env_name(),
+                key.env_name()
+            );
+            return Err(ConfigError::new(variable, problem));
+        }
+        set_by_environment.push(key.name);
+        table.insert(name, value);
+    }
+    Ok(warnings)
+}
+
+fn environment_value(
+    key: &KeySpec,
+    variable: &str,
+    text: String,
+) -> Result<toml::Value, ConfigError> {
+    match key.kind {
+        KeyKind::Text => Ok(toml::Value::String(text)),
+        KeyKind::Integer => text
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| ConfigError::new(variable, "must be a whole number")),
+    }
+}
+
+fn apply_overrides(table: &mut toml::Table, overrides: &Overrides) {
+    let text = |value: &str| toml::Value::String(value.to_owned());
+    if let Some(listen) = &overrides.listen {
+        table.insert("listen".into(), text(listen));
+    }
+    if let Some(data_dir) = &overrides.data_dir {
+        table.insert("data_dir".into(), text(&data_dir.to_string_lossy()));
+    }
+    if let Some(log_format) = &overrides.log_format {
+        table.insert("log_format".into(), text(log_format));
+    }
+}
+
+/// Fills defaults, reads secret files and checks every value.
+fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
+    let version = file.version.unwrap_or(CURRENT_VERSION);
+    if version != CURRENT_VERSION {
+        return Err(ConfigError::new(
+            "version",
+            format!("must be {CURRENT_VERSION}"),
+        ));
+    }
+
+    let listen_text = file.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let listen: SocketAddr = listen_text
+        .parse()
+        .map_err(|_| ConfigError::new("listen", "must be IP:port, e.g. 127.0.0.1:8080"))?;
+    let public_url = resolve_public_url(file.public_url, listen)?;
+
+    let data_dir = file
+        .data_dir
+        .unwrap_or_else(|| PathBuf::from("./portner-data"));
+    let data_dir = std::path::absolute(&data_dir)
+        .map_err(|error| ConfigError::new("data_dir", error.to_string()))?;
+
+    let database_url = secret_value("database_url", file.database_url, file.database_url_file)?
+        .unwrap_or_else(|| Secret::new(default_database_url(&data_dir)));
+    let backend = Backend::from_url(database_url.expose())?;
+
+    let connections = file.database_max_connections.unwrap_or(8);
+    let database_max_connections = u32::try_from(connections)
+        .ok()
+        .filter(|count| (1..=1000).contains(count))
+        .ok_or_else(|| ConfigError::new("database_max_connections", "must be 1-1000"))?;
+
+    let cpr_key = secret_value("cpr_key", file.cpr_key, file.cpr_key_file)?;
+    if cpr_key.is_none() && backend == Backend::Postgres {
+        // Replicas sharing one PostgreSQL must share the key, so none may invent its own.
+        return Err(ConfigError::new(
+            "cpr_key",
+            "required with PostgreSQL (replicas share it)",
+        ));
+    }
+    if let Some(key) = &cpr_key {
+        crate::crypto::FieldCipher::from_hex(key.expose())
+            .map_err(|error| ConfigError::new("cpr_key", error.to_string()))?;
+    }
+
+    let log_format = match file.log_format.as_deref().unwrap_or("human") {
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
+        _ => return Err(ConfigError::new("log_format", "must be human or json")),
+    };
+    let log_level = file.log_level.unwrap_or_else(|| "info".to_owned());
+    if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
+        return Err(ConfigError::new(
+            "log_level",
+            "must be error, warn, info, debug or trace",
+        ));
+    }
+
+    Ok(Config {
+        listen,
+        public_url,
+        data_dir,
+        database_url,
+        backend,
+        database_max_connections,
+        cpr_key,
+        log_format,
+        log_level,
+    })
+}
+
+fn resolve_public_url(given: Option<String>, listen: SocketAddr) -> Result<String, ConfigError> {
+    let text = given.unwrap_or_else(|| format!("http://{listen}"));
+    let url = url::Url::parse(&text)
+        .map_err(|error| ConfigError::new("public_url", format!("not a URL: {error}")))?;
+    let plain = url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
+    if !["http", "https"].contains(&url.scheme()) || url.host().is_none() || !plain {
+        return Err(ConfigError::new(
+            "public_url",
+            "must be an http or https URL without credentials, query or fragment",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A secret given inline or as a file, never both.
+fn secret_value(
+    key: &str,
+    inline: Option<Secret>,
+    file: Option<PathBuf>,
+) -> Result<Option<Secret>, ConfigError> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            key,
+            format!("give {key} or {key}_file, not both"),
+        )),
+        (Some(secret), None) => Ok(Some(secret)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|error| {
+                let problem = format!("cannot read secret file {}: {error}", path.display());
+                ConfigError::new(format!("{key}_file"), problem)
+            })?;
+            Ok(Some(Secret::new(text.trim_end_matches(['\n', '\r']))))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn default_database_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join(DATABASE_FILE).display()
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,77 @@
+//! Domain types: organisations, users, rights, authenticators, identity proofing, sessions,
+//! service providers and the sync outbox.
+//!
+//! Values that arrive from outside (a CVR number, a username, an e-mail address) are parsed into
+//! newtypes once, at the edge, so that code further in never meets an invalid one (STYLE.md 3.3,
+//! "parse, don't validate"). Parsing fails with a [`ParseError`] that names the field.
+
+mod authenticator;
+mod nsis;
+mod organisation;
+mod outbox;
+mod proofing;
+mod right;
+mod service_provider;
+mod session;
+mod user;
+
+pub use authenticator::{PasswordCredential, WebAuthnCredential};
+pub use nsis::NsisLevel;
+pub use organisation::{Cvr, NewOrganisation, Organisation, PNumber, SeNumber, UserIdSuffix};
+pub use outbox::{OutboxAction, OutboxState, SyncAction};
+pub use proofing::{IdentityProofing, ProofingMethod};
+pub use right::{Right, RightAssignment, RightId, RightScope, RightSource};
+pub use service_provider::{ServiceProvider, SpProfile};
+pub use session::Session;
+pub use user::{Cpr, Email, NewUser, User, UserId, UserStatus, Username};
+
+/// Implements the string conversions serde and `Display` need for a parsed string newtype.
+macro_rules! string_newtype_conversions {
+    ($($name:ident),*) => {$(
+        impl TryFrom<String> for $name {
+            type Error = ParseError;
+
+            fn try_from(text: String) -> Result<Self, Self::Error> {
+                text.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.pad(&self.0)
+            }
+        }
+    )*};
+}
+
+pub(crate) use string_newtype_conversions;
+
+/// A value from outside did not have the required form.
+///
+/// The message names the field and the rule, never the rejected value, because the value may
+/// be personal data (a CPR number) that must not reach logs.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[error("{field}: {rule}")]
+pub struct ParseError {
+    /// The field that was rejected, as users name it (`cvr`, `username`).
+    pub field: &'static str,
+    /// The rule the value broke, phrased for the person who typed it.
+    pub rule: &'static str,
+}
+
+impl ParseError {
+    pub(crate) const fn new(field: &'static str, rule: &'static str) -> Self {
+        Self { field, rule }
+    }
+}
+
+/// Whether `text` is `min..=max` ASCII digits.
+pub(crate) fn is_digits(text: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&text.len()) && text.bytes().all(|byte| byte.is_ascii_digit())
+}

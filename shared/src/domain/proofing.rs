@@ -1,0 +1,78 @@
+//! Identity-proofing records: how, and how strongly, a person's identity was established.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{NsisLevel, ParseError, UserId};
+
+/// How an identity was verified (IP-*, HD-1 in `oiosaml3-nsis.md`).
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProofingMethod {
+    /// A check against a trusted source: a finished MitID sign-in, or the user data the
+    /// organisation's HR system holds after its own proofing.
+    AuthoritativeSource,
+    /// Call-back to a registered telephone number.
+    CallBack,
+    /// In person, with photo identification.
+    InPerson,
+    /// Video call, with photo identification.
+    VideoCall,
+}
+
+impl ProofingMethod {
+    /// The name used in the store and on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthoritativeSource => "authoritative_source",
+            Self::CallBack => "call_back",
+            Self::InPerson => "in_person",
+            Self::VideoCall => "video_call",
+        }
+    }
+}
+
+impl fmt::Display for ProofingMethod {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.pad(self.as_str())
+    }
+}
+
+impl FromStr for ProofingMethod {
+    type Err = ParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "authoritative_source" => Ok(Self::AuthoritativeSource),
+            "call_back" => Ok(Self::CallBack),
+            "in_person" => Ok(Self::InPerson),
+            "video_call" => Ok(Self::VideoCall),
+            _ => Err(ParseError::new(
+                "method",
+                "must be authoritative_source, call_back, in_person or video_call",
+            )),
+        }
+    }
+}
+
+/// One recorded identity verification.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+pub struct IdentityProofing {
+    /// Store-assigned sequence.
+    pub id: i64,
+    /// The person verified.
+    pub user_id: UserId,
+    /// How.
+    pub method: ProofingMethod,
+    /// The document type and number, case number or similar reference; never a CPR number.
+    pub reference: String,
+    /// The level this verification supports under the organisation's policy.
+    pub level: NsisLevel,
+    /// Who performed it: an operator's user ID, or `cli` for the command line.
+    pub verified_by: String,
+    /// When.
+    pub verified_at: DateTime<Utc>,
+}
