@@ -194,6 +194,17 @@ impl Store {
         })
     }
 
+    /// Runs one statement outside any transaction, unprepared. For administration and tests
+    /// only (creating a schema, dropping a trigger); `sql` must come from code, never input.
+    ///
+    /// # Errors
+    ///
+    /// The database refused the statement.
+    pub async fn execute_unprepared(&self, sql: &str) -> Result<(), StoreError> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Which database this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend
