@@ -1,6 +1,9 @@
 //! Portner's integration suites, compiled as one test binary. Each module is one area; a
 //! module whose tests must run on both databases uses [`on_both_backends!`].
 
+// Helpers outside `#[test]` functions are test code too: a failed step fails the test.
+#![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
+
 /// Defines each listed `async fn name(TestStore)` as two tests, `sqlite::name` and
 /// `postgres::name`. The PostgreSQL one prints a skip line when no database is configured
 /// (see `portner_tests::postgres_store`).
