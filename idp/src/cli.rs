@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Portner: a Local IdP with embedded MitID Erhverv IdM sync.
 #[derive(Debug, Parser)]
-#[command(name = "portner", version, about, max_term_width = 100)]
+#[command(name = "portner", version, max_term_width = 100)]
 pub struct Cli {
     /// Configuration file (TOML); environment variables and flags override it.
     #[arg(long, global = true, value_name = "FILE")]

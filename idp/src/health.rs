@@ -65,6 +65,16 @@ mod tests {
     use super::*;
     use crate::app::app;
 
+    async fn test_store() -> (Store, tempfile::TempDir) {
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", folder.path().join("p.db").display());
+        let cipher = FieldCipher::from_hex(&FieldCipher::generate_hex().unwrap()).unwrap();
+        let store = Store::connect(&url, Backend::Sqlite, 2, cipher)
+            .await
+            .unwrap();
+        (store, folder)
+    }
+
     async fn probe(router: Router, path: &str) -> (StatusCode, String) {
         let request = Request::get(path).body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.unwrap();
@@ -75,12 +85,7 @@ mod tests {
 
     #[tokio::test]
     async fn readiness_follows_the_database_while_liveness_does_not() {
-        let folder = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", folder.path().join("p.db").display());
-        let cipher = FieldCipher::from_hex(&FieldCipher::generate_hex().unwrap()).unwrap();
-        let store = Store::connect(&url, Backend::Sqlite, 2, cipher)
-            .await
-            .unwrap();
+        let (store, _folder) = test_store().await;
         let router = app(AppState {
             store: store.clone(),
             clock: Arc::new(SystemClock),
@@ -99,12 +104,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_response_carries_the_security_headers() {
-        let folder = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", folder.path().join("p.db").display());
-        let cipher = FieldCipher::from_hex(&FieldCipher::generate_hex().unwrap()).unwrap();
-        let store = Store::connect(&url, Backend::Sqlite, 2, cipher)
-            .await
-            .unwrap();
+        let (store, _folder) = test_store().await;
         let router = app(AppState {
             store,
             clock: Arc::new(SystemClock),

@@ -37,6 +37,15 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Registers the test organisation 91234567.
+fn add_test_organisation(folder: &Path) -> Output {
+    let args = ["org", "add", "--cvr", "91234567", "--name", "Testkommune"];
+    portner(
+        folder,
+        &[&args[..], &["--suffix", "test.example.dk"]].concat(),
+    )
+}
+
 /// Asserts exit status 2 with exactly one line on standard error that mentions `key`.
 fn assert_configuration_error(output: &Output, key: &str) {
     let message = stderr(output);
@@ -124,19 +133,7 @@ fn cli_manages_organisations_and_users_on_a_fresh_folder() {
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path();
 
-    let org = portner(
-        dir,
-        &[
-            "org",
-            "add",
-            "--cvr",
-            "91234567",
-            "--name",
-            "Testkommune",
-            "--suffix",
-            "test.example.dk",
-        ],
-    );
+    let org = add_test_organisation(dir);
     let add = |username: &str| {
         let email = format!("{username}@test.example.dk");
         portner(
@@ -219,19 +216,7 @@ fn cli_manages_organisations_and_users_on_a_fresh_folder() {
 async fn audit_verify_exits_1_and_names_the_record_after_tampering() {
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path();
-    portner(
-        dir,
-        &[
-            "org",
-            "add",
-            "--cvr",
-            "91234567",
-            "--name",
-            "Testkommune",
-            "--suffix",
-            "test.example.dk",
-        ],
-    );
+    add_test_organisation(dir);
     portner(
         dir,
         &[
@@ -328,6 +313,14 @@ fn get(address: &str, path: &str) -> Option<String> {
     Some(response)
 }
 
+/// The contents of the generated key files.
+fn key_files(data: &Path) -> Vec<Vec<u8>> {
+    ["signing.key", "encryption.key", "cpr.key"]
+        .iter()
+        .map(|name| std::fs::read(data.join(name)).unwrap())
+        .collect()
+}
+
 #[test]
 fn serve_starts_in_an_empty_folder_restarts_on_it_and_stops_on_sigterm() {
     let folder = tempfile::tempdir().unwrap();
@@ -336,31 +329,13 @@ fn serve_starts_in_an_empty_folder_restarts_on_it_and_stops_on_sigterm() {
     let first = Server::start(folder.path());
     first.wait_until_ready();
     let health = get(&first.base, "/healthz").unwrap();
-    let keys_before: Vec<Vec<u8>> = ["signing.key", "encryption.key", "cpr.key"]
-        .iter()
-        .map(|name| std::fs::read(data.join(name)).unwrap())
-        .collect();
+    let keys_before = key_files(&data);
     assert_eq!(first.terminate(), Some(0));
 
-    let added = portner(
-        folder.path(),
-        &[
-            "org",
-            "add",
-            "--cvr",
-            "91234567",
-            "--name",
-            "Testkommune",
-            "--suffix",
-            "test.example.dk",
-        ],
-    );
+    let added = add_test_organisation(folder.path());
     let second = Server::start(folder.path());
     second.wait_until_ready();
-    let keys_after: Vec<Vec<u8>> = ["signing.key", "encryption.key", "cpr.key"]
-        .iter()
-        .map(|name| std::fs::read(data.join(name)).unwrap())
-        .collect();
+    let keys_after = key_files(&data);
     assert_eq!(second.terminate(), Some(0));
     let listed = portner(folder.path(), &["org", "list"]);
 

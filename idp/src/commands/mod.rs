@@ -174,3 +174,11 @@ impl Environment {
         Ok(())
     }
 }
+
+/// Prints `value` as indented JSON on standard output, for `--json` listings.
+fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), CommandError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|error| CommandError::Failed(format!("cannot write JSON: {error}")))?;
+    println!("{text}");
+    Ok(())
+}

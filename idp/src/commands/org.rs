@@ -2,7 +2,6 @@
 
 use portner_audit::AuditContext;
 use portner_shared::domain::{Cvr, NewOrganisation, Organisation, UserIdSuffix};
-use serde_json::json;
 
 use super::{CommandError, Environment};
 use crate::cli::{OrgAddArgs, OrgCommand};
@@ -18,7 +17,7 @@ pub(super) async fn run(
             let organisations = tx.organisations().await?;
             tx.rollback().await?;
             if args.json {
-                print_json(&organisations)
+                super::print_json(&organisations)
             } else {
                 print_table(&organisations);
                 Ok(())
@@ -69,12 +68,4 @@ fn print_table(organisations: &[Organisation]) {
             organisation.cvr, organisation.suffix, units, organisation.name
         );
     }
-}
-
-fn print_json(organisations: &[Organisation]) -> Result<(), CommandError> {
-    let listing = json!(organisations);
-    let text = serde_json::to_string_pretty(&listing)
-        .map_err(|error| CommandError::Failed(format!("cannot write JSON: {error}")))?;
-    println!("{text}");
-    Ok(())
 }

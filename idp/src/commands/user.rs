@@ -61,7 +61,7 @@ async fn list(args: UserListArgs, environment: &Environment) -> Result<(), Comma
     tx.rollback().await?;
 
     if args.json {
-        return print_json(&users);
+        return super::print_json(&users);
     }
     println!(
         "{:<24} {:<10} {:<20} {:<12} NAME",
@@ -84,7 +84,7 @@ async fn show(args: UserShowArgs, environment: &Environment) -> Result<(), Comma
     let user = user.ok_or_else(|| CommandError::Failed(format!("no user named {username}")))?;
 
     if args.json {
-        return print_json(&user);
+        return super::print_json(&user);
     }
     println!("username        {}", user.username);
     println!("id              {}", user.id);
@@ -102,12 +102,5 @@ async fn show(args: UserShowArgs, environment: &Environment) -> Result<(), Comma
     println!("status          {}", user.status);
     println!("identity level  {}", user.identity_level);
     println!("created         {}", user.created_at.to_rfc3339());
-    Ok(())
-}
-
-fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), CommandError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|error| CommandError::Failed(format!("cannot write JSON: {error}")))?;
-    println!("{text}");
     Ok(())
 }

@@ -4,6 +4,8 @@
 use chrono::Duration;
 use portner_audit::{AuditContext, AuditEvent, Subject};
 use portner_shared::Clock;
+use portner_shared::FixedClock;
+use portner_shared::domain::User;
 use portner_shared::domain::{
     Cvr, NewOrganisation, NewUser, NsisLevel, OutboxState, PasswordCredential, ProofingMethod,
     Right, RightAssignment, RightId, RightScope, RightSource, ServiceProvider, Session, SpProfile,
@@ -65,6 +67,16 @@ async fn with_organisation(test: &TestStore) -> Tx {
         .await
         .unwrap();
     tx
+}
+
+/// Like [`with_organisation`], with the user `alice` created in it at the clock's time.
+async fn with_alice(test: &TestStore, clock: &FixedClock) -> (Tx, User) {
+    let mut tx = with_organisation(test).await;
+    let alice = tx
+        .insert_user(&new_user("alice", None), clock.now())
+        .await
+        .unwrap();
+    (tx, alice)
 }
 
 async fn organisations_are_created_read_listed_and_updated(test: TestStore) {
@@ -308,11 +320,7 @@ async fn rights_are_catalogued_assigned_and_revoked(test: TestStore) {
 
 async fn passwords_and_webauthn_credentials_are_stored_and_replaced(test: TestStore) {
     let clock = fixed_clock();
-    let mut tx = with_organisation(&test).await;
-    let user = tx
-        .insert_user(&new_user("alice", None), clock.now())
-        .await
-        .unwrap();
+    let (mut tx, user) = with_alice(&test, &clock).await;
     let first = PasswordCredential {
         user_id: user.id,
         phc_hash: "$argon2id$v=19$m=19456,t=2,p=1$first".into(),
@@ -382,11 +390,7 @@ async fn webauthn_credential_ids_are_unique_across_users(test: TestStore) {
 
 async fn identity_proofings_are_recorded_in_order(test: TestStore) {
     let clock = fixed_clock();
-    let mut tx = with_organisation(&test).await;
-    let user = tx
-        .insert_user(&new_user("alice", None), clock.now())
-        .await
-        .unwrap();
+    let (mut tx, user) = with_alice(&test, &clock).await;
     let first = tx
         .insert_identity_proofing(
             user.id,
@@ -419,11 +423,7 @@ async fn identity_proofings_are_recorded_in_order(test: TestStore) {
 
 async fn sessions_are_stored_touched_listed_and_ended(test: TestStore) {
     let clock = fixed_clock();
-    let mut tx = with_organisation(&test).await;
-    let user = tx
-        .insert_user(&new_user("alice", None), clock.now())
-        .await
-        .unwrap();
+    let (mut tx, user) = with_alice(&test, &clock).await;
     let session = |id: u8, lifetime: Duration| Session {
         id_hash: vec![id; 32],
         user_id: user.id,
@@ -502,11 +502,7 @@ async fn service_providers_are_registered_updated_and_removed(test: TestStore) {
 
 async fn outbox_actions_are_queued_listed_and_settled(test: TestStore) {
     let clock = fixed_clock();
-    let mut tx = with_organisation(&test).await;
-    let user = tx
-        .insert_user(&new_user("alice", None), clock.now())
-        .await
-        .unwrap();
+    let (mut tx, user) = with_alice(&test, &clock).await;
     let upsert = SyncAction::UpsertUser { user_id: user.id };
     let first = tx
         .enqueue_sync_action(&cvr(), &upsert, clock.now())
