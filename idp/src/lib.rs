@@ -14,4 +14,5 @@ pub mod directory;
 mod health;
 pub mod keys;
 mod logging;
+pub mod saml;
 mod security_headers;

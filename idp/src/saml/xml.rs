@@ -1,0 +1,303 @@
+//! A strict, capped XML parser for inbound SAML messages and metadata.
+//!
+//! quick-xml reads the document once, without recovery: any well-formedness error rejects it.
+//! A DOCTYPE is refused outright (A7: XXE, entity expansion), as are processing instructions
+//! and entity references other than the five predefined ones and character references. Depth,
+//! attributes per element and namespace declarations are capped (A8; RUSTSEC-2026-0194/0195
+//! concern the same shapes in older quick-xml). The result is a small owned tree with
+//! namespace-resolved names, which is the only view of a message the IdP reads fields from.
+//!
+//! Comments are dropped, and the text on either side of one is joined: `victim@x<!---->.evil`
+//! reads as `victim@x.evil`, never `victim@x` (A10).
+
+use quick_xml::NsReader;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+
+/// Caps applied while parsing (`security-tests.md` §3).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest document accepted, in bytes.
+    pub max_bytes: usize,
+    /// Deepest element nesting.
+    pub max_depth: usize,
+    /// Most attributes on one element (namespace declarations included).
+    pub max_attributes: usize,
+    /// Most namespace declarations in the whole document.
+    pub max_namespaces: usize,
+}
+
+impl Limits {
+    /// The limits for SAML protocol messages: 128 KiB, and 64 each for depth, attributes and
+    /// namespace declarations.
+    pub const MESSAGE: Self = Self {
+        max_bytes: 128 * 1024,
+        max_depth: 64,
+        max_attributes: 64,
+        max_namespaces: 64,
+    };
+    /// The limits for SP metadata, which carries certificates and many endpoints: 1 MiB.
+    pub const METADATA: Self = Self {
+        max_bytes: 1024 * 1024,
+        max_depth: 64,
+        max_attributes: 64,
+        max_namespaces: 64,
+    };
+}
+
+/// Why a document was refused. Each variant maps to a stable audit reason code.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, thiserror::Error)]
+pub enum XmlError {
+    /// Larger than [`Limits::max_bytes`].
+    #[error("document too large")]
+    TooLarge,
+    /// Contains a DOCTYPE declaration.
+    #[error("document type declarations are not accepted")]
+    Doctype,
+    /// Nested deeper than allowed, or has too many attributes or namespace declarations.
+    #[error("document exceeds the structural limits")]
+    LimitExceeded,
+    /// Not well-formed, not UTF-8, has a processing instruction or an unknown entity.
+    #[error("document is malformed")]
+    Malformed,
+}
+
+impl XmlError {
+    /// The stable reason code for audit events (`security-tests.md` §0).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::TooLarge => "TOO_LARGE",
+            Self::Doctype => "DOCTYPE",
+            Self::LimitExceeded => "LIMIT_EXCEEDED",
+            Self::Malformed => "MALFORMED",
+        }
+    }
+}
+
+/// An element with its namespace-resolved name, attributes, text and child elements.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct Element {
+    /// The namespace URI, if the name is bound to one.
+    pub namespace: Option<String>,
+    /// The local name.
+    pub name: String,
+    /// Attributes other than namespace declarations.
+    pub attributes: Vec<Attribute>,
+    /// Child elements in document order.
+    pub children: Vec<Element>,
+    /// The element's own character data, concatenated (comments removed).
+    pub text: String,
+}
+
+/// One attribute.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Attribute {
+    /// The namespace URI of a prefixed attribute; unprefixed attributes have none.
+    pub namespace: Option<String>,
+    /// The local name.
+    pub name: String,
+    /// The value, with entity and character references resolved.
+    pub value: String,
+}
+
+impl Element {
+    /// Whether this element is `namespace`:`name`.
+    pub fn is(&self, namespace: &str, name: &str) -> bool {
+        self.namespace.as_deref() == Some(namespace) && self.name == name
+    }
+
+    /// The value of the unprefixed attribute `name`.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|attribute| attribute.namespace.is_none() && attribute.name == name)
+            .map(|attribute| attribute.value.as_str())
+    }
+
+    /// Child elements named `namespace`:`name`.
+    pub fn children_named<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children
+            .iter()
+            .filter(move |child| child.is(namespace, name))
+    }
+
+    /// The one child named `namespace`:`name`; `None` if there are none or several.
+    pub fn only_child(&self, namespace: &str, name: &str) -> Option<&Element> {
+        let mut matches = self
+            .children
+            .iter()
+            .filter(|child| child.is(namespace, name));
+        let first = matches.next()?;
+        matches.next().is_none().then_some(first)
+    }
+
+    /// The element's text if it has no child elements (no mixed content, A10), trimmed.
+    pub fn simple_text(&self) -> Option<&str> {
+        self.children.is_empty().then(|| self.text.trim())
+    }
+}
+
+/// Parses `bytes` strictly within `limits`.
+///
+/// # Errors
+///
+/// The document is too large, has a DOCTYPE, exceeds a structural cap, or is malformed.
+pub fn parse(bytes: &[u8], limits: Limits) -> Result<Element, XmlError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(XmlError::TooLarge);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| XmlError::Malformed)?;
+    // XML 1.0 §2.2 allows no C0 controls but tab, LF and CR, and no U+FFFE/U+FFFF; quick-xml
+    // does not check, so NUL and friends are refused here, before anything reads the text.
+    if text.chars().any(|c| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{fffe}' || c == '\u{ffff}'
+    }) {
+        return Err(XmlError::Malformed);
+    }
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    reader.config_mut().check_comments = true;
+    // The resolver counts bindings in scope; the document-wide count is kept below as well.
+    reader
+        .resolver_mut()
+        .set_max_namespace_bindings(limits.max_namespaces);
+
+    let mut stack: Vec<Element> = Vec::new();
+    let mut namespaces = 0;
+    let mut root = None;
+    loop {
+        let (resolved, event) = reader.read_resolved_event().map_err(|error| match error {
+            quick_xml::Error::Namespace(_) => XmlError::LimitExceeded,
+            _ => XmlError::Malformed,
+        })?;
+        let namespace = namespace_of(&resolved)?;
+        match event {
+            // A second root element.
+            Event::Start(_) | Event::Empty(_) if root.is_some() => return Err(XmlError::Malformed),
+            Event::Start(start) => {
+                let element = open(&reader, &start, namespace, &limits, &mut namespaces)?;
+                stack.push(element);
+                if stack.len() > limits.max_depth {
+                    return Err(XmlError::LimitExceeded);
+                }
+            }
+            Event::Empty(start) => {
+                let element = open(&reader, &start, namespace, &limits, &mut namespaces)?;
+                close(&mut stack, element, &mut root);
+            }
+            Event::End(_) => {
+                let element = stack.pop().ok_or(XmlError::Malformed)?;
+                close(&mut stack, element, &mut root);
+            }
+            Event::Text(text) => append_text(&mut stack, &text.xml10_content())?,
+            Event::CData(data) => {
+                append_text(&mut stack, &data.xml10_content())?;
+            }
+            Event::GeneralRef(reference) => {
+                let character = resolve_reference(&reference)?;
+                append_text(&mut stack, character.encode_utf8(&mut [0; 4]))?;
+            }
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::PI(_) => return Err(XmlError::Malformed),
+            Event::Decl(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    match (root, stack.is_empty()) {
+        (Some(root), true) => Ok(root),
+        _ => Err(XmlError::Malformed),
+    }
+}
+
+fn namespace_of(resolved: &ResolveResult<'_>) -> Result<Option<String>, XmlError> {
+    match resolved {
+        ResolveResult::Bound(namespace) => Ok(Some(namespace.as_ref().to_owned())),
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Unknown(_) => Err(XmlError::Malformed),
+    }
+}
+
+/// Builds an element from its start tag, counting attributes and namespace declarations.
+fn open(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+    namespace: Option<String>,
+    limits: &Limits,
+    namespaces: &mut usize,
+) -> Result<Element, XmlError> {
+    let name = start.local_name().as_ref().to_owned();
+    let mut element = Element {
+        namespace,
+        name,
+        ..Element::default()
+    };
+
+    for (count, attribute) in start.attributes().enumerate() {
+        if count >= limits.max_attributes {
+            return Err(XmlError::LimitExceeded);
+        }
+        let attribute = attribute.map_err(|_| XmlError::Malformed)?;
+        if attribute.key.as_namespace_binding().is_some() {
+            *namespaces += 1;
+            if *namespaces > limits.max_namespaces {
+                return Err(XmlError::LimitExceeded);
+            }
+            continue;
+        }
+        let (resolved, local) = reader.resolver().resolve_attribute(attribute.key);
+        let value = attribute
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|_| XmlError::Malformed)?;
+        element.attributes.push(Attribute {
+            namespace: namespace_of(&resolved)?,
+            name: local.as_ref().to_owned(),
+            value: value.into_owned(),
+        });
+    }
+    Ok(element)
+}
+
+fn close(stack: &mut [Element], element: Element, root: &mut Option<Element>) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(element),
+        None => *root = Some(element),
+    }
+}
+
+/// Text outside the root element may only be white space.
+fn append_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
+    match stack.last_mut() {
+        Some(element) => {
+            element.text.push_str(text);
+            Ok(())
+        }
+        None if text.trim().is_empty() => Ok(()),
+        None => Err(XmlError::Malformed),
+    }
+}
+
+/// Resolves `&…;`: character references and the five predefined entities only. Anything else
+/// would need a DTD, and DTDs are refused.
+fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Result<char, XmlError> {
+    if let Some(character) = reference
+        .resolve_char_ref()
+        .map_err(|_| XmlError::Malformed)?
+    {
+        return Ok(character);
+    }
+    match reference.as_ref() {
+        "lt" => Ok('<'),
+        "gt" => Ok('>'),
+        "amp" => Ok('&'),
+        "apos" => Ok('\''),
+        "quot" => Ok('"'),
+        _ => Err(XmlError::Malformed),
+    }
+}
+
+#[cfg(test)]
+mod tests;
