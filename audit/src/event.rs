@@ -61,6 +61,21 @@ pub enum AuditEvent {
         /// The level the verification supports.
         level: NsisLevel,
     },
+    // SAML (issue 4).
+    /// A service provider was registered from its metadata (LG-1 "SPs, certificates"; EV-10).
+    ServiceProviderRegistered {
+        /// Its entityID.
+        entity_id: String,
+        /// `own` or `nemlogin`.
+        profile: String,
+        /// SHA-256 fingerprints of the signing certificates taken from its metadata.
+        signing_certificates: Vec<String>,
+    },
+    /// A service provider was removed (EV-10).
+    ServiceProviderRemoved {
+        /// Its entityID.
+        entity_id: String,
+    },
 }
 
 impl AuditEvent {
@@ -72,6 +87,9 @@ impl AuditEvent {
             Self::UserCreated { .. } => "USER_CREATED",
             Self::UserStatusChanged { .. } => "USER_STATUS_CHANGED",
             Self::IdentityProofingRecorded { .. } => "IDENTITY_PROOFING_RECORDED",
+            // SAML (issue 4).
+            Self::ServiceProviderRegistered { .. } => "SERVICE_PROVIDER_REGISTERED",
+            Self::ServiceProviderRemoved { .. } => "SERVICE_PROVIDER_REMOVED",
         }
     }
 }
@@ -113,6 +131,8 @@ pub enum Subject {
     Organisation(Cvr),
     /// A user.
     User(UserId),
+    /// A service provider, by entityID.
+    ServiceProvider(String),
 }
 
 impl fmt::Display for Subject {
@@ -121,6 +141,7 @@ impl fmt::Display for Subject {
             Self::Installation => formatter.write_str("installation"),
             Self::Organisation(cvr) => write!(formatter, "org:{cvr}"),
             Self::User(user_id) => write!(formatter, "user:{user_id}"),
+            Self::ServiceProvider(entity_id) => write!(formatter, "sp:{entity_id}"),
         }
     }
 }

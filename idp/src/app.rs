@@ -11,6 +11,8 @@ use portner_shared::Clock;
 use portner_shared::store::Store;
 use tower_http::trace::TraceLayer;
 
+use crate::saml::idp_metadata::IdpIdentity;
+
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -18,12 +20,15 @@ pub struct AppState {
     pub store: Store,
     /// The injected clock.
     pub clock: Arc<dyn Clock>,
+    /// The IdP's SAML identity: entityID, URLs and certificates.
+    pub identity: Arc<IdpIdentity>,
 }
 
 /// The complete router with middleware.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(crate::health::router())
+        .merge(crate::saml::routes::router())
         .with_state(state);
     for layer in crate::security_headers::layers() {
         router = router.layer(layer);
@@ -33,4 +38,70 @@ pub fn app(state: AppState) -> Router {
     router.layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
         tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
     }))
+}
+
+/// Shared set-up for router tests: a store in a temporary folder, an [`AppState`] with fresh
+/// keys, and a GET helper.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use portner_shared::SystemClock;
+    use portner_shared::config::Backend;
+    use portner_shared::crypto::FieldCipher;
+    use portner_shared::store::Store;
+    use tower::ServiceExt;
+
+    use super::{AppState, Router};
+    use crate::saml::idp_metadata::IdpIdentity;
+
+    /// A migrated SQLite store; keep the folder alive as long as the store.
+    pub async fn store() -> (Store, tempfile::TempDir) {
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", folder.path().join("p.db").display());
+        let cipher = FieldCipher::from_hex(&FieldCipher::generate_hex().unwrap()).unwrap();
+        let store = Store::connect(&url, Backend::Sqlite, 2, cipher)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        (store, folder)
+    }
+
+    /// State with freshly generated keys and the system clock.
+    pub fn state(store: Store) -> AppState {
+        let signing = crate::keys::KeyPair::generate("signing").unwrap();
+        let encryption = crate::keys::KeyPair::generate("encryption").unwrap();
+        let identity = IdpIdentity {
+            entity_id: "https://saml.test.example.dk".into(),
+            base_url: "https://login.test.example.dk".into(),
+            signing_certificate: signing.certificate,
+            encryption_certificate: encryption.certificate,
+        };
+        AppState {
+            store,
+            clock: Arc::new(SystemClock),
+            identity: Arc::new(identity),
+        }
+    }
+
+    /// Sends a GET through the whole router; returns status, content type and body.
+    pub async fn get(router: Router, path: &str) -> (StatusCode, String, String) {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|value| value.to_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    }
 }

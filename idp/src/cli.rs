@@ -58,6 +58,9 @@ pub enum Command {
     /// Audit trail commands.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage SAML service providers.
+    #[command(subcommand)]
+    Sp(SpCommand),
 }
 
 /// `portner serve` flags.
@@ -172,6 +175,51 @@ pub struct UserShowArgs {
 pub struct UsernameArg {
     /// The username.
     pub username: String,
+}
+
+/// `portner sp …`.
+#[derive(Debug, Subcommand)]
+pub enum SpCommand {
+    /// Register a service provider from its SAML metadata file.
+    Add(SpAddArgs),
+    /// List registered service providers.
+    List(ListArgs),
+    /// Remove a service provider.
+    Remove(SpRemoveArgs),
+}
+
+/// `portner sp add` flags.
+#[derive(Debug, Args)]
+pub struct SpAddArgs {
+    /// The SP's metadata (an XML file).
+    #[arg(long, value_name = "FILE")]
+    pub metadata: PathBuf,
+    /// `own` for the organisation's own SPs, `nemlogin` for NemLog-in.
+    #[arg(long, default_value = "own")]
+    pub profile: String,
+    /// A name for consoles and reports [default: the entityID].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Assertion encryption: `oiosaml3` (AES-256-GCM, RSA-OAEP), `legacy` (AES-128-GCM,
+    /// rsa-oaep-mgf1p) or `none`.
+    #[arg(long, default_value = "oiosaml3")]
+    pub encryption: String,
+    /// Sign the whole Response too, not only the Assertion.
+    #[arg(long)]
+    pub sign_response: bool,
+    /// Accept RSA-SHA1 request signatures from this SP (weak; for old SPs only).
+    #[arg(long)]
+    pub allow_sha1: bool,
+    /// The lowest NSIS level this SP is served at.
+    #[arg(long, default_value = "substantial")]
+    pub minimum_level: String,
+}
+
+/// `portner sp remove` arguments.
+#[derive(Debug, Args)]
+pub struct SpRemoveArgs {
+    /// The SP's entityID.
+    pub entity_id: String,
 }
 
 /// `portner audit …`.

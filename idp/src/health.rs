@@ -51,64 +51,33 @@ fn unavailable() -> (StatusCode, Json<Value>) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use axum::body::Body;
     use axum::http::Request;
-    use http_body_util::BodyExt;
-    use portner_shared::SystemClock;
-    use portner_shared::config::Backend;
-    use portner_shared::crypto::FieldCipher;
-    use portner_shared::store::Store;
     use tower::ServiceExt;
 
     use super::*;
-    use crate::app::app;
-
-    async fn test_store() -> (Store, tempfile::TempDir) {
-        let folder = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", folder.path().join("p.db").display());
-        let cipher = FieldCipher::from_hex(&FieldCipher::generate_hex().unwrap()).unwrap();
-        let store = Store::connect(&url, Backend::Sqlite, 2, cipher)
-            .await
-            .unwrap();
-        (store, folder)
-    }
-
-    async fn probe(router: Router, path: &str) -> (StatusCode, String) {
-        let request = Request::get(path).body(Body::empty()).unwrap();
-        let response = router.oneshot(request).await.unwrap();
-        let status = response.status();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
+    use crate::app::{app, test_support};
 
     #[tokio::test]
     async fn readiness_follows_the_database_while_liveness_does_not() {
-        let (store, _folder) = test_store().await;
-        let router = app(AppState {
-            store: store.clone(),
-            clock: Arc::new(SystemClock),
-        });
+        let (store, _folder) = test_support::store().await;
+        let router = app(test_support::state(store.clone()));
 
-        let ready = probe(router.clone(), "/readyz").await;
+        let ready = test_support::get(router.clone(), "/readyz").await;
         store.close().await;
-        let unready = probe(router.clone(), "/readyz").await;
-        let alive = probe(router, "/healthz").await;
+        let unready = test_support::get(router.clone(), "/readyz").await;
+        let alive = test_support::get(router, "/healthz").await;
 
         assert_eq!(ready.0, StatusCode::OK);
         assert_eq!(unready.0, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(unready.1.contains("DATABASE_UNAVAILABLE"));
+        assert!(unready.2.contains("DATABASE_UNAVAILABLE"));
         assert_eq!(alive.0, StatusCode::OK);
     }
 
     #[tokio::test]
     async fn every_response_carries_the_security_headers() {
-        let (store, _folder) = test_store().await;
-        let router = app(AppState {
-            store,
-            clock: Arc::new(SystemClock),
-        });
+        let (store, _folder) = test_support::store().await;
+        let router = app(test_support::state(store));
 
         let request = Request::get("/no-such-page").body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.unwrap();
@@ -117,11 +86,7 @@ mod tests {
         let headers = response.headers();
         assert_eq!(headers["x-frame-options"], "DENY");
         assert_eq!(headers["x-content-type-options"], "nosniff");
-        assert!(
-            headers["content-security-policy"]
-                .to_str()
-                .unwrap()
-                .contains("frame-ancestors")
-        );
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("frame-ancestors 'none'"));
     }
 }

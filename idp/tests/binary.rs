@@ -350,3 +350,65 @@ fn serve_starts_in_an_empty_folder_restarts_on_it_and_stops_on_sigterm() {
         "data was not reused"
     );
 }
+
+#[test]
+fn service_providers_are_registered_listed_and_removed_with_audit_records() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/saml/sp-metadata.xml"
+    );
+    let not_metadata = dir.join("not-metadata.xml");
+    std::fs::write(&not_metadata, "<!DOCTYPE x><x/>").unwrap();
+
+    let added = portner(
+        dir,
+        &["sp", "add", "--metadata", fixture, "--name", "Test SP"],
+    );
+    let again = portner(dir, &["sp", "add", "--metadata", fixture]);
+    let hostile = portner(
+        dir,
+        &["sp", "add", "--metadata", not_metadata.to_str().unwrap()],
+    );
+    let unencrypted_nemlogin = portner(
+        dir,
+        &[
+            "sp",
+            "add",
+            "--metadata",
+            fixture,
+            "--profile",
+            "nemlogin",
+            "--encryption",
+            "none",
+        ],
+    );
+    let listed = portner(dir, &["sp", "list", "--json"]);
+    let removed = portner(dir, &["sp", "remove", "https://sp.test.example.dk/saml"]);
+    let removed_again = portner(dir, &["sp", "remove", "https://sp.test.example.dk/saml"]);
+    let verified = portner(dir, &["audit", "verify"]);
+
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("already exists"));
+    assert_eq!(hostile.status.code(), Some(1));
+    assert!(
+        stderr(&hostile).contains("not acceptable XML"),
+        "{}",
+        stderr(&hostile)
+    );
+    assert_eq!(unencrypted_nemlogin.status.code(), Some(1));
+    assert!(stderr(&unencrypted_nemlogin).contains("RS-1"));
+    let providers: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(providers[0]["name"], "Test SP");
+    assert_eq!(providers[0]["settings"]["encryption"], "oiosaml3");
+    assert!(removed.status.success());
+    assert_eq!(removed_again.status.code(), Some(1));
+    // Three generated keys, the registration and the removal.
+    assert!(
+        stdout(&verified).contains("audit chain OK: 5 records"),
+        "{}",
+        stdout(&verified)
+    );
+}

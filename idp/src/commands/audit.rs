@@ -12,11 +12,11 @@ pub(super) async fn run(
     match command {
         AuditCommand::Verify => match portner_audit::verify(&environment.store).await? {
             ChainVerdict::Intact { count } => {
-                println!("audit chain OK: {count} records");
+                out!("audit chain OK: {count} records");
                 Ok(())
             }
             ChainVerdict::Broken { seq, problem } => {
-                println!("audit chain BROKEN at record {seq}: {problem}");
+                out!("audit chain BROKEN at record {seq}: {problem}");
                 Err(CommandError::Failed(format!(
                     "audit chain broken at record {seq}"
                 )))

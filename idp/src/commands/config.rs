@@ -8,15 +8,15 @@ use crate::cli::ConfigCommand;
 pub(super) fn run(command: &ConfigCommand, config: &Config) -> Result<(), CommandError> {
     match command {
         ConfigCommand::Check => {
-            println!("configuration is valid");
-            println!("listen                    {}", config.listen);
-            println!("public_url                {}", config.public_url);
-            println!("data_dir                  {}", config.data_dir.display());
-            println!(
+            out!("configuration is valid");
+            out!("listen                    {}", config.listen);
+            out!("public_url                {}", config.public_url);
+            out!("data_dir                  {}", config.data_dir.display());
+            out!(
                 "database                  {:?} (URL hidden)",
                 config.backend
             );
-            println!(
+            out!(
                 "database_max_connections  {}",
                 config.database_max_connections
             );
@@ -25,9 +25,9 @@ pub(super) fn run(command: &ConfigCommand, config: &Config) -> Result<(), Comman
             } else {
                 "data folder"
             };
-            println!("cpr_key                   {cpr_key}");
-            println!("log_format                {:?}", config.log_format);
-            println!("log_level                 {}", config.log_level);
+            out!("cpr_key                   {cpr_key}");
+            out!("log_format                {:?}", config.log_format);
+            out!("log_level                 {}", config.log_level);
             Ok(())
         }
     }

@@ -1,10 +1,19 @@
 //! The command implementations behind [`crate::cli`], and the set-up they share: configuration,
 //! logging, the runtime, and an opened, migrated data folder.
 
+/// Writes one line of command output to standard output. A closed pipe (`portner … | head`)
+/// ends the output quietly instead of panicking as `println!` would.
+macro_rules! out {
+    ($($argument:tt)*) => {
+        $crate::commands::write_line(format_args!($($argument)*))
+    };
+}
+
 mod audit;
 mod config;
 mod org;
 mod serve;
+mod sp;
 mod user;
 
 use std::sync::Arc;
@@ -105,12 +114,13 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CommandError> 
     let result = match command {
         Command::Serve(_) => serve::run(&environment).await,
         Command::Migrate => {
-            println!("database schema is up to date");
+            out!("database schema is up to date");
             Ok(())
         }
         Command::Org(command) => org::run(command, &environment).await,
         Command::User(command) => user::run(command, &environment).await,
         Command::Audit(command) => audit::run(command, &environment).await,
+        Command::Sp(command) => sp::run(command, &environment).await,
         Command::Config(_) => Ok(()),
     };
     environment.store.close().await;
@@ -150,6 +160,16 @@ impl Environment {
         Ok(environment)
     }
 
+    /// The IdP's SAML identity from the configuration and the data folder's certificates.
+    pub fn identity(&self) -> crate::saml::idp_metadata::IdpIdentity {
+        crate::saml::idp_metadata::IdpIdentity {
+            entity_id: self.config.saml_entity_id.clone(),
+            base_url: self.config.public_url.clone(),
+            signing_certificate: self.data.signing.certificate.clone(),
+            encryption_certificate: self.data.encryption.certificate.clone(),
+        }
+    }
+
     async fn audit_generated_keys(&self) -> Result<(), CommandError> {
         if self.data.generated.is_empty() {
             return Ok(());
@@ -175,10 +195,19 @@ impl Environment {
     }
 }
 
+/// Backs [`out!`]: writes a line, ignoring a reader that went away.
+pub(crate) fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_fmt(line)
+        .and_then(|()| stdout.write_all(b"\n"));
+}
+
 /// Prints `value` as indented JSON on standard output, for `--json` listings.
 fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|error| CommandError::Failed(format!("cannot write JSON: {error}")))?;
-    println!("{text}");
+    out!("{text}");
     Ok(())
 }

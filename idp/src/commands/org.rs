@@ -48,24 +48,28 @@ async fn add(args: OrgAddArgs, environment: &Environment) -> Result<(), CommandE
         &new,
     )
     .await?;
-    println!(
+    out!(
         "organisation {} ({}) added",
-        organisation.cvr, organisation.name
+        organisation.cvr,
+        organisation.name
     );
     Ok(())
 }
 
 fn print_table(organisations: &[Organisation]) {
-    println!("{:<10} {:<24} {:<32} NAME", "CVR", "SUFFIX", "SE / P-UNITS");
+    out!("{:<10} {:<24} {:<32} NAME", "CVR", "SUFFIX", "SE / P-UNITS");
     for organisation in organisations {
         let units = format!(
             "{} SE, {} P",
             organisation.se_numbers.len(),
             organisation.p_units.len()
         );
-        println!(
+        out!(
             "{:<10} {:<24} {:<32} {}",
-            organisation.cvr, organisation.suffix, units, organisation.name
+            organisation.cvr,
+            organisation.suffix,
+            units,
+            organisation.name
         );
     }
 }

@@ -1,5 +1,7 @@
 //! `portner serve`: the HTTP server, until SIGTERM or SIGINT.
 
+use std::sync::Arc;
+
 use tokio::net::TcpListener;
 
 use super::{CommandError, Environment};
@@ -15,13 +17,14 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
     })?;
 
     // Scripts and tests read this line to learn the port when `listen` asks for port 0.
-    println!("Portner is listening on http://{address}");
-    println!("Data folder: {}", environment.data.root.display());
+    out!("Portner is listening on http://{address}");
+    out!("Data folder: {}", environment.data.root.display());
     tracing::info!(%address, backend = ?config.backend, "server started");
 
     let state = AppState {
         store: environment.store.clone(),
         clock: environment.clock.clone(),
+        identity: Arc::new(environment.identity()),
     };
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())

@@ -24,7 +24,7 @@ pub(super) async fn run(
                 UserStatus::Disabled,
             )
             .await?;
-            println!(
+            out!(
                 "user {} is disabled and signed out everywhere",
                 user.username
             );
@@ -47,9 +47,10 @@ async fn add(args: UserAddArgs, environment: &Environment) -> Result<(), Command
         &new,
     )
     .await?;
-    println!(
+    out!(
         "user {} created ({}), pending activation",
-        user.username, user.id
+        user.username,
+        user.id
     );
     Ok(())
 }
@@ -63,14 +64,21 @@ async fn list(args: UserListArgs, environment: &Environment) -> Result<(), Comma
     if args.json {
         return super::print_json(&users);
     }
-    println!(
+    out!(
         "{:<24} {:<10} {:<20} {:<12} NAME",
-        "USERNAME", "ORG", "STATUS", "LEVEL"
+        "USERNAME",
+        "ORG",
+        "STATUS",
+        "LEVEL"
     );
     for user in &users {
-        println!(
+        out!(
             "{:<24} {:<10} {:<20} {:<12} {}",
-            user.username, user.org, user.status, user.identity_level, user.display_name
+            user.username,
+            user.org,
+            user.status,
+            user.identity_level,
+            user.display_name
         );
     }
     Ok(())
@@ -86,12 +94,12 @@ async fn show(args: UserShowArgs, environment: &Environment) -> Result<(), Comma
     if args.json {
         return super::print_json(&user);
     }
-    println!("username        {}", user.username);
-    println!("id              {}", user.id);
-    println!("organisation    {}", user.org);
-    println!("name            {}", user.display_name);
-    println!("e-mail          {}", user.email);
-    println!(
+    out!("username        {}", user.username);
+    out!("id              {}", user.id);
+    out!("organisation    {}", user.org);
+    out!("name            {}", user.display_name);
+    out!("e-mail          {}", user.email);
+    out!(
         "CPR             {}",
         if user.has_cpr {
             "on file (encrypted)"
@@ -99,8 +107,8 @@ async fn show(args: UserShowArgs, environment: &Environment) -> Result<(), Comma
             "none"
         }
     );
-    println!("status          {}", user.status);
-    println!("identity level  {}", user.identity_level);
-    println!("created         {}", user.created_at.to_rfc3339());
+    out!("status          {}", user.status);
+    out!("identity level  {}", user.identity_level);
+    out!("created         {}", user.created_at.to_rfc3339());
     Ok(())
 }

@@ -10,7 +10,11 @@
 //! structural checks of A1), the verified request value handed to sign-in, response building,
 //! signing and encryption, and single logout. They need the sign-in sessions.
 
+pub mod idp_metadata;
 pub mod redirect;
+pub mod registry;
+pub mod routes;
+pub mod sp_metadata;
 pub mod xml;
 
 /// SAML protocol namespace (SAML Core §2.1... §3).

@@ -60,6 +60,13 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "Base URL users and service providers reach Portner at (http or https).",
     },
     KeySpec {
+        name: "saml_entity_id",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "<public_url>",
+        meaning: "The IdP's SAML entityID (MD-1), an http(s) URL such as https://saml.example.dk.",
+    },
+    KeySpec {
         name: "data_dir",
         kind: KeyKind::Text,
         secret: false,

@@ -58,6 +58,8 @@ pub struct ConfigFile {
     #[allow(missing_docs)]
     pub public_url: Option<String>,
     #[allow(missing_docs)]
+    pub saml_entity_id: Option<String>,
+    #[allow(missing_docs)]
     pub data_dir: Option<PathBuf>,
     #[allow(missing_docs)]
     pub database_url: Option<Secret>,
@@ -154,6 +156,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The base URL users reach Portner at, without a trailing slash.
     pub public_url: String,
+    /// The IdP's SAML entityID.
+    pub saml_entity_id: String,
     /// The data folder, as an absolute path.
     pub data_dir: PathBuf,
     /// The store's URL; may hold a password.
@@ -312,6 +316,14 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
         .parse()
         .map_err(|_| ConfigError::new("listen", "must be IP:port, e.g. 127.0.0.1:8080"))?;
     let public_url = resolve_public_url(file.public_url, listen)?;
+    let saml_entity_id = file.saml_entity_id.unwrap_or_else(|| public_url.clone());
+    let parsed_entity_id = url::Url::parse(&saml_entity_id);
+    if !parsed_entity_id.is_ok_and(|url| ["http", "https"].contains(&url.scheme())) {
+        return Err(ConfigError::new(
+            "saml_entity_id",
+            "must be an http or https URL (MD-1)",
+        ));
+    }
 
     let data_dir = file
         .data_dir
@@ -358,6 +370,7 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
     Ok(Config {
         listen,
         public_url,
+        saml_entity_id,
         data_dir,
         database_url,
         backend,

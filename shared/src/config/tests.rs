@@ -25,6 +25,7 @@ fn no_file_and_no_environment_give_the_embedded_default() {
 
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.public_url, "http://127.0.0.1:8080");
+    assert_eq!(config.saml_entity_id, config.public_url);
     assert!(config.data_dir.is_absolute() && config.data_dir.ends_with("portner-data"));
     assert_eq!(config.backend, Backend::Sqlite);
     assert!(
@@ -166,6 +167,7 @@ fn invalid_values_are_refused_with_the_key_named() {
         ),
         ("PORTNER_CPR_KEY", "abcd", "cpr_key"),
         ("PORTNER_LOG_FORMAT", "xml", "log_format"),
+        ("PORTNER_SAML_ENTITY_ID", "urn:portner", "saml_entity_id"),
         ("PORTNER_LOG_LEVEL", "loud", "log_level"),
         ("PORTNER_VERSION", "2", "version"),
     ];
