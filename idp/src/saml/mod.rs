@@ -10,11 +10,14 @@
 //! structural checks of A1), the verified request value handed to sign-in, response building,
 //! signing and encryption, and single logout. They need the sign-in sessions.
 
+pub mod authn_request;
 pub mod idp_metadata;
 pub mod redirect;
 pub mod registry;
 pub mod routes;
 pub mod sp_metadata;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod xml;
 
 /// SAML protocol namespace (SAML Core §2.1... §3).

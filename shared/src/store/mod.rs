@@ -17,6 +17,7 @@ mod organisations;
 mod outbox;
 mod proofing;
 mod rights;
+mod saml;
 mod service_providers;
 mod sessions;
 mod users;

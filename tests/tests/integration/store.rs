@@ -29,6 +29,7 @@ on_both_backends!(
     service_providers_are_registered_updated_and_removed,
     outbox_actions_are_queued_listed_and_settled,
     failed_transaction_leaves_nothing_behind,
+    a_saml_request_id_is_accepted_once_per_issuer_until_it_expires,
 );
 
 const CVR: &str = "91234567";
@@ -581,4 +582,37 @@ async fn failed_transaction_leaves_nothing_behind(test: TestStore) {
         .await
         .unwrap();
     assert_eq!(head, 0);
+}
+
+async fn a_saml_request_id_is_accepted_once_per_issuer_until_it_expires(test: TestStore) {
+    let clock = fixed_clock();
+    let until = clock.now() + Duration::minutes(6);
+    let mut tx = test.store.begin().await.unwrap();
+
+    let first = tx
+        .remember_request_id("https://sp.test", "_r1", until)
+        .await
+        .unwrap();
+    let replay = tx
+        .remember_request_id("https://sp.test", "_r1", until)
+        .await
+        .unwrap();
+    let other_issuer = tx
+        .remember_request_id("https://other.test", "_r1", until)
+        .await
+        .unwrap();
+    clock.advance(Duration::minutes(7));
+    let forgotten = tx.forget_expired_request_ids(clock.now()).await.unwrap();
+    let after_expiry = tx
+        .remember_request_id("https://sp.test", "_r1", until)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert!(first && !replay && other_issuer);
+    assert_eq!(forgotten, 2);
+    assert!(
+        after_expiry,
+        "an expired entry should no longer block the ID"
+    );
 }

@@ -2,16 +2,15 @@ use std::io::Write;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private, Public};
 use openssl::rsa::Rsa;
-use openssl::sign::Signer;
 use proptest::prelude::*;
 
 use super::*;
+use crate::saml::test_support::{self, deflate, encode};
 
-const SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
-const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+const SHA256: &str = test_support::RSA_SHA256;
+const SHA1: &str = test_support::RSA_SHA1;
 const XML: &str =
     r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_a"/>"#;
 
@@ -29,50 +28,13 @@ fn public(key: &PKey<Private>) -> PKey<Public> {
     PKey::public_key_from_pem(&key.public_key_to_pem().unwrap()).unwrap()
 }
 
-fn deflate(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
-}
-
-/// Percent-encodes everything but unreserved characters, with upper- or lower-case hex.
-fn encode(value: &str, lower: bool) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ if lower => format!("%{byte:02x}"),
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
-}
-
-/// A query signed the way an SP signs it: over the encoded parameters, in binding order.
 fn signed_query(
     key: &PKey<Private>,
     relay_state: Option<&str>,
     sig_alg: &str,
     lower: bool,
 ) -> String {
-    let message = STANDARD.encode(deflate(XML.as_bytes()));
-    let mut query = format!("SAMLRequest={}", encode(&message, lower));
-    if let Some(relay_state) = relay_state {
-        query.push_str(&format!("&RelayState={}", encode(relay_state, lower)));
-    }
-    query.push_str(&format!("&SigAlg={}", encode(sig_alg, lower)));
-    let digest = if sig_alg == SHA1 {
-        MessageDigest::sha1()
-    } else {
-        MessageDigest::sha256()
-    };
-    let mut signer = Signer::new(digest, key).unwrap();
-    let signature = signer.sign_oneshot_to_vec(query.as_bytes()).unwrap();
-    format!(
-        "{query}&Signature={}",
-        encode(&STANDARD.encode(signature), lower)
-    )
+    test_support::signed_query(key, XML, relay_state, sig_alg, lower)
 }
 
 fn verify(query: &str, key: &PKey<Private>) -> Result<RedirectMessage, RedirectError> {

@@ -1,0 +1,373 @@
+//! Turning a decoded AuthnRequest into a [`VerifiedAuthnRequest`], the only form in which a
+//! request reaches sign-in (DESIGN.md, data flow step 1).
+//!
+//! The checks run in an order that never trusts what has not been verified: strict parse;
+//! `Issuer` names a registered SP (`ISSUER_UNKNOWN`); a signature is present and verifies with
+//! that SP's metadata keys (A2, A12); then `Version`, `ID` (an NCName of at most 256
+//! characters, A14), `Destination` exactly equal to the SSO URL (A13), `IssueInstant` within
+//! the skew (TM-2), the ACS (RQ-4, A4), the binding, `NameIDPolicy` (RQ-7) and the requested
+//! authentication context (AC-*). The replay check needs the store and runs in the caller,
+//! on the verified ID ([`VerifiedAuthnRequest::replay_window_end`]).
+//!
+//! A failure before the ACS is known is shown on Portner's own error page; a failure after it
+//! goes back to the SP as a SAML error response (RQ-8, RS-11), which [`RequestError`] carries.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::redirect::RedirectMessage;
+use super::sp_metadata::{Endpoint, SpMetadata};
+use super::xml::{self, Element, Limits};
+use super::{ASSERTION_NS, BINDING_POST, PROTOCOL_NS};
+use portner_shared::domain::NsisLevel;
+
+/// Longest request ID accepted (A14).
+pub const MAX_ID_CHARS: usize = 256;
+/// The default allowed difference between the SP's clock and Portner's (TM-2: 3–5 minutes;
+/// OIOSAML.Java's default skew is 3 minutes too).
+pub const DEFAULT_SKEW: Duration = Duration::minutes(3);
+
+const LOA_PREFIX: &str = "https://data.gov.dk/concept/core/nsis/loa/";
+const PROFESSIONAL: &str = "https://data.gov.dk/eid/Professional";
+const NAME_ID_FORMATS: [&str; 3] = [
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+];
+
+/// Why a request was refused, as a stable audit reason code (`security-tests.md` §0).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum RejectReason {
+    /// Not acceptable XML, not an AuthnRequest, or a required field malformed.
+    Malformed,
+    /// A DOCTYPE was present.
+    Doctype,
+    /// Too large or structurally excessive.
+    TooLarge,
+    /// The issuer is not a registered SP.
+    IssuerUnknown,
+    /// No signature.
+    SignatureMissing,
+    /// The algorithm is not allowed.
+    SignatureAlgorithmForbidden,
+    /// No metadata key verifies the signature.
+    SignatureInvalid,
+    /// `Destination` missing or not this endpoint.
+    Destination,
+    /// `IssueInstant` outside the allowed window.
+    Stale,
+    /// The requested ACS is not registered.
+    AcsMismatch,
+    /// A response binding other than HTTP-POST was requested (RQ-1).
+    BindingUnsupported,
+    /// `ForceAuthn` and `IsPassive` together (AC-*).
+    ConflictingFlags,
+    /// A NameID format Portner cannot produce (RQ-7).
+    NameIdPolicy,
+    /// A `RequestedAuthnContext` Portner cannot satisfy (AC-1, AC-2).
+    AuthnContext,
+}
+
+impl RejectReason {
+    /// The stable code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Malformed => "MALFORMED",
+            Self::Doctype => "DOCTYPE",
+            Self::TooLarge => "TOO_LARGE",
+            Self::IssuerUnknown => "ISSUER_UNKNOWN",
+            Self::SignatureMissing => "SIG_MISSING",
+            Self::SignatureAlgorithmForbidden => "SIG_ALG_FORBIDDEN",
+            Self::SignatureInvalid => "SIG_INVALID",
+            Self::Destination => "DESTINATION",
+            Self::Stale => "STALE",
+            Self::AcsMismatch => "ACS_MISMATCH",
+            Self::BindingUnsupported => "BINDING_UNSUPPORTED",
+            Self::ConflictingFlags => "FLAGS_CONFLICT",
+            Self::NameIdPolicy => "NAMEID_POLICY",
+            Self::AuthnContext => "AUTHN_CONTEXT",
+        }
+    }
+}
+
+/// A refused request. `reply_to` is set once the request verified and its ACS is known: then
+/// the SP gets a SAML error response there; otherwise only Portner's error page is shown.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct RequestError {
+    /// Why.
+    pub reason: RejectReason,
+    /// The verified ACS and request ID to answer, when it is safe to answer at all.
+    pub reply_to: Option<(Endpoint, String)>,
+}
+
+impl RequestError {
+    fn before_trust(reason: RejectReason) -> Self {
+        Self {
+            reason,
+            reply_to: None,
+        }
+    }
+}
+
+/// How requested levels compare with the level reached (SAML Core §3.3.2.2.1).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Comparison {
+    /// The level reached must be one of those listed (the SAML default).
+    Exact,
+    /// The level reached must be at least the lowest listed ([OIO-SP-06]).
+    Minimum,
+}
+
+/// The parts of `RequestedAuthnContext` Portner acts on.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct RequestedContext {
+    /// How to compare.
+    pub comparison: Comparison,
+    /// Requested NSIS levels.
+    pub levels: Vec<NsisLevel>,
+}
+
+/// An SP as the request verifier needs it.
+#[derive(Clone, Debug)]
+pub struct RegisteredSp {
+    /// Parsed metadata.
+    pub metadata: SpMetadata,
+    /// Whether SHA-1 request signatures are allowed for this SP.
+    pub allow_sha1: bool,
+}
+
+/// A request that passed every check but the replay cache.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct VerifiedAuthnRequest {
+    /// The request ID, to answer in `InResponseTo`.
+    pub id: String,
+    /// The SP's entityID.
+    pub issuer: String,
+    /// When the SP issued it.
+    pub issue_instant: DateTime<Utc>,
+    /// The ACS the response goes to, from metadata.
+    pub acs: Endpoint,
+    /// Both factors again, whatever the session holds.
+    pub force_authn: bool,
+    /// No pages may be shown.
+    pub is_passive: bool,
+    /// The requested levels, if any.
+    pub requested_context: Option<RequestedContext>,
+    /// `Scoping/RequesterID` values, recorded for audit and display (RQ-5).
+    pub requester_ids: Vec<String>,
+    /// RelayState to return byte for byte.
+    pub relay_state: Option<String>,
+}
+
+impl VerifiedAuthnRequest {
+    /// Until when the ID must be remembered: after that the request is stale anyway.
+    pub fn replay_window_end(&self, skew: Duration) -> DateTime<Utc> {
+        self.issue_instant + skew + skew
+    }
+}
+
+/// Verifies a Redirect-binding AuthnRequest.
+///
+/// `find_sp` looks an entityID up in the registry. `sso_url` is this endpoint's URL as SPs
+/// address it.
+///
+/// # Errors
+///
+/// A [`RequestError`] naming the first check that failed.
+pub fn verify_redirect(
+    message: &RedirectMessage,
+    sso_url: &str,
+    now: DateTime<Utc>,
+    skew: Duration,
+    find_sp: impl FnOnce(&str) -> Option<RegisteredSp>,
+) -> Result<VerifiedAuthnRequest, RequestError> {
+    let root = xml::parse(&message.xml, Limits::MESSAGE).map_err(|error| {
+        RequestError::before_trust(match error {
+            xml::XmlError::Doctype => RejectReason::Doctype,
+            xml::XmlError::TooLarge | xml::XmlError::LimitExceeded => RejectReason::TooLarge,
+            xml::XmlError::Malformed => RejectReason::Malformed,
+        })
+    })?;
+    if !root.is(PROTOCOL_NS, "AuthnRequest") {
+        return Err(RequestError::before_trust(RejectReason::Malformed));
+    }
+
+    let issuer = issuer(&root)?;
+    let sp = find_sp(&issuer).ok_or(RequestError::before_trust(RejectReason::IssuerUnknown))?;
+    let signature = message
+        .signature
+        .as_ref()
+        .ok_or(RequestError::before_trust(RejectReason::SignatureMissing))?;
+    let keys = public_keys(&sp.metadata);
+    signature.verify(&keys, sp.allow_sha1).map_err(|error| {
+        RequestError::before_trust(match error {
+            super::redirect::RedirectError::AlgorithmForbidden => {
+                RejectReason::SignatureAlgorithmForbidden
+            }
+            _ => RejectReason::SignatureInvalid,
+        })
+    })?;
+
+    let id = request_id(&root)?;
+    check_header(&root, sso_url, now, skew)?;
+    let issue_instant = issue_instant(&root)?;
+    let acs = select_acs(&root, &sp.metadata)?;
+    let reply = |reason| RequestError {
+        reason,
+        reply_to: Some((acs.clone(), id.clone())),
+    };
+
+    if root
+        .attribute("ProtocolBinding")
+        .is_some_and(|binding| binding != BINDING_POST)
+    {
+        return Err(reply(RejectReason::BindingUnsupported));
+    }
+    let force_authn = root.attribute("ForceAuthn") == Some("true");
+    let is_passive = root.attribute("IsPassive") == Some("true");
+    if force_authn && is_passive {
+        return Err(reply(RejectReason::ConflictingFlags));
+    }
+    check_name_id_policy(&root).map_err(reply)?;
+    let requested_context = requested_context(&root).map_err(reply)?;
+
+    Ok(VerifiedAuthnRequest {
+        id: id.clone(),
+        issuer,
+        issue_instant,
+        acs,
+        force_authn,
+        is_passive,
+        requested_context,
+        requester_ids: requester_ids(&root),
+        relay_state: message.relay_state.clone(),
+    })
+}
+
+fn issuer(root: &Element) -> Result<String, RequestError> {
+    root.only_child(ASSERTION_NS, "Issuer")
+        .and_then(Element::simple_text)
+        .filter(|issuer| !issuer.is_empty())
+        .map(str::to_owned)
+        .ok_or(RequestError::before_trust(RejectReason::IssuerUnknown))
+}
+
+fn public_keys(metadata: &SpMetadata) -> Vec<openssl::pkey::PKey<openssl::pkey::Public>> {
+    metadata
+        .signing_certificates
+        .iter()
+        .filter_map(|certificate| certificate.public_key().ok())
+        .collect()
+}
+
+/// An NCName (XML Namespaces §3) of at most [`MAX_ID_CHARS`]; SAML IDs are `xs:ID`.
+fn request_id(root: &Element) -> Result<String, RequestError> {
+    let id = root
+        .attribute("ID")
+        .ok_or(RequestError::before_trust(RejectReason::Malformed))?;
+    let mut characters = id.chars();
+    let starts_well = characters
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_');
+    let continues_well = characters.all(|c| c.is_alphanumeric() || "_-.".contains(c));
+    if id.chars().count() > MAX_ID_CHARS || !starts_well || !continues_well {
+        return Err(RequestError::before_trust(RejectReason::Malformed));
+    }
+    Ok(id.to_owned())
+}
+
+fn check_header(
+    root: &Element,
+    sso_url: &str,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<(), RequestError> {
+    if root.attribute("Version") != Some("2.0") {
+        return Err(RequestError::before_trust(RejectReason::Malformed));
+    }
+    if root.attribute("Destination") != Some(sso_url) {
+        return Err(RequestError::before_trust(RejectReason::Destination));
+    }
+    let issued = issue_instant(root)?;
+    if issued > now + skew || issued < now - skew - skew {
+        return Err(RequestError::before_trust(RejectReason::Stale));
+    }
+    Ok(())
+}
+
+fn issue_instant(root: &Element) -> Result<DateTime<Utc>, RequestError> {
+    root.attribute("IssueInstant")
+        .filter(|text| text.ends_with('Z'))
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|instant| instant.with_timezone(&Utc))
+        .ok_or(RequestError::before_trust(RejectReason::Malformed))
+}
+
+fn select_acs(root: &Element, metadata: &SpMetadata) -> Result<Endpoint, RequestError> {
+    let index = match root.attribute("AssertionConsumerServiceIndex") {
+        Some(text) => Some(
+            text.parse::<u16>()
+                .map_err(|_| RequestError::before_trust(RejectReason::AcsMismatch))?,
+        ),
+        None => None,
+    };
+    let url = root.attribute("AssertionConsumerServiceURL");
+    metadata
+        .select_acs(url, index)
+        .cloned()
+        .map_err(|_| RequestError::before_trust(RejectReason::AcsMismatch))
+}
+
+fn check_name_id_policy(root: &Element) -> Result<(), RejectReason> {
+    let Some(policy) = root.only_child(PROTOCOL_NS, "NameIDPolicy") else {
+        return match root.children_named(PROTOCOL_NS, "NameIDPolicy").count() {
+            0 => Ok(()),
+            _ => Err(RejectReason::Malformed),
+        };
+    };
+    match policy.attribute("Format") {
+        None => Ok(()),
+        Some(format) if NAME_ID_FORMATS.contains(&format) => Ok(()),
+        Some(_) => Err(RejectReason::NameIdPolicy),
+    }
+}
+
+/// Splits requested class references into NSIS levels and identity types (AC-1, AC-2).
+/// Comparisons other than `exact` and `minimum`, requests for natural persons, and unknown
+/// references leave nothing Portner can promise, so they are refused with `NoAuthnContext`.
+fn requested_context(root: &Element) -> Result<Option<RequestedContext>, RejectReason> {
+    let Some(context) = root.only_child(PROTOCOL_NS, "RequestedAuthnContext") else {
+        return Ok(None);
+    };
+    let comparison = match context.attribute("Comparison") {
+        None | Some("exact") => Comparison::Exact,
+        Some("minimum") => Comparison::Minimum,
+        Some(_) => return Err(RejectReason::AuthnContext),
+    };
+    let mut levels = Vec::new();
+    for reference in context.children_named(ASSERTION_NS, "AuthnContextClassRef") {
+        let reference = reference.simple_text().ok_or(RejectReason::Malformed)?;
+        if reference == PROFESSIONAL {
+            continue;
+        }
+        let level = reference
+            .strip_prefix(LOA_PREFIX)
+            .ok_or(RejectReason::AuthnContext)?;
+        levels.push(level.parse().map_err(|_| RejectReason::AuthnContext)?);
+    }
+    Ok(Some(RequestedContext { comparison, levels }))
+}
+
+fn requester_ids(root: &Element) -> Vec<String> {
+    root.only_child(PROTOCOL_NS, "Scoping")
+        .map(|scoping| {
+            scoping
+                .children_named(PROTOCOL_NS, "RequesterID")
+                .filter_map(Element::simple_text)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
