@@ -12,6 +12,7 @@
 
 pub mod authn_request;
 pub mod idp_metadata;
+pub mod post;
 pub mod redirect;
 pub mod registry;
 pub mod routes;
