@@ -11,10 +11,12 @@
 //! signing and encryption, and single logout. They need the sign-in sessions.
 
 pub mod authn_request;
+pub mod canonical;
 pub mod idp_metadata;
 pub mod post;
 pub mod redirect;
 pub mod registry;
+pub mod response;
 pub mod routes;
 pub mod sp_metadata;
 #[cfg(test)]
