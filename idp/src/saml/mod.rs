@@ -14,6 +14,7 @@ pub mod authn_request;
 pub mod canonical;
 pub mod idp_metadata;
 pub mod post;
+pub mod post_page;
 pub mod redirect;
 pub mod registry;
 pub mod response;

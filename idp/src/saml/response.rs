@@ -140,6 +140,84 @@ pub fn build_response(
     Ok(format!("{head}{signature}{tail}"))
 }
 
+/// The top-level status of an error response (SAML Core §3.2.2.2).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum ErrorStatus {
+    /// The request could not be honoured: `Requester`.
+    Requester,
+    /// Portner failed: `Responder`.
+    Responder,
+}
+
+/// The addressing of an error response, sent only to an ACS established from metadata for a
+/// verified request (RQ-8).
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorResponse<'a> {
+    /// The IdP's entityID.
+    pub issuer: &'a str,
+    /// The Response ID.
+    pub response_id: &'a str,
+    /// The verified ACS URL.
+    pub destination: &'a str,
+    /// The verified request ID.
+    pub in_response_to: &'a str,
+    /// When it is issued.
+    pub issue_instant: DateTime<Utc>,
+    /// Top-level status.
+    pub status: ErrorStatus,
+    /// Second-level code, e.g. `NoPassive`, `NoAuthnContext`, `RequestDenied` (RS-11).
+    pub detail: Option<&'a str>,
+}
+
+/// Builds a signed error Response without an assertion (RS-11).
+///
+/// # Errors
+///
+/// A value cannot be carried by XML, or OpenSSL failed.
+pub fn build_error_response(
+    error: &ErrorResponse<'_>,
+    signing: &SigningKey,
+) -> Result<String, ResponseError> {
+    let issued = time(error.issue_instant);
+    let attributes = [
+        ("Destination", error.destination),
+        ("ID", error.response_id),
+        ("InResponseTo", error.in_response_to),
+        ("IssueInstant", issued.as_str()),
+        ("Version", "2.0"),
+    ];
+    let mut head = CanonicalWriter::new();
+    head.start("samlp:Response", &[("samlp", PROTOCOL_NS)], &attributes)?;
+    head.element(
+        "saml:Issuer",
+        &[("saml", ASSERTION_NS)],
+        &[("Format", ENTITY_FORMAT)],
+        error.issuer,
+    )?;
+    let head = head
+        .finish()
+        .trim_end_matches("</samlp:Response>")
+        .to_owned();
+
+    let top = match error.status {
+        ErrorStatus::Requester => "urn:oasis:names:tc:SAML:2.0:status:Requester",
+        ErrorStatus::Responder => "urn:oasis:names:tc:SAML:2.0:status:Responder",
+    };
+    let detail = error
+        .detail
+        .map(|code| format!("urn:oasis:names:tc:SAML:2.0:status:{code}"));
+    let mut tail = CanonicalWriter::new();
+    tail.start("samlp:Status", &[], &[])?;
+    tail.start("samlp:StatusCode", &[], &[("Value", top)])?;
+    if let Some(detail) = &detail {
+        tail.element("samlp:StatusCode", &[], &[("Value", detail)], "")?;
+    }
+    let tail = format!("{}</samlp:Response>", tail.finish());
+
+    let signature = signature(&format!("{head}{tail}"), error.response_id, signing)?;
+    Ok(format!("{head}{signature}{tail}"))
+}
+
 /// The assertion with its enveloped signature after the `Issuer` (RS-3).
 fn signed_assertion(
     content: &AssertionContent,

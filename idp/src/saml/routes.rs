@@ -1,4 +1,5 @@
-//! The SAML HTTP endpoints. So far: the IdP metadata.
+//! The SAML HTTP endpoints. So far: the IdP metadata and the auto-submit script of the POST
+//! binding page.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -8,11 +9,14 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::idp_metadata::{self, MetadataProfile};
+use super::post_page;
 use crate::app::AppState;
 
 /// The SAML routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/saml/metadata", get(metadata))
+    Router::new()
+        .route("/saml/metadata", get(metadata))
+        .route(post_page::AUTOSUBMIT_SCRIPT_PATH, get(autosubmit_script))
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +44,15 @@ async fn metadata(State(state): State<AppState>, Query(query): Query<MetadataQue
     }
 }
 
+/// `GET /saml/autosubmit.js`: the one script the POST binding page loads.
+async fn autosubmit_script() -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+        (header::CACHE_CONTROL, "public, max-age=3600"),
+    ];
+    (headers, post_page::AUTOSUBMIT_SCRIPT).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +77,17 @@ mod tests {
         assert_eq!(full.2.matches("md:SingleSignOnService").count(), 2);
         assert_eq!(upload.2.matches("md:SingleSignOnService").count(), 1);
         assert_eq!(unknown.0, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn the_autosubmit_script_is_served_as_javascript() {
+        let (store, _folder) = test_support::store().await;
+
+        let (status, content_type, body) =
+            test_support::get(app(test_support::state(store)), "/saml/autosubmit.js").await;
+
+        assert_eq!(status, StatusCode::OK);
+        assert!(content_type.starts_with("text/javascript"));
+        assert!(body.contains("submit()"));
     }
 }

@@ -313,3 +313,42 @@ fn encryption_without_an_sp_certificate_and_unrepresentable_values_are_refused()
         Err(ResponseError::Unrepresentable(_))
     ));
 }
+
+#[test]
+fn error_responses_are_signed_carry_both_status_levels_and_no_assertion() {
+    let error = ErrorResponse {
+        issuer: "https://saml.test.example.dk",
+        response_id: "_error-1",
+        destination: "https://sp.test.example.dk/acs",
+        in_response_to: "_req1",
+        issue_instant: Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap(),
+        status: ErrorStatus::Requester,
+        detail: Some("NoPassive"),
+    };
+
+    let response = build_error_response(&error, signing_key()).unwrap();
+    let root = xml::parse(response.as_bytes(), Limits::MESSAGE).unwrap();
+
+    let status = root.only_child(PROTOCOL_NS, "Status").unwrap();
+    let top = status.only_child(PROTOCOL_NS, "StatusCode").unwrap();
+    assert_eq!(
+        top.attribute("Value"),
+        Some("urn:oasis:names:tc:SAML:2.0:status:Requester")
+    );
+    let second = top.only_child(PROTOCOL_NS, "StatusCode").unwrap();
+    assert_eq!(
+        second.attribute("Value"),
+        Some("urn:oasis:names:tc:SAML:2.0:status:NoPassive")
+    );
+    assert!(root.only_child(ASSERTION_NS, "Assertion").is_none());
+    if let Some(xmlsec1) = xmlsec1() {
+        let folder = tempfile::tempdir().unwrap();
+        assert!(xmlsec1_verifies(
+            &xmlsec1,
+            folder.path(),
+            &response,
+            RESPONSE,
+            None
+        ));
+    }
+}
