@@ -100,8 +100,12 @@ pub fn prepare(config: &Config) -> Result<PreparedData, DataDirError> {
         }
         None => cpr_key_file(&config.cpr_key_path(), &mut generated)?,
     };
-    if config.backend == Backend::Sqlite {
-        create_private_file(&root.join(DATABASE_FILE))?;
+    // Only the default database file is Portner's to create; a configured SQLite path
+    // elsewhere is the operator's.
+    let default_database = root.join(DATABASE_FILE);
+    let uses_default = config.database_url.expose().contains(&*default_database.to_string_lossy());
+    if config.backend == Backend::Sqlite && uses_default {
+        create_private_file(&default_database)?;
     }
     Ok(PreparedData {
         root,
@@ -262,6 +266,22 @@ mod tests {
         }
         let folder_mode = fs::metadata(&config.data_dir).unwrap().permissions().mode();
         assert_eq!(folder_mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn a_database_configured_elsewhere_is_not_created_in_the_data_folder() {
+        let folder = tempfile::tempdir().unwrap();
+        let elsewhere = format!("sqlite://{}/other.db", folder.path().display());
+        let overrides = portner_shared::config::Overrides {
+            data_dir: Some(folder.path().join("data")),
+            ..Default::default()
+        };
+        let environment = vec![("PORTNER_DATABASE_URL".to_owned(), elsewhere)];
+        let config = portner_shared::config::load(None, environment, &overrides).unwrap().0;
+
+        prepare(&config).unwrap();
+
+        assert!(!config.data_dir.join(DATABASE_FILE).exists());
     }
 
     #[test]
