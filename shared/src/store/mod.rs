@@ -19,6 +19,7 @@ mod proofing;
 mod rights;
 mod service_providers;
 mod sessions;
+mod signin;
 mod users;
 
 use std::time::Duration;
