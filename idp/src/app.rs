@@ -18,12 +18,15 @@ pub struct AppState {
     pub store: Store,
     /// The injected clock.
     pub clock: Arc<dyn Clock>,
+    /// Sign-in services: passwords, WebAuthn, sessions (issue 3).
+    pub signin: crate::signin::SignIn,
 }
 
 /// The complete router with middleware.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(crate::health::router())
+        .merge(crate::signin::pages::router())
         .with_state(state);
     for layer in crate::security_headers::layers() {
         router = router.layer(layer);
