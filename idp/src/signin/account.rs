@@ -18,7 +18,10 @@ pub async fn sign_out(
     active: &ActiveSession,
 ) -> Result<(), SignInError> {
     let now = signin.clock.now();
-    let origin = Origin { correlation_id: Some(active.factors.correlation_id.clone()), ..origin.clone() };
+    let origin = Origin {
+        correlation_id: Some(active.factors.correlation_id.clone()),
+        ..origin.clone()
+    };
     let mut tx = signin.store.begin().await?;
     if tx.delete_session(&active.session.id_hash).await? {
         session::audit_end(&mut tx, now, &origin, active.session.user_id, "sign_out").await?;
@@ -38,7 +41,10 @@ pub async fn end_all_sessions(
     active: &ActiveSession,
 ) -> Result<usize, SignInError> {
     let now = signin.clock.now();
-    let origin = Origin { correlation_id: Some(active.factors.correlation_id.clone()), ..origin.clone() };
+    let origin = Origin {
+        correlation_id: Some(active.factors.correlation_id.clone()),
+        ..origin.clone()
+    };
     let user_id = active.session.user_id;
     let mut tx = signin.store.begin().await?;
     let sessions = tx.sessions_of(user_id).await?;

@@ -51,7 +51,10 @@ pub struct IssuedCode {
 
 impl std::fmt::Debug for IssuedCode {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("IssuedCode").field("record", &self.record).finish_non_exhaustive()
+        formatter
+            .debug_struct("IssuedCode")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,7 +105,12 @@ pub async fn issue_code(
         Some(proofing) => {
             let record = tx
                 .insert_identity_proofing(
-                    user.id, proofing.method, &proofing.reference, proofing.level, &verified_by, now,
+                    user.id,
+                    proofing.method,
+                    &proofing.reference,
+                    proofing.level,
+                    &verified_by,
+                    now,
                 )
                 .await?;
             let event = AuditEvent::IdentityProofingRecorded {
@@ -141,13 +149,19 @@ pub async fn issue_code(
         .await
         .map_err(SignInError::from)?;
     tx.commit().await?;
-    Ok(IssuedCode { code: group(&code), record })
+    Ok(IssuedCode {
+        code: group(&code),
+        record,
+    })
 }
 
 fn generate_code() -> Result<String, SignInError> {
     let bytes = super::password::random_bytes::<CODE_CHARS>()?;
     // 256 is a multiple of 32, so taking each byte modulo 32 is unbiased.
-    Ok(bytes.iter().map(|byte| char::from(ALPHABET[usize::from(byte % 32)])).collect())
+    Ok(bytes
+        .iter()
+        .map(|byte| char::from(ALPHABET[usize::from(byte % 32)]))
+        .collect())
 }
 
 fn group(code: &str) -> String {
@@ -173,8 +187,8 @@ pub fn hash_code(typed: &str) -> Option<Vec<u8>> {
             other => other,
         })
         .collect();
-    let valid = normalised.len() == CODE_CHARS
-        && normalised.bytes().all(|byte| ALPHABET.contains(&byte));
+    let valid =
+        normalised.len() == CODE_CHARS && normalised.bytes().all(|byte| ALPHABET.contains(&byte));
     valid.then(|| sha256(normalised.as_bytes()).to_vec())
 }
 
@@ -223,14 +237,34 @@ pub async fn begin(
     let mut tx = signin.store.begin().await?;
     let Some((user, code_hash)) = find_pending(&mut tx, username, code, now).await? else {
         let reason = "ACTIVATION_CODE_REJECTED";
-        audit_failure(&mut tx, signin, origin, None, "activation_code", reason, now).await?;
+        audit_failure(
+            &mut tx,
+            signin,
+            origin,
+            None,
+            "activation_code",
+            reason,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         signin.throttle.record_failure(origin.source, now);
         return Err(SignInError::Failed);
     };
-    let org_name = tx.organisation(&user.org).await?.map(|org| org.name).unwrap_or_default();
-    let names = [user.username.as_str(), user.display_name.as_str(), org_name.as_str()];
-    signin.passwords.check_policy(&password, &names, &[]).await??;
+    let org_name = tx
+        .organisation(&user.org)
+        .await?
+        .map(|org| org.name)
+        .unwrap_or_default();
+    let names = [
+        user.username.as_str(),
+        user.display_name.as_str(),
+        org_name.as_str(),
+    ];
+    signin
+        .passwords
+        .check_policy(&password, &names, &[])
+        .await??;
     let phc_hash = signin.passwords.hash(&password).await?;
 
     let existing = tx.webauthn_credentials(user.id).await?;
@@ -240,12 +274,16 @@ pub async fn begin(
         phc_hash,
         correlation_id: random_hex::<8>()?,
     };
-    let context_json =
-        serde_json::to_string(&context).map_err(|error| SignInError::Internal(error.to_string()))?;
+    let context_json = serde_json::to_string(&context)
+        .map_err(|error| SignInError::Internal(error.to_string()))?;
     let handle =
-        webauthn::store_ceremony(&mut tx, &user, "activation", state_json, context_json, now).await?;
+        webauthn::store_ceremony(&mut tx, &user, "activation", state_json, context_json, now)
+            .await?;
     tx.commit().await?;
-    Ok(RegistrationChallenge { handle, options_json })
+    Ok(RegistrationChallenge {
+        handle,
+        options_json,
+    })
 }
 
 /// The pending user a username and code name together, if the code is live.
@@ -258,8 +296,12 @@ async fn find_pending(
     let (Ok(username), Some(code_hash)) = (username.parse::<Username>(), hash_code(code)) else {
         return Ok(None);
     };
-    let Some(user) = tx.user_by_username(&username).await? else { return Ok(None) };
-    let Some(record) = tx.activation_code(&code_hash).await? else { return Ok(None) };
+    let Some(user) = tx.user_by_username(&username).await? else {
+        return Ok(None);
+    };
+    let Some(record) = tx.activation_code(&code_hash).await? else {
+        return Ok(None);
+    };
     let live = record.user_id == user.id
         && record.used_at.is_none()
         && record.expires_at > now
@@ -284,7 +326,16 @@ pub async fn finish(
     let ceremony = match webauthn::take_ceremony(&mut tx, handle, "activation", now).await? {
         Ok(ceremony) => ceremony,
         Err(refusal) => {
-            audit_failure(&mut tx, signin, origin, None, "webauthn", refusal.code(), now).await?;
+            audit_failure(
+                &mut tx,
+                signin,
+                origin,
+                None,
+                "webauthn",
+                refusal.code(),
+                now,
+            )
+            .await?;
             tx.commit().await?;
             return Err(SignInError::Failed);
         }
@@ -292,24 +343,45 @@ pub async fn finish(
     let user_id = ceremony.user_id;
     let context: ActivationContext = serde_json::from_str(&ceremony.context_json)
         .map_err(|error| SignInError::Internal(format!("ceremony context: {error}")))?;
-    let origin = Origin { correlation_id: Some(context.correlation_id.clone()), ..origin.clone() };
+    let origin = Origin {
+        correlation_id: Some(context.correlation_id.clone()),
+        ..origin.clone()
+    };
     let code_hash = hex::decode(&context.code_hash)
         .map_err(|error| SignInError::Internal(format!("ceremony context: {error}")))?;
     let record = tx.activation_code(&code_hash).await?;
     let user = tx.user(user_id).await?;
 
-    let passkey = signin.webauthn.finish_registration(&ceremony.state_json, response);
+    let passkey = signin
+        .webauthn
+        .finish_registration(&ceremony.state_json, response);
     let (Ok(passkey), Some(record), Some(user)) = (passkey.clone(), record, user) else {
         let refusal = passkey.err().unwrap_or(Refusal::UnknownCeremony);
-        audit_failure(&mut tx, signin, &origin, Some(user_id), "webauthn", refusal.code(), now)
-            .await?;
+        audit_failure(
+            &mut tx,
+            signin,
+            &origin,
+            Some(user_id),
+            "webauthn",
+            refusal.code(),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         return Err(SignInError::Failed);
     };
     if !tx.consume_activation_code(&code_hash, now).await? {
         let reason = "ACTIVATION_CODE_REJECTED";
-        audit_failure(&mut tx, signin, &origin, Some(user_id), "activation_code", reason, now)
-            .await?;
+        audit_failure(
+            &mut tx,
+            signin,
+            &origin,
+            Some(user_id),
+            "activation_code",
+            reason,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         return Err(SignInError::Failed);
     }
@@ -332,19 +404,36 @@ pub async fn finish(
             drop(tx);
             let mut tx = signin.store.begin().await?;
             let code = Refusal::Duplicate.code();
-            audit_failure(&mut tx, signin, &origin, Some(user_id), "webauthn", code, now).await?;
+            audit_failure(
+                &mut tx,
+                signin,
+                &origin,
+                Some(user_id),
+                "webauthn",
+                code,
+                now,
+            )
+            .await?;
             tx.commit().await?;
             return Err(SignInError::Failed);
         }
         other => other?,
     }
-    let password = PasswordCredential { user_id, phc_hash: context.phc_hash.clone(), set_at: now };
+    let password = PasswordCredential {
+        user_id,
+        phc_hash: context.phc_hash.clone(),
+        set_at: now,
+    };
     tx.set_password(&password).await?;
-    tx.push_password_history(user_id, &context.phc_hash, now).await?;
+    tx.push_password_history(user_id, &context.phc_hash, now)
+        .await?;
     tx.set_user_status(user_id, UserStatus::Active, now).await?;
     tx.set_identity_level(user_id, record.level, now).await?;
 
-    let activated = AuditEvent::AccountActivated { user_id, level: record.level };
+    let activated = AuditEvent::AccountActivated {
+        user_id,
+        level: record.level,
+    };
     append(&mut tx, &origin, user_id, now, &activated).await?;
     let added = AuditEvent::CredentialAdded {
         user_id,
@@ -360,7 +449,11 @@ pub async fn finish(
         second_factor_at: Some(now),
         credential_level: Some(record.level),
     };
-    let activated_user = User { status: UserStatus::Active, identity_level: record.level, ..user };
+    let activated_user = User {
+        status: UserStatus::Active,
+        identity_level: record.level,
+        ..user
+    };
     let cookie = session::create(&mut tx, signin, &activated_user, &factors, now).await?;
     tx.commit().await?;
     Ok(cookie)

@@ -32,8 +32,15 @@ impl Lang {
             _ => {}
         }
         let accept = accept_language.unwrap_or("").to_ascii_lowercase();
-        let first = accept.split(',').map(str::trim).find(|tag| tag.starts_with("da") || tag.starts_with("en"));
-        if first.is_some_and(|tag| tag.starts_with("en")) { Self::En } else { Self::Da }
+        let first = accept
+            .split(',')
+            .map(str::trim)
+            .find(|tag| tag.starts_with("da") || tag.starts_with("en"));
+        if first.is_some_and(|tag| tag.starts_with("en")) {
+            Self::En
+        } else {
+            Self::Da
+        }
     }
 
     /// The text for `key` in this language.
@@ -95,7 +102,10 @@ impl Text {
                 "For mange forsøg. Vent et minut og prøv igen.",
                 "Too many attempts. Wait a minute and try again.",
             ),
-            Self::BadInput => ("Et felt er for langt eller ugyldigt.", "A field is too long or invalid."),
+            Self::BadInput => (
+                "Et felt er for langt eller ugyldigt.",
+                "A field is too long or invalid.",
+            ),
             Self::Activate => ("Aktivér din konto", "Activate your account"),
             Self::Code => ("Aktiveringskode", "Activation code"),
             Self::NewPassword => ("Ny adgangskode", "New password"),
@@ -118,12 +128,18 @@ impl Text {
             Self::SessionRequired => ("Log ind først.", "Please sign in first."),
             Self::PolicyShort => ("Adgangskoden er for kort.", "The password is too short."),
             Self::PolicyLong => ("Adgangskoden er for lang.", "The password is too long."),
-            Self::PolicyWeak => ("Adgangskoden er for let at gætte.", "The password is too easy to guess."),
+            Self::PolicyWeak => (
+                "Adgangskoden er for let at gætte.",
+                "The password is too easy to guess.",
+            ),
             Self::PolicyName => (
                 "Adgangskoden må ikke indeholde dit navn, brugernavn eller organisationens navn.",
                 "The password must not contain your name, username or organisation name.",
             ),
-            Self::PolicyReused => ("Adgangskoden er brugt før.", "The password was used before."),
+            Self::PolicyReused => (
+                "Adgangskoden er brugt før.",
+                "The password was used before.",
+            ),
             Self::OtherLanguage => ("English", "Dansk"),
             Self::NeedsScript => (
                 "Dette trin kræver JavaScript til sikkerhedsnøglen.",
@@ -219,7 +235,14 @@ fn described_by(field: &Field, error: Option<Text>) -> Option<String> {
 }
 
 /// The WebAuthn step: options in a JSON data block, a form the script fills and submits.
-pub fn webauthn_step(lang: Lang, mode: &str, action: &str, csrf: &str, handle: &str, options_json: &str) -> Markup {
+pub fn webauthn_step(
+    lang: Lang,
+    mode: &str,
+    action: &str,
+    csrf: &str,
+    handle: &str,
+    options_json: &str,
+) -> Markup {
     // `<` inside a script element could end it early; the JSON escape keeps it valid JSON.
     let safe_json = options_json.replace('<', "\\u003c");
     html! {

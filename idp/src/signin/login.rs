@@ -59,7 +59,10 @@ pub async fn password_step(
     let (user, stored) = find_user_and_hash(signin, username).await?;
 
     // One verification whatever the account's state: the decision comes after it.
-    let verification = signin.passwords.verify(&password, stored.as_deref()).await?;
+    let verification = signin
+        .passwords
+        .verify(&password, stored.as_deref())
+        .await?;
     let rehash = if verification.matched && verification.needs_rehash {
         Some(signin.passwords.hash(&password).await?)
     } else {
@@ -67,7 +70,15 @@ pub async fn password_step(
     };
 
     let mut tx = signin.store.begin().await?;
-    let outcome = decide(&mut tx, signin, origin, user.as_ref(), verification.matched, now).await?;
+    let outcome = decide(
+        &mut tx,
+        signin,
+        origin,
+        user.as_ref(),
+        verification.matched,
+        now,
+    )
+    .await?;
     let Some(user) = outcome else {
         tx.commit().await?;
         signin.throttle.record_failure(origin.source, now);
@@ -96,7 +107,10 @@ async fn find_user_and_hash(
     let mut tx = signin.store.read().await?;
     let user = tx.user_by_username(&username).await?;
     let stored = match &user {
-        Some(user) => tx.password(user.id).await?.map(|credential| credential.phc_hash),
+        Some(user) => tx
+            .password(user.id)
+            .await?
+            .map(|credential| credential.phc_hash),
         None => None,
     };
     tx.rollback().await?;
@@ -122,7 +136,10 @@ async fn decide(
             audit_failure(tx, signin, origin, Some(user.id), "password", "LOCKED", now).await?;
             return Ok(None);
         }
-        failures = SignInFailures { failures: 0, locked_until: None };
+        failures = SignInFailures {
+            failures: 0,
+            locked_until: None,
+        };
         tx.set_sign_in_failures(user.id, failures, now).await?;
         let event = AuditEvent::AccountUnlocked { user_id: user.id };
         append(tx, origin, user.id, now, &event).await?;
@@ -133,17 +150,26 @@ async fn decide(
         UserStatus::Disabled => Some("DISABLED"),
         UserStatus::Locked => Some("LOCKED"),
     };
-    if !matched {
-        record_wrong_password(tx, signin, origin, user.id, failures, now).await?;
-        return Ok(None);
-    }
+    // A pending or disabled account fails whatever the password; it is not counted towards
+    // a lockout, which would only matter once the account can sign in.
     if let Some(reason) = status_reason {
         audit_failure(tx, signin, origin, Some(user.id), "password", reason, now).await?;
         return Ok(None);
     }
+    if !matched {
+        record_wrong_password(tx, signin, origin, user.id, failures, now).await?;
+        return Ok(None);
+    }
     if failures.failures > 0 {
-        tx.set_sign_in_failures(user.id, SignInFailures { failures: 0, locked_until: None }, now)
-            .await?;
+        tx.set_sign_in_failures(
+            user.id,
+            SignInFailures {
+                failures: 0,
+                locked_until: None,
+            },
+            now,
+        )
+        .await?;
     }
     Ok(Some(user.clone()))
 }
@@ -157,7 +183,16 @@ async fn record_wrong_password(
     before: SignInFailures,
     now: DateTime<Utc>,
 ) -> Result<(), SignInError> {
-    audit_failure(tx, signin, origin, Some(user_id), "password", "WRONG_PASSWORD", now).await?;
+    audit_failure(
+        tx,
+        signin,
+        origin,
+        Some(user_id),
+        "password",
+        "WRONG_PASSWORD",
+        now,
+    )
+    .await?;
     let count = before.failures + 1;
     let threshold = i64::from(signin.settings.lockout_threshold);
     let locked_until = (count >= threshold)
@@ -168,7 +203,11 @@ async fn record_wrong_password(
     };
     tx.set_sign_in_failures(user_id, failures, now).await?;
     if let Some(until) = locked_until {
-        let event = AuditEvent::AccountLocked { user_id, failures: count, until: until.to_rfc3339() };
+        let event = AuditEvent::AccountLocked {
+            user_id,
+            failures: count,
+            until: until.to_rfc3339(),
+        };
         append(tx, origin, user_id, now, &event).await?;
         tracing::warn!(%user_id, "account locked after repeated wrong passwords");
     }
@@ -192,7 +231,10 @@ async fn start_second_factor(
         credential_level: None,
     };
     let cookie = session::create(tx, signin, user, &factors, now).await?;
-    let origin = Origin { correlation_id: Some(correlation_id), ..origin.clone() };
+    let origin = Origin {
+        correlation_id: Some(correlation_id),
+        ..origin.clone()
+    };
     let event = AuditEvent::SignInSucceeded {
         user_id: user.id,
         factor: "password".to_owned(),
@@ -202,11 +244,17 @@ async fn start_second_factor(
 
     let credentials = usable_credentials(tx, user.id).await?;
     let (options_json, state_json) = signin.webauthn.start_authentication(&credentials)?;
-    let context = LoginContext { session_hash: hex::encode(session::hash_id(&cookie)) };
+    let context = LoginContext {
+        session_hash: hex::encode(session::hash_id(&cookie)),
+    };
     let context_json = serde_json::to_string(&context)
         .map_err(|error| SignInError::Internal(error.to_string()))?;
     let handle = webauthn::store_ceremony(tx, user, "login", state_json, context_json, now).await?;
-    Ok(WebAuthnChallenge { cookie: Some(cookie), handle, options_json })
+    Ok(WebAuthnChallenge {
+        cookie: Some(cookie),
+        handle,
+        options_json,
+    })
 }
 
 /// A user's credentials that are not flagged as possibly cloned.
@@ -236,7 +284,9 @@ pub async fn webauthn_step(
     handle: &str,
     response: &str,
 ) -> Result<(String, NsisLevel), SignInError> {
-    let active = session::load(signin, cookie, origin).await?.ok_or(SignInError::SessionRequired)?;
+    let active = session::load(signin, cookie, origin)
+        .await?
+        .ok_or(SignInError::SessionRequired)?;
     let now = signin.clock.now();
     let user_id = active.session.user_id;
     let origin = Origin {
@@ -245,7 +295,16 @@ pub async fn webauthn_step(
     };
     let mut tx = signin.store.begin().await?;
     let credentials = usable_credentials(&mut tx, user_id).await?;
-    let outcome = check_assertion(&mut tx, signin, &active, handle, response, &credentials, now).await?;
+    let outcome = check_assertion(
+        &mut tx,
+        signin,
+        &active,
+        handle,
+        response,
+        &credentials,
+        now,
+    )
+    .await?;
     let (result, credential_id) = match outcome {
         Ok(found) => found,
         Err((refusal, flag)) => {
@@ -255,25 +314,43 @@ pub async fn webauthn_step(
             return Err(SignInError::Failed);
         }
     };
-    let Some(credential) = credentials.iter().find(|c| c.credential_id == credential_id) else {
-        refuse(&mut tx, signin, &origin, user_id, Refusal::Invalid, None, now).await?;
+    let Some(credential) = credentials
+        .iter()
+        .find(|c| c.credential_id == credential_id)
+    else {
+        refuse(
+            &mut tx,
+            signin,
+            &origin,
+            user_id,
+            Refusal::Invalid,
+            None,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         return Err(SignInError::Failed);
     };
 
-    let mut passkey: webauthn_rs::prelude::Passkey = serde_json::from_str(&credential.credential_json)
-        .map_err(|error| SignInError::Internal(format!("stored credential: {error}")))?;
+    let mut passkey: webauthn_rs::prelude::Passkey =
+        serde_json::from_str(&credential.credential_json)
+            .map_err(|error| SignInError::Internal(format!("stored credential: {error}")))?;
     passkey.update_credential(&result);
     let updated = serde_json::to_string(&passkey)
         .map_err(|error| SignInError::Internal(error.to_string()))?;
-    tx.record_webauthn_use(&credential_id, &updated, now).await?;
+    tx.record_webauthn_use(&credential_id, &updated, now)
+        .await?;
 
     let mut factors = active.factors.clone();
     factors.second_factor_at = Some(now);
     factors.credential_level = Some(credential.level);
     let cookie = session::rotate(&mut tx, signin, &active.session, &factors, now).await?;
     let level = factors.level(now, &signin.settings);
-    let event = AuditEvent::SignInSucceeded { user_id, factor: "webauthn".to_owned(), level };
+    let event = AuditEvent::SignInSucceeded {
+        user_id,
+        factor: "webauthn".to_owned(),
+        level,
+    };
     append(&mut tx, &origin, user_id, now, &event).await?;
     tx.commit().await?;
     Ok((cookie, level))
@@ -295,12 +372,14 @@ async fn check_assertion(
         Err(refusal) => return Ok(Err((refusal, None))),
     };
     let context: Option<LoginContext> = serde_json::from_str(&ceremony.context_json).ok();
-    let bound = context
-        .is_some_and(|context| context.session_hash == hex::encode(&active.session.id_hash));
+    let bound =
+        context.is_some_and(|context| context.session_hash == hex::encode(&active.session.id_hash));
     if !bound || ceremony.user_id != active.session.user_id {
         return Ok(Err((Refusal::UnknownCeremony, None)));
     }
-    Ok(signin.webauthn.finish_authentication(&ceremony.state_json, response, credentials))
+    Ok(signin
+        .webauthn
+        .finish_authentication(&ceremony.state_json, response, credentials))
 }
 
 /// Audits a refused WebAuthn step; a counter regression also flags the credential (W6).
@@ -323,7 +402,16 @@ async fn refuse(
             tracing::warn!(%user_id, "WebAuthn counter went backwards; credential flagged");
         }
     }
-    audit_failure(tx, signin, origin, Some(user_id), "webauthn", refusal.code(), now).await
+    audit_failure(
+        tx,
+        signin,
+        origin,
+        Some(user_id),
+        "webauthn",
+        refusal.code(),
+        now,
+    )
+    .await
 }
 
 /// Writes a `SIGN_IN_FAILED` event.
@@ -354,7 +442,13 @@ pub(crate) async fn append(
     now: DateTime<Utc>,
     event: &AuditEvent,
 ) -> Result<(), SignInError> {
-    portner_audit::append(tx, now, &origin.audit(Some(user_id)), &Subject::User(user_id), event)
-        .await?;
+    portner_audit::append(
+        tx,
+        now,
+        &origin.audit(Some(user_id)),
+        &Subject::User(user_id),
+        event,
+    )
+    .await?;
     Ok(())
 }

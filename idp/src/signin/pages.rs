@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
-use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
+use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
@@ -60,15 +60,25 @@ struct LangQuery {
     lang: Option<String>,
 }
 
-fn request_info(headers: &HeaderMap, address: Option<SocketAddr>, query: Option<&str>, secure: bool) -> RequestInfo {
+fn request_info(
+    headers: &HeaderMap,
+    address: Option<SocketAddr>,
+    query: Option<&str>,
+    secure: bool,
+) -> RequestInfo {
     let cookie = |name: &str| cookie_value(headers, name);
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok());
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok());
     let chosen = query.filter(|code| matches!(*code, "da" | "en"));
     let saved = cookie(LANG_COOKIE);
     let lang = Lang::pick(chosen.or(saved.as_deref()), accept);
     RequestInfo {
         lang,
-        origin: Origin { source: address.map(|address| address.ip()), correlation_id: None },
+        origin: Origin {
+            source: address.map(|address| address.ip()),
+            correlation_id: None,
+        },
         csrf_cookie: cookie(CSRF_COOKIE).filter(|value| value.len() == 64),
         session_cookie: cookie(SessionCookie::name(secure)),
         set_lang: chosen.map(|_| lang),
@@ -100,7 +110,10 @@ fn csrf_valid(info: &RequestInfo, token: &str) -> bool {
 fn respond(status: StatusCode, markup: Markup, cookies: Vec<String>) -> Response {
     let mut response = (status, axum::response::Html(markup.into_string())).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -115,13 +128,18 @@ fn respond(status: StatusCode, markup: Markup, cookies: Vec<String>) -> Response
 fn csrf_for(info: &RequestInfo) -> Result<(String, Vec<String>), SignInError> {
     let mut cookies = Vec::new();
     if let Some(lang) = info.set_lang {
-        cookies.push(format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code()));
+        cookies.push(format!(
+            "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+            lang.code()
+        ));
     }
     if let Some(existing) = &info.csrf_cookie {
         return Ok((csrf_token(existing), cookies));
     }
     let value = super::random_hex::<32>()?;
-    cookies.push(format!("{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax"));
+    cookies.push(format!(
+        "{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax"
+    ));
     Ok((csrf_token(&value), cookies))
 }
 
@@ -136,14 +154,21 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
         Ok(Self(address))
     }
 }
 
 fn error_page(status: StatusCode, lang: Lang, message: Text) -> Response {
     let body = html! { p role="alert" { (lang.text(message)) } };
-    respond(status, html::page(lang, Text::SignIn, "/login", body), Vec::new())
+    respond(
+        status,
+        html::page(lang, Text::SignIn, "/login", body),
+        Vec::new(),
+    )
 }
 
 /// The generic answer for internal failures: logged, never shown in detail.
@@ -154,24 +179,65 @@ fn internal(lang: Lang, error: &SignInError) -> Response {
 
 fn login_fields() -> [Field; 2] {
     [
-        Field { name: "username", label: Text::Username, kind: "text", autocomplete: "username", hint: None },
-        Field { name: "password", label: Text::Password, kind: "password", autocomplete: "current-password", hint: None },
+        Field {
+            name: "username",
+            label: Text::Username,
+            kind: "text",
+            autocomplete: "username",
+            hint: None,
+        },
+        Field {
+            name: "password",
+            label: Text::Password,
+            kind: "password",
+            autocomplete: "current-password",
+            hint: None,
+        },
     ]
 }
 
 fn activation_fields() -> [Field; 3] {
     [
-        Field { name: "username", label: Text::Username, kind: "text", autocomplete: "username", hint: None },
-        Field { name: "code", label: Text::Code, kind: "text", autocomplete: "one-time-code", hint: None },
-        Field { name: "new_password", label: Text::NewPassword, kind: "password", autocomplete: "new-password", hint: Some(Text::NewPasswordHint) },
+        Field {
+            name: "username",
+            label: Text::Username,
+            kind: "text",
+            autocomplete: "username",
+            hint: None,
+        },
+        Field {
+            name: "code",
+            label: Text::Code,
+            kind: "text",
+            autocomplete: "one-time-code",
+            hint: None,
+        },
+        Field {
+            name: "new_password",
+            label: Text::NewPassword,
+            kind: "password",
+            autocomplete: "new-password",
+            hint: Some(Text::NewPasswordHint),
+        },
     ]
 }
 
 fn login_form_page(info: &RequestInfo, status: StatusCode, error: Option<Text>) -> Response {
     match csrf_for(info) {
         Ok((token, cookies)) => {
-            let form = html::form(info.lang, "/login", &token, &login_fields(), error, Text::Continue);
-            respond(status, html::page(info.lang, Text::SignIn, "/login", form), cookies)
+            let form = html::form(
+                info.lang,
+                "/login",
+                &token,
+                &login_fields(),
+                error,
+                Text::Continue,
+            );
+            respond(
+                status,
+                html::page(info.lang, Text::SignIn, "/login", form),
+                cookies,
+            )
         }
         Err(error) => internal(info.lang, &error),
     }
@@ -180,8 +246,19 @@ fn login_form_page(info: &RequestInfo, status: StatusCode, error: Option<Text>) 
 fn activation_form_page(info: &RequestInfo, status: StatusCode, error: Option<Text>) -> Response {
     match csrf_for(info) {
         Ok((token, cookies)) => {
-            let form = html::form(info.lang, "/activate", &token, &activation_fields(), error, Text::Continue);
-            respond(status, html::page(info.lang, Text::Activate, "/activate", form), cookies)
+            let form = html::form(
+                info.lang,
+                "/activate",
+                &token,
+                &activation_fields(),
+                error,
+                Text::Continue,
+            );
+            respond(
+                status,
+                html::page(info.lang, Text::Activate, "/activate", form),
+                cookies,
+            )
         }
         Err(error) => internal(info.lang, &error),
     }
@@ -193,7 +270,12 @@ async fn login_page(
     Query(query): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let info = request_info(&headers, connect.0, query.lang.as_deref(), state.signin.secure_cookies);
+    let info = request_info(
+        &headers,
+        connect.0,
+        query.lang.as_deref(),
+        state.signin.secure_cookies,
+    );
     login_form_page(&info, StatusCode::OK, None)
 }
 
@@ -203,7 +285,12 @@ async fn activate_page(
     Query(query): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let info = request_info(&headers, connect.0, query.lang.as_deref(), state.signin.secure_cookies);
+    let info = request_info(
+        &headers,
+        connect.0,
+        query.lang.as_deref(),
+        state.signin.secure_cookies,
+    );
     activation_form_page(&info, StatusCode::OK, None)
 }
 
@@ -250,9 +337,24 @@ async fn login_submit(
     match login::password_step(signin, &info.origin, &form.username, &form.password).await {
         Ok(challenge) => {
             let token = csrf_token(info.csrf_cookie.as_deref().unwrap_or_default());
-            let body = html::webauthn_step(info.lang, "get", "/login/webauthn", &token, &challenge.handle, &challenge.options_json);
-            let cookies = challenge.cookie.iter().map(|value| SessionCookie::set(value, signin.secure_cookies)).collect();
-            respond(StatusCode::OK, html::page(info.lang, Text::SecurityKey, "/login", body), cookies)
+            let body = html::webauthn_step(
+                info.lang,
+                "get",
+                "/login/webauthn",
+                &token,
+                &challenge.handle,
+                &challenge.options_json,
+            );
+            let cookies = challenge
+                .cookie
+                .iter()
+                .map(|value| SessionCookie::set(value, signin.secure_cookies))
+                .collect();
+            respond(
+                StatusCode::OK,
+                html::page(info.lang, Text::SecurityKey, "/login", body),
+                cookies,
+            )
         }
         Err(error) => match failure_answer(&error) {
             Some((status, text)) => login_form_page(&info, status, Some(text)),
@@ -279,7 +381,13 @@ async fn login_webauthn(
     if !csrf_valid(&info, &form.csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
-    let step = login::webauthn_step(signin, &info.origin, info.session_cookie.as_deref(), &form.ceremony, &form.credential);
+    let step = login::webauthn_step(
+        signin,
+        &info.origin,
+        info.session_cookie.as_deref(),
+        &form.ceremony,
+        &form.credential,
+    );
     match step.await {
         Ok((cookie, _level)) => signed_in_redirect(&cookie, signin.secure_cookies),
         Err(error) => match failure_answer(&error) {
@@ -316,11 +424,30 @@ async fn activate_submit(
     if !csrf_valid(&info, &form.csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
-    match activation::begin(signin, &info.origin, &form.username, &form.code, &form.new_password).await {
+    match activation::begin(
+        signin,
+        &info.origin,
+        &form.username,
+        &form.code,
+        &form.new_password,
+    )
+    .await
+    {
         Ok(challenge) => {
             let token = csrf_token(info.csrf_cookie.as_deref().unwrap_or_default());
-            let body = html::webauthn_step(info.lang, "create", "/activate/webauthn", &token, &challenge.handle, &challenge.options_json);
-            respond(StatusCode::OK, html::page(info.lang, Text::SecurityKey, "/activate", body), Vec::new())
+            let body = html::webauthn_step(
+                info.lang,
+                "create",
+                "/activate/webauthn",
+                &token,
+                &challenge.handle,
+                &challenge.options_json,
+            );
+            respond(
+                StatusCode::OK,
+                html::page(info.lang, Text::SecurityKey, "/activate", body),
+                Vec::new(),
+            )
         }
         Err(error) => match failure_answer(&error) {
             Some((status, text)) => activation_form_page(&info, status, Some(text)),
@@ -349,7 +476,10 @@ async fn activate_webauthn(
     }
 }
 
-async fn current_session(signin: &SignIn, info: &RequestInfo) -> Result<Option<ActiveSession>, SignInError> {
+async fn current_session(
+    signin: &SignIn,
+    info: &RequestInfo,
+) -> Result<Option<ActiveSession>, SignInError> {
     session::load(signin, info.session_cookie.as_deref(), &info.origin).await
 }
 
@@ -360,22 +490,38 @@ async fn account_page(
     headers: HeaderMap,
 ) -> Response {
     let signin = &state.signin;
-    let info = request_info(&headers, connect.0, query.lang.as_deref(), signin.secure_cookies);
+    let info = request_info(
+        &headers,
+        connect.0,
+        query.lang.as_deref(),
+        signin.secure_cookies,
+    );
     let active = match current_session(signin, &info).await {
         Ok(Some(active)) if active.factors.second_factor_at.is_some() => active,
         Ok(_) => return Redirect::to("/login").into_response(),
         Err(error) => return internal(info.lang, &error),
     };
     match account_markup(signin, &info, &active).await {
-        Ok((markup, cookies)) => respond(StatusCode::OK, html::page(info.lang, Text::Account, "/account", markup), cookies),
+        Ok((markup, cookies)) => respond(
+            StatusCode::OK,
+            html::page(info.lang, Text::Account, "/account", markup),
+            cookies,
+        ),
         Err(error) => internal(info.lang, &error),
     }
 }
 
-async fn account_markup(signin: &SignIn, info: &RequestInfo, active: &ActiveSession) -> Result<(Markup, Vec<String>), SignInError> {
+async fn account_markup(
+    signin: &SignIn,
+    info: &RequestInfo,
+    active: &ActiveSession,
+) -> Result<(Markup, Vec<String>), SignInError> {
     let (token, cookies) = csrf_for(info)?;
     let mut tx = signin.store.read().await?;
-    let user = tx.user(active.session.user_id).await?.ok_or(SignInError::SessionRequired)?;
+    let user = tx
+        .user(active.session.user_id)
+        .await?
+        .ok_or(SignInError::SessionRequired)?;
     let credentials = tx.webauthn_credentials(user.id).await?;
     let sessions = tx.sessions_of(user.id).await?;
     tx.rollback().await?;
@@ -422,14 +568,22 @@ async fn end_all(
     session_action(&state, connect, &headers, &form.csrf, true).await
 }
 
-async fn session_action(state: &AppState, connect: ClientAddress, headers: &HeaderMap, csrf: &str, all: bool) -> Response {
+async fn session_action(
+    state: &AppState,
+    connect: ClientAddress,
+    headers: &HeaderMap,
+    csrf: &str,
+    all: bool,
+) -> Response {
     let signin = &state.signin;
     let info = request_info(headers, connect.0, None, signin.secure_cookies);
     if !csrf_valid(&info, csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
     let result = match current_session(signin, &info).await {
-        Ok(Some(active)) if all => account::end_all_sessions(signin, &info.origin, &active).await.map(|_| ()),
+        Ok(Some(active)) if all => account::end_all_sessions(signin, &info.origin, &active)
+            .await
+            .map(|_| ()),
         Ok(Some(active)) => account::sign_out(signin, &info.origin, &active).await,
         Ok(None) => Ok(()),
         Err(error) => Err(error),
@@ -446,6 +600,9 @@ async fn session_action(state: &AppState, connect: ClientAddress, headers: &Head
 
 async fn script() -> Response {
     let mut response = WEBAUTHN_SCRIPT.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
     response
 }

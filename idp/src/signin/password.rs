@@ -89,6 +89,7 @@ pub struct Passwords {
     permits: Arc<Semaphore>,
     dummy_hash: Arc<str>,
     min_length: usize,
+    verifications: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -124,6 +125,7 @@ impl Passwords {
             permits: Arc::new(Semaphore::new(cores)),
             dummy_hash: dummy_hash.into(),
             min_length: usize::try_from(settings.password_min_length).unwrap_or(12),
+            verifications: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
     }
 
@@ -152,6 +154,8 @@ impl Passwords {
         stored: Option<&str>,
     ) -> Result<Verification, SignInError> {
         let is_real = stored.is_some();
+        self.verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let phc: Arc<str> = stored.map_or_else(|| self.dummy_hash.clone(), Arc::from);
         let secret = password.clone();
         let current = self.params.clone();
@@ -164,6 +168,13 @@ impl Passwords {
             }
         })
         .await
+    }
+
+    /// How many Argon2id verifications have run; lets tests show that an unknown user and a
+    /// wrong password cost the same work.
+    pub fn verifications_run(&self) -> u64 {
+        self.verifications
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Checks a new password against the policy: length, strength, names, history.
@@ -261,7 +272,9 @@ fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, SignInError
 
 /// Verifies under the parameters in the PHC string itself; a damaged string never matches.
 fn verify_blocking(password: &[u8], phc: &str) -> bool {
-    argon2(&Params::default()).verify_password(password, phc).is_ok()
+    argon2(&Params::default())
+        .verify_password(password, phc)
+        .is_ok()
 }
 
 /// Whether a PHC string was made with exactly the current algorithm and parameters.
@@ -307,9 +320,21 @@ mod tests {
 
         assert!(phc.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"), "{phc}");
         let right = passwords.verify(&password, Some(&phc)).await.unwrap();
-        assert_eq!(right, Verification { matched: true, needs_rehash: false });
+        assert_eq!(
+            right,
+            Verification {
+                matched: true,
+                needs_rehash: false
+            }
+        );
         let trimmed = Password::new(password.expose().trim_end()).unwrap();
-        assert!(!passwords.verify(&trimmed, Some(&phc)).await.unwrap().matched);
+        assert!(
+            !passwords
+                .verify(&trimmed, Some(&phc))
+                .await
+                .unwrap()
+                .matched
+        );
     }
 
     #[tokio::test]
@@ -317,14 +342,29 @@ mod tests {
         let old = Passwords::new(&cheap_settings()).unwrap();
         let password = Password::new("correct horse battery staple").unwrap();
         let phc = old.hash(&password).await.unwrap();
-        let stronger = SignInSettings { password_argon2_iterations: 2, ..cheap_settings() };
+        let stronger = SignInSettings {
+            password_argon2_iterations: 2,
+            ..cheap_settings()
+        };
         let new = Passwords::new(&stronger).unwrap();
 
         let verification = new.verify(&password, Some(&phc)).await.unwrap();
         let unknown = new.verify(&password, None).await.unwrap();
 
-        assert_eq!(verification, Verification { matched: true, needs_rehash: true });
-        assert_eq!(unknown, Verification { matched: false, needs_rehash: false });
+        assert_eq!(
+            verification,
+            Verification {
+                matched: true,
+                needs_rehash: true
+            }
+        );
+        assert_eq!(
+            unknown,
+            Verification {
+                matched: false,
+                needs_rehash: false
+            }
+        );
     }
 
     #[tokio::test]
@@ -336,12 +376,21 @@ mod tests {
         assert_eq!(check("kort"), Err(PolicyViolation::TooShort));
         assert_eq!(check("password123456"), Err(PolicyViolation::TooWeak));
         assert_eq!(check("aaaaaaaaaaaaaaaa"), Err(PolicyViolation::TooWeak));
-        assert_eq!(check("Hansen-blå-cykel-1987!"), Err(PolicyViolation::ContainsName));
-        assert_eq!(check("testfirma vinter kaffe 42"), Err(PolicyViolation::ContainsName));
+        assert_eq!(
+            check("Hansen-blå-cykel-1987!"),
+            Err(PolicyViolation::ContainsName)
+        );
+        assert_eq!(
+            check("testfirma vinter kaffe 42"),
+            Err(PolicyViolation::ContainsName)
+        );
         assert_eq!(check("violet tram lantern 1987"), Ok(()));
         let good = Password::new("violet tram lantern 1987").unwrap();
         let earlier = vec![passwords.hash(&good).await.unwrap()];
-        let reused = passwords.check_policy(&good, &names, &earlier).await.unwrap();
+        let reused = passwords
+            .check_policy(&good, &names, &earlier)
+            .await
+            .unwrap();
         assert_eq!(reused, Err(PolicyViolation::Reused));
     }
 

@@ -43,11 +43,17 @@ impl Factors {
             return NsisLevel::None;
         }
         let password_only = self.identity_level.min(NsisLevel::Low);
-        if !fresh(self.second_factor_at, settings.session_second_factor_fresh_minutes) {
+        if !fresh(
+            self.second_factor_at,
+            settings.session_second_factor_fresh_minutes,
+        ) {
             return password_only;
         }
         let credential = self.credential_level.unwrap_or(NsisLevel::None);
-        self.identity_level.min(credential).min(NsisLevel::Substantial).max(password_only)
+        self.identity_level
+            .min(credential)
+            .min(NsisLevel::Substantial)
+            .max(password_only)
     }
 
     /// Whether the second factor is within its freshness window (what self-service changes
@@ -68,7 +74,11 @@ impl SessionCookie {
     /// localhost during development and tests) the prefix would make browsers drop the
     /// cookie, so a plain name is used.
     pub const fn name(secure: bool) -> &'static str {
-        if secure { "__Host-portner-session" } else { "portner-session" }
+        if secure {
+            "__Host-portner-session"
+        } else {
+            "portner-session"
+        }
     }
 
     /// The `Set-Cookie` value for a new session identifier.
@@ -202,7 +212,10 @@ pub async fn load(
     };
     if let Some(reason) = ended {
         tx.delete_session(&session.id_hash).await?;
-        let origin = Origin { correlation_id: Some(factors.correlation_id.clone()), ..origin.clone() };
+        let origin = Origin {
+            correlation_id: Some(factors.correlation_id.clone()),
+            ..origin.clone()
+        };
         audit_end(&mut tx, now, &origin, session.user_id, reason).await?;
         tx.commit().await?;
         return Ok(None);
@@ -213,7 +226,11 @@ pub async fn load(
     session.level = level;
     tx.update_session(&session).await?;
     tx.commit().await?;
-    Ok(Some(ActiveSession { session, factors, level }))
+    Ok(Some(ActiveSession {
+        session,
+        factors,
+        level,
+    }))
 }
 
 /// Writes a `SESSION_ENDED` event.
@@ -228,9 +245,18 @@ pub async fn audit_end(
     user_id: UserId,
     reason: &str,
 ) -> Result<(), SignInError> {
-    let event = AuditEvent::SessionEnded { user_id, reason: reason.to_owned() };
-    portner_audit::append(tx, now, &origin.audit(Some(user_id)), &Subject::User(user_id), &event)
-        .await?;
+    let event = AuditEvent::SessionEnded {
+        user_id,
+        reason: reason.to_owned(),
+    };
+    portner_audit::append(
+        tx,
+        now,
+        &origin.audit(Some(user_id)),
+        &Subject::User(user_id),
+        &event,
+    )
+    .await?;
     Ok(())
 }
 
@@ -258,8 +284,14 @@ mod tests {
         let full = factors(NsisLevel::Substantial, Some(NsisLevel::Substantial));
 
         assert_eq!(full.level(start, &settings), NsisLevel::Substantial);
-        assert_eq!(full.level(start + Duration::minutes(61), &settings), NsisLevel::Low);
-        assert_eq!(full.level(start + Duration::minutes(181), &settings), NsisLevel::None);
+        assert_eq!(
+            full.level(start + Duration::minutes(61), &settings),
+            NsisLevel::Low
+        );
+        assert_eq!(
+            full.level(start + Duration::minutes(181), &settings),
+            NsisLevel::None
+        );
         let unproofed = factors(NsisLevel::Low, Some(NsisLevel::Substantial));
         assert_eq!(unproofed.level(start, &settings), NsisLevel::Low);
         let low_key = factors(NsisLevel::High, Some(NsisLevel::Low));

@@ -25,13 +25,18 @@ pub struct Throttle {
 impl Throttle {
     /// A throttle allowing `limit` failures per source per minute.
     pub fn new(limit: u32) -> Self {
-        Self { limit, windows: Arc::new(Mutex::new(HashMap::new())) }
+        Self {
+            limit,
+            windows: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// Whether `source` has used up its failures for the current minute.
     pub fn is_throttled(&self, source: Option<IpAddr>, now: DateTime<Utc>) -> bool {
         let Some(source) = source else { return false };
-        let Ok(windows) = self.windows.lock() else { return false };
+        let Ok(windows) = self.windows.lock() else {
+            return false;
+        };
         windows.get(&source).is_some_and(|(start, count)| {
             now - *start < Duration::minutes(1) && *count >= self.limit
         })
@@ -40,7 +45,9 @@ impl Throttle {
     /// Counts one failure from `source`.
     pub fn record_failure(&self, source: Option<IpAddr>, now: DateTime<Utc>) {
         let Some(source) = source else { return };
-        let Ok(mut windows) = self.windows.lock() else { return };
+        let Ok(mut windows) = self.windows.lock() else {
+            return;
+        };
         if windows.len() >= MAX_TRACKED_SOURCES {
             windows.retain(|_, (start, _)| now - *start < Duration::minutes(1));
             if windows.len() >= MAX_TRACKED_SOURCES {

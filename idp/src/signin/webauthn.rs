@@ -15,8 +15,8 @@ use portner_shared::domain::{User, WebAuthnCeremony, WebAuthnCredential};
 use portner_shared::store::Tx;
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
-    AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
+    AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
 };
 
 use super::{SignInError, random_hex, session::hash_id};
@@ -92,7 +92,9 @@ impl RelyingParty {
                     "public_url cannot be a WebAuthn origin (https, or http://localhost): {error}"
                 ))
             })?;
-        Ok(Self { webauthn: std::sync::Arc::new(webauthn) })
+        Ok(Self {
+            webauthn: std::sync::Arc::new(webauthn),
+        })
     }
 
     /// Starts registering a credential for `user`, excluding the ones they already have.
@@ -127,7 +129,11 @@ impl RelyingParty {
     /// # Errors
     ///
     /// A [`Refusal`] naming why.
-    pub fn finish_registration(&self, state_json: &str, response: &str) -> Result<Passkey, Refusal> {
+    pub fn finish_registration(
+        &self,
+        state_json: &str,
+        response: &str,
+    ) -> Result<Passkey, Refusal> {
         let state: PasskeyRegistration =
             serde_json::from_str(state_json).map_err(|_| Refusal::Malformed)?;
         let response: RegisterPublicKeyCredential = parse_response(response)?;

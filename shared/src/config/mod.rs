@@ -258,7 +258,13 @@ impl Default for SignInSettings {
 }
 
 /// An optional whole number with its default, checked against an inclusive range.
-fn bounded(key: &str, given: Option<i64>, default: u32, low: u32, high: u32) -> Result<u32, ConfigError> {
+fn bounded(
+    key: &str,
+    given: Option<i64>,
+    default: u32,
+    low: u32,
+    high: u32,
+) -> Result<u32, ConfigError> {
     let value = given.unwrap_or(i64::from(default));
     u32::try_from(value)
         .ok()
@@ -446,17 +452,71 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
     let signin = SignInSettings {
         password_min_length: bounded("password_min_length", file.password_min_length, 12, 8, 256)?,
         password_history: bounded("password_history", file.password_history, 5, 0, 24)?,
-        password_argon2_memory_kib: bounded("password_argon2_memory_kib", file.password_argon2_memory_kib, 19456, 8192, 1048576)?,
-        password_argon2_iterations: bounded("password_argon2_iterations", file.password_argon2_iterations, 2, 1, 20)?,
-        password_argon2_parallelism: bounded("password_argon2_parallelism", file.password_argon2_parallelism, 1, 1, 16)?,
-        activation_code_hours: bounded("activation_code_hours", file.activation_code_hours, 72, 1, 720)?,
-        session_idle_minutes: bounded("session_idle_minutes", file.session_idle_minutes, 60, 5, 1440)?,
-        session_lifetime_minutes: bounded("session_lifetime_minutes", file.session_lifetime_minutes, 720, 10, 10080)?,
-        session_password_fresh_minutes: bounded("session_password_fresh_minutes", file.session_password_fresh_minutes, 180, 10, 1440)?,
-        session_second_factor_fresh_minutes: bounded("session_second_factor_fresh_minutes", file.session_second_factor_fresh_minutes, 60, 10, 1440)?,
+        password_argon2_memory_kib: bounded(
+            "password_argon2_memory_kib",
+            file.password_argon2_memory_kib,
+            19456,
+            8192,
+            1048576,
+        )?,
+        password_argon2_iterations: bounded(
+            "password_argon2_iterations",
+            file.password_argon2_iterations,
+            2,
+            1,
+            20,
+        )?,
+        password_argon2_parallelism: bounded(
+            "password_argon2_parallelism",
+            file.password_argon2_parallelism,
+            1,
+            1,
+            16,
+        )?,
+        activation_code_hours: bounded(
+            "activation_code_hours",
+            file.activation_code_hours,
+            72,
+            1,
+            720,
+        )?,
+        session_idle_minutes: bounded(
+            "session_idle_minutes",
+            file.session_idle_minutes,
+            60,
+            5,
+            1440,
+        )?,
+        session_lifetime_minutes: bounded(
+            "session_lifetime_minutes",
+            file.session_lifetime_minutes,
+            720,
+            10,
+            10080,
+        )?,
+        session_password_fresh_minutes: bounded(
+            "session_password_fresh_minutes",
+            file.session_password_fresh_minutes,
+            180,
+            10,
+            1440,
+        )?,
+        session_second_factor_fresh_minutes: bounded(
+            "session_second_factor_fresh_minutes",
+            file.session_second_factor_fresh_minutes,
+            60,
+            10,
+            1440,
+        )?,
         lockout_threshold: bounded("lockout_threshold", file.lockout_threshold, 5, 3, 100)?,
         lockout_minutes: bounded("lockout_minutes", file.lockout_minutes, 5, 1, 1440)?,
-        throttle_failures_per_minute: bounded("throttle_failures_per_minute", file.throttle_failures_per_minute, 30, 10, 10000)?,
+        throttle_failures_per_minute: bounded(
+            "throttle_failures_per_minute",
+            file.throttle_failures_per_minute,
+            30,
+            10,
+            10000,
+        )?,
     };
 
     Ok(Config {

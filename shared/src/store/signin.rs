@@ -17,7 +17,10 @@ impl Tx {
     /// # Errors
     ///
     /// [`StoreError::MissingReference`] if the user does not exist.
-    pub async fn insert_activation_code(&mut self, code: &ActivationCode) -> Result<(), StoreError> {
+    pub async fn insert_activation_code(
+        &mut self,
+        code: &ActivationCode,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO activation_codes (code_hash, user_id, proofing_id, level, created_at, \
              expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -175,15 +178,20 @@ impl Tx {
     /// # Errors
     ///
     /// The database failed, or the row is damaged.
-    pub async fn sign_in_failures(&mut self, user_id: UserId) -> Result<SignInFailures, StoreError> {
-        let row = sqlx::query(
-            "SELECT failures, locked_until FROM sign_in_failures WHERE user_id = $1",
-        )
-        .bind(user_id.to_string())
-        .fetch_optional(self.connection())
-        .await?;
+    pub async fn sign_in_failures(
+        &mut self,
+        user_id: UserId,
+    ) -> Result<SignInFailures, StoreError> {
+        let row =
+            sqlx::query("SELECT failures, locked_until FROM sign_in_failures WHERE user_id = $1")
+                .bind(user_id.to_string())
+                .fetch_optional(self.connection())
+                .await?;
         let Some(row) = row else {
-            return Ok(SignInFailures { failures: 0, locked_until: None });
+            return Ok(SignInFailures {
+                failures: 0,
+                locked_until: None,
+            });
         };
         let locked_until: Option<i64> = column(&row, "locked_until", FAILURES)?;
         Ok(SignInFailures {
@@ -237,7 +245,9 @@ impl Tx {
         .bind(limit)
         .fetch_all(self.connection())
         .await?;
-        rows.iter().map(|row| column(row, "phc_hash", "password history")).collect()
+        rows.iter()
+            .map(|row| column(row, "phc_hash", "password history"))
+            .collect()
     }
 
     /// Adds a hash to the user's password history.
@@ -271,13 +281,12 @@ impl Tx {
         credential_id: &[u8],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE webauthn_credentials SET flagged_at = $2 WHERE credential_id = $1",
-        )
-        .bind(credential_id.to_vec())
-        .bind(millis(now))
-        .execute(self.connection())
-        .await?;
+        let result =
+            sqlx::query("UPDATE webauthn_credentials SET flagged_at = $2 WHERE credential_id = $1")
+                .bind(credential_id.to_vec())
+                .bind(millis(now))
+                .execute(self.connection())
+                .await?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -297,7 +306,9 @@ impl Tx {
         .bind(user_id.to_string())
         .fetch_all(self.connection())
         .await?;
-        rows.iter().map(|row| column(row, "credential_id", "webauthn credential")).collect()
+        rows.iter()
+            .map(|row| column(row, "credential_id", "webauthn credential"))
+            .collect()
     }
 
     /// Renames one of a user's credentials. Returns `false` if the user has no such credential.
