@@ -356,7 +356,7 @@ pub async fn webauthn_step(
     Ok((cookie, level))
 }
 
-type Assertion = (webauthn_rs::prelude::AuthenticationResult, Vec<u8>);
+use super::webauthn::{Assertion, Refused};
 
 async fn check_assertion(
     tx: &mut Tx,
@@ -366,7 +366,7 @@ async fn check_assertion(
     response: &str,
     credentials: &[portner_shared::domain::WebAuthnCredential],
     now: DateTime<Utc>,
-) -> Result<Result<Assertion, (Refusal, Option<Vec<u8>>)>, SignInError> {
+) -> Result<Result<Assertion, Refused>, SignInError> {
     let ceremony = match webauthn::take_ceremony(tx, handle, "login", now).await? {
         Ok(ceremony) => ceremony,
         Err(refusal) => return Ok(Err((refusal, None))),
@@ -392,15 +392,19 @@ async fn refuse(
     credential_id: Option<Vec<u8>>,
     now: DateTime<Utc>,
 ) -> Result<(), SignInError> {
-    if let (Refusal::CounterRegressed, Some(credential_id)) = (refusal, credential_id) {
-        if tx.flag_webauthn_credential(&credential_id, now).await? {
-            let event = AuditEvent::CredentialCounterRegressed {
-                user_id,
-                credential_id: hex::encode(&credential_id),
-            };
-            append(tx, origin, user_id, now, &event).await?;
-            tracing::warn!(%user_id, "WebAuthn counter went backwards; credential flagged");
-        }
+    let regressed = match (refusal, credential_id) {
+        (Refusal::CounterRegressed, Some(credential_id)) => Some(credential_id),
+        _ => None,
+    };
+    if let Some(credential_id) = regressed
+        && tx.flag_webauthn_credential(&credential_id, now).await?
+    {
+        let event = AuditEvent::CredentialCounterRegressed {
+            user_id,
+            credential_id: hex::encode(&credential_id),
+        };
+        append(tx, origin, user_id, now, &event).await?;
+        tracing::warn!(%user_id, "WebAuthn counter went backwards; credential flagged");
     }
     audit_failure(
         tx,

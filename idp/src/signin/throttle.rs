@@ -15,11 +15,14 @@ use chrono::{DateTime, Duration, Utc};
 /// and if none have, the map is cleared (failing open on memory, never on the account lock).
 const MAX_TRACKED_SOURCES: usize = 100_000;
 
+/// Per source: when its current window began and the failures counted in it.
+type Windows = HashMap<IpAddr, (DateTime<Utc>, u32)>;
+
 /// Failed attempts per source address within a one-minute window.
 #[derive(Clone, Debug)]
 pub struct Throttle {
     limit: u32,
-    windows: Arc<Mutex<HashMap<IpAddr, (DateTime<Utc>, u32)>>>,
+    windows: Arc<Mutex<Windows>>,
 }
 
 impl Throttle {

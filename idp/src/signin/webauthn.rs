@@ -62,6 +62,11 @@ impl Refusal {
     }
 }
 
+/// A verified assertion and the ID of the credential that made it.
+pub type Assertion = (AuthenticationResult, Vec<u8>);
+/// A refusal, with the credential to flag when the counter regressed.
+pub type Refused = (Refusal, Option<Vec<u8>>);
+
 /// The relying party: one per installation, from the public URL.
 #[derive(Clone)]
 pub struct RelyingParty {
@@ -110,7 +115,7 @@ impl RelyingParty {
     ) -> Result<(String, String), SignInError> {
         let exclude = existing
             .iter()
-            .map(|credential| credential.credential_id.clone().into())
+            .map(|credential| credential.credential_id.clone())
             .collect::<Vec<_>>();
         let (options, state) = self
             .webauthn
@@ -184,7 +189,7 @@ impl RelyingParty {
         state_json: &str,
         response: &str,
         credentials: &[WebAuthnCredential],
-    ) -> Result<(AuthenticationResult, Vec<u8>), (Refusal, Option<Vec<u8>>)> {
+    ) -> Result<Assertion, Refused> {
         let state: PasskeyAuthentication =
             serde_json::from_str(state_json).map_err(|_| (Refusal::Malformed, None))?;
         let response: PublicKeyCredential =

@@ -202,9 +202,7 @@ impl Store {
     ///
     /// The database refused the statement.
     pub async fn execute_unprepared(&self, sql: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&self.pool)
-            .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?;
         Ok(())
     }
 
