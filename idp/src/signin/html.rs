@@ -85,6 +85,14 @@ pub enum Text {
     PolicyReused,
     OtherLanguage,
     NeedsScript,
+    NotAllowed,
+    Name,
+    Rename,
+    Remove,
+    AddSecurityKey,
+    ChangePassword,
+    ThisSession,
+    EndSession,
 }
 
 impl Text {
@@ -141,6 +149,17 @@ impl Text {
                 "The password was used before.",
             ),
             Self::OtherLanguage => ("English", "Dansk"),
+            Self::NotAllowed => (
+                "Det kan ikke lade sig gøre, f.eks. at fjerne den sidste sikkerhedsnøgle.",
+                "That is not possible, e.g. removing the last security key.",
+            ),
+            Self::Name => ("Navn", "Name"),
+            Self::Rename => ("Omdøb", "Rename"),
+            Self::Remove => ("Fjern", "Remove"),
+            Self::AddSecurityKey => ("Tilføj sikkerhedsnøgle", "Add security key"),
+            Self::ChangePassword => ("Skift adgangskode", "Change password"),
+            Self::ThisSession => ("denne session", "this session"),
+            Self::EndSession => ("Afslut", "End"),
             Self::NeedsScript => (
                 "Dette trin kræver JavaScript til sikkerhedsnøglen.",
                 "This step needs JavaScript for the security key.",

@@ -42,6 +42,15 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/account", get(account_page))
         .route("/account/sessions/end-all", post(end_all))
+        .route("/account/sessions/end", post(end_one))
+        .route("/account/password", post(change_password))
+        .route("/account/credentials/add", post(add_credential))
+        .route(
+            "/account/credentials/add/finish",
+            post(add_credential_finish),
+        )
+        .route("/account/credentials/rename", post(rename_credential))
+        .route("/account/credentials/remove", post(remove_credential))
         .route("/static/webauthn.js", get(script))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
@@ -192,6 +201,25 @@ fn login_fields() -> [Field; 2] {
             kind: "password",
             autocomplete: "current-password",
             hint: None,
+        },
+    ]
+}
+
+fn password_change_fields() -> [Field; 2] {
+    [
+        Field {
+            name: "password",
+            label: Text::Password,
+            kind: "password",
+            autocomplete: "current-password",
+            hint: None,
+        },
+        Field {
+            name: "new_password",
+            label: Text::NewPassword,
+            kind: "password",
+            autocomplete: "new-password",
+            hint: Some(Text::NewPasswordHint),
         },
     ]
 }
@@ -530,9 +558,47 @@ async fn account_markup(
         p { (user.display_name) " (" (user.username) ")" }
         p { (lang.text(Text::Level)) ": " strong id="session-level" { (active.level.oiosaml_name()) } }
         h2 { (lang.text(Text::Credentials)) }
-        ul { @for credential in &credentials { li { (credential.name) " – " (credential.level.oiosaml_name()) } } }
+        ul {
+            @for credential in &credentials {
+                @let id = hex::encode(&credential.credential_id);
+                li {
+                    (credential.name) " – " (credential.level.oiosaml_name())
+                    form method="post" action="/account/credentials/rename" {
+                        input type="hidden" name="csrf" value=(token);
+                        input type="hidden" name="credential" value=(id);
+                        label { (lang.text(Text::Name)) " " input name="name" type="text" maxlength="64" required value=(credential.name); }
+                        button type="submit" { (lang.text(Text::Rename)) }
+                    }
+                    @if credentials.len() > 1 {
+                        form method="post" action="/account/credentials/remove" {
+                            input type="hidden" name="csrf" value=(token);
+                            input type="hidden" name="credential" value=(id);
+                            button type="submit" { (lang.text(Text::Remove)) }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" action="/account/credentials/add" {
+            input type="hidden" name="csrf" value=(token);
+            button type="submit" id="add-credential" { (lang.text(Text::AddSecurityKey)) }
+        }
+        h2 { (lang.text(Text::ChangePassword)) }
+        (html::form(lang, "/account/password", &token, &password_change_fields(), None, Text::ChangePassword))
         h2 { (lang.text(Text::Sessions)) }
-        ul { @for listed in &sessions { li { (listed.created_at.to_rfc3339()) " – " (listed.level.oiosaml_name()) } } }
+        ul {
+            @for listed in &sessions {
+                li {
+                    (listed.created_at.to_rfc3339()) " – " (listed.level.oiosaml_name())
+                    @if listed.id_hash == active.session.id_hash { " (" (lang.text(Text::ThisSession)) ")" }
+                    form method="post" action="/account/sessions/end" {
+                        input type="hidden" name="csrf" value=(token);
+                        input type="hidden" name="session" value=(hex::encode(&listed.id_hash));
+                        button type="submit" { (lang.text(Text::EndSession)) }
+                    }
+                }
+            }
+        }
         form method="post" action="/account/sessions/end-all" {
             input type="hidden" name="csrf" value=(token);
             button type="submit" { (lang.text(Text::EndAllSessions)) }
@@ -605,4 +671,190 @@ async fn script() -> Response {
         HeaderValue::from_static("text/javascript; charset=utf-8"),
     );
     response
+}
+
+/// Reads the request, checks the CSRF token and finds a session that has passed the second
+/// factor; otherwise the response to send instead.
+async fn authenticated(
+    state: &AppState,
+    connect: ClientAddress,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<(RequestInfo, ActiveSession), Response> {
+    let signin = &state.signin;
+    let info = request_info(headers, connect.0, None, signin.secure_cookies);
+    if !csrf_valid(&info, csrf) {
+        return Err(error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed));
+    }
+    match current_session(signin, &info).await {
+        Ok(Some(active)) if active.factors.second_factor_at.is_some() => Ok((info, active)),
+        Ok(_) => Err(Redirect::to("/login").into_response()),
+        Err(error) => Err(internal(info.lang, &error)),
+    }
+}
+
+/// The answer after a self-service action: back to the account page, with a new session
+/// cookie when the action rotated the identifier.
+fn after_action(
+    info: &RequestInfo,
+    result: Result<Option<String>, SignInError>,
+    secure: bool,
+) -> Response {
+    match result {
+        Ok(Some(cookie)) => signed_in_redirect(&cookie, secure),
+        Ok(None) => Redirect::to("/account").into_response(),
+        Err(SignInError::SessionRequired) => Redirect::to("/login").into_response(),
+        Err(SignInError::NotAllowed(_)) => {
+            error_page(StatusCode::CONFLICT, info.lang, Text::NotAllowed)
+        }
+        Err(error) => match failure_answer(&error) {
+            Some((status, text)) => error_page(status, info.lang, text),
+            None => internal(info.lang, &error),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordChangeForm {
+    csrf: String,
+    password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    connect: ClientAddress,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<PasswordChangeForm>,
+) -> Response {
+    let (info, active) = match authenticated(&state, connect, &headers, &form.csrf).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let signin = &state.signin;
+    let result = account::change_password(
+        signin,
+        &info.origin,
+        &active,
+        &form.password,
+        &form.new_password,
+    )
+    .await
+    .map(Some);
+    after_action(&info, result, signin.secure_cookies)
+}
+
+#[derive(Deserialize)]
+struct SessionForm {
+    csrf: String,
+    session: String,
+}
+
+async fn end_one(
+    State(state): State<AppState>,
+    connect: ClientAddress,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<SessionForm>,
+) -> Response {
+    let (info, active) = match authenticated(&state, connect, &headers, &form.csrf).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let signin = &state.signin;
+    let result = account::end_session(signin, &info.origin, &active, &form.session).await;
+    after_action(&info, result.map(|()| None), signin.secure_cookies)
+}
+
+async fn add_credential(
+    State(state): State<AppState>,
+    connect: ClientAddress,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Response {
+    let (info, active) = match authenticated(&state, connect, &headers, &form.csrf).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match account::start_add_credential(&state.signin, &active).await {
+        Ok(challenge) => {
+            let body = html::webauthn_step(
+                info.lang,
+                "create",
+                "/account/credentials/add/finish",
+                &form.csrf,
+                &challenge.handle,
+                &challenge.options_json,
+            );
+            let page = html::page(info.lang, Text::SecurityKey, "/account", body);
+            respond(StatusCode::OK, page, Vec::new())
+        }
+        Err(error) => after_action(&info, Err(error), state.signin.secure_cookies),
+    }
+}
+
+async fn add_credential_finish(
+    State(state): State<AppState>,
+    connect: ClientAddress,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<WebAuthnForm>,
+) -> Response {
+    let (info, active) = match authenticated(&state, connect, &headers, &form.csrf).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let signin = &state.signin;
+    let result = account::finish_add_credential(
+        signin,
+        &info.origin,
+        &active,
+        &form.ceremony,
+        &form.credential,
+    )
+    .await;
+    after_action(&info, result.map(|()| None), signin.secure_cookies)
+}
+
+#[derive(Deserialize)]
+struct RenameForm {
+    csrf: String,
+    credential: String,
+    name: String,
+}
+
+async fn rename_credential(
+    State(state): State<AppState>,
+    connect: ClientAddress,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<RenameForm>,
+) -> Response {
+    let (info, active) = match authenticated(&state, connect, &headers, &form.csrf).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let signin = &state.signin;
+    let result =
+        account::rename_credential(signin, &info.origin, &active, &form.credential, &form.name)
+            .await;
+    after_action(&info, result.map(|()| None), signin.secure_cookies)
+}
+
+#[derive(Deserialize)]
+struct CredentialForm {
+    csrf: String,
+    credential: String,
+}
+
+async fn remove_credential(
+    State(state): State<AppState>,
+    connect: ClientAddress,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CredentialForm>,
+) -> Response {
+    let (info, active) = match authenticated(&state, connect, &headers, &form.csrf).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let signin = &state.signin;
+    let result = account::remove_credential(signin, &info.origin, &active, &form.credential).await;
+    after_action(&info, result.map(|()| None), signin.secure_cookies)
 }

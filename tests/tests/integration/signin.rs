@@ -520,10 +520,204 @@ async fn forms_without_the_csrf_token_are_refused(store: TestStore) {
     assert!(danish.body.contains("Log ind"));
 }
 
+async fn self_service_adds_renames_removes_keys_and_changes_the_password(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "frida").await;
+    let code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let mut browser = Browser::new(60);
+    let mut first_key = activate(&rig, &mut browser, &username, &code).await;
+    let mut second_browser = Browser::new(61);
+    let step = password_step(&rig, &mut second_browser, "frida", PASSWORD).await;
+    let response = assertion(&mut first_key, &step, ORIGIN);
+    answer(&rig, &mut second_browser, &step, &response).await;
+
+    // The only key cannot be removed.
+    let account = browser.get(&rig.router, "/account").await;
+    let token = csrf(&account);
+    let only = between(&account.body, r#"name="credential" value=""#, "\"").to_owned();
+    let fields = [("csrf", token.as_str()), ("credential", only.as_str())];
+    let refused = browser
+        .send(&rig.router, "POST", "/account/credentials/remove", &fields)
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+
+    // Add a second key; it gets the session's level (AU-5).
+    let add = browser
+        .send(
+            &rig.router,
+            "POST",
+            "/account/credentials/add",
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(add.status, StatusCode::OK, "{}", add.body);
+    let challenge: CreationChallengeResponse = serde_json::from_str(&options(&add)).unwrap();
+    let mut second_key = SoftPasskey::new(true);
+    let response = second_key
+        .do_registration(Url::parse(ORIGIN).unwrap(), challenge)
+        .unwrap();
+    let response = serde_json::to_string(&response).unwrap();
+    let handle = ceremony(&add);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("ceremony", handle.as_str()),
+        ("credential", response.as_str()),
+    ];
+    let added = browser
+        .send(
+            &rig.router,
+            "POST",
+            "/account/credentials/add/finish",
+            &fields,
+        )
+        .await;
+    assert_eq!(
+        added.location.as_deref(),
+        Some("/account"),
+        "{}",
+        added.body
+    );
+
+    // Rename, then remove the first key; the other browser's session ends (SS-6).
+    let fields = [
+        ("csrf", token.as_str()),
+        ("credential", only.as_str()),
+        ("name", "Gammel nøgle"),
+    ];
+    let renamed = browser
+        .send(&rig.router, "POST", "/account/credentials/rename", &fields)
+        .await;
+    assert_eq!(renamed.location.as_deref(), Some("/account"));
+    assert!(
+        browser
+            .get(&rig.router, "/account")
+            .await
+            .body
+            .contains("Gammel nøgle")
+    );
+    let fields = [("csrf", token.as_str()), ("credential", only.as_str())];
+    let removed = browser
+        .send(&rig.router, "POST", "/account/credentials/remove", &fields)
+        .await;
+    assert_eq!(removed.location.as_deref(), Some("/account"));
+    let other = second_browser.get(&rig.router, "/account").await;
+    assert_eq!(other.location.as_deref(), Some("/login"));
+
+    // The removed key no longer signs in; the new one does.
+    let step = password_step(&rig, &mut Browser::new(62), "frida", PASSWORD).await;
+    let challenge: RequestChallengeResponse = serde_json::from_str(&options(&step)).unwrap();
+    assert!(
+        first_key
+            .do_authentication(Url::parse(ORIGIN).unwrap(), challenge)
+            .is_err()
+    );
+
+    // Password change: the current password is required, reuse is refused.
+    let new_password = "amber kettle orbit 2044";
+    let wrong = [
+        ("csrf", token.as_str()),
+        ("password", "not the password"),
+        ("new_password", new_password),
+    ];
+    let refused = browser
+        .send(&rig.router, "POST", "/account/password", &wrong)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let reuse = [
+        ("csrf", token.as_str()),
+        ("password", PASSWORD),
+        ("new_password", PASSWORD),
+    ];
+    let refused = browser
+        .send(&rig.router, "POST", "/account/password", &reuse)
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let change = [
+        ("csrf", token.as_str()),
+        ("password", PASSWORD),
+        ("new_password", new_password),
+    ];
+    let changed = browser
+        .send(&rig.router, "POST", "/account/password", &change)
+        .await;
+    assert_eq!(
+        changed.location.as_deref(),
+        Some("/account"),
+        "{}",
+        changed.body
+    );
+    let mut fresh = Browser::new(63);
+    let step = password_step(&rig, &mut fresh, "frida", new_password).await;
+    let response = assertion(&mut second_key, &step, ORIGIN);
+    assert_eq!(
+        answer(&rig, &mut fresh, &step, &response)
+            .await
+            .location
+            .as_deref(),
+        Some("/account")
+    );
+
+    // After the second factor's freshness window, changes need a new sign-in; after 60 minutes
+    // the session's level falls to Low. Both sessions are used at 30 minutes, so neither
+    // reaches the 60-minute idle timeout.
+    rig.clock.advance(Duration::minutes(30));
+    assert_eq!(
+        browser.get(&rig.router, "/account").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        fresh.get(&rig.router, "/account").await.status,
+        StatusCode::OK
+    );
+    rig.clock.advance(Duration::minutes(31));
+    let stale = browser
+        .send(
+            &rig.router,
+            "POST",
+            "/account/credentials/add",
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(stale.location.as_deref(), Some("/login"));
+    let account = fresh.get(&rig.router, "/account").await;
+    assert!(
+        account.body.contains(r#"id="session-level">Low"#),
+        "{}",
+        account.body
+    );
+
+    let kinds = audit_kinds(&rig).await;
+    for kind in [
+        "CREDENTIAL_RENAMED",
+        "CREDENTIAL_REMOVED",
+        "PASSWORD_CHANGED",
+    ] {
+        assert!(
+            kinds.iter().any(|line| line.starts_with(kind)),
+            "{kind} missing"
+        );
+    }
+    assert!(kinds.iter().any(|line| line.contains("credential_change")));
+
+    // Past the idle timeout the session ends and is audited as such.
+    rig.clock.advance(Duration::minutes(61));
+    assert_eq!(
+        fresh.get(&rig.router, "/account").await.location.as_deref(),
+        Some("/login")
+    );
+    let kinds = audit_kinds(&rig).await;
+    assert!(
+        kinds
+            .iter()
+            .any(|line| line.starts_with("SESSION_ENDED") && line.contains("idle"))
+    );
+}
+
 on_both_backends!(
     activation_then_login_reaches_substantial,
     replayed_foreign_and_wrong_origin_assertions_are_refused,
     a_counter_that_goes_backwards_flags_the_credential,
     lockout_after_five_failures_expires_and_all_failures_look_alike,
     forms_without_the_csrf_token_are_refused,
+    self_service_adds_renames_removes_keys_and_changes_the_password,
 );
