@@ -76,6 +76,101 @@ pub enum AuditEvent {
         /// Its entityID.
         entity_id: String,
     },
+    // Sign-in (issue 3).
+    /// A sign-in step succeeded (LG-1 authentication; ASVS 16.3.1).
+    SignInSucceeded {
+        /// Who signed in.
+        user_id: UserId,
+        /// `password` or `webauthn`: the factor this step verified.
+        factor: String,
+        /// The session level reached after this step (SS-1).
+        level: NsisLevel,
+    },
+    /// A sign-in step failed. The page shows the same answer whatever the reason; the trail
+    /// keeps the reason (LK-3, ASVS 16.3.1).
+    SignInFailed {
+        /// The account, when the username named one.
+        user_id: Option<UserId>,
+        /// `password` or `webauthn`.
+        factor: String,
+        /// Stable reason code, e.g. `WRONG_PASSWORD`, `UNKNOWN_USER`, `LOCKED`, `REPLAY`.
+        reason: String,
+    },
+    /// Too many wrong passwords locked an account: an alarm (LK-1, LK-3; EV-13).
+    AccountLocked {
+        /// The account.
+        user_id: UserId,
+        /// Consecutive failures counted.
+        failures: i64,
+        /// When the lock ends (RFC 3339).
+        until: String,
+    },
+    /// A lockout ended: noticed at the first attempt after its end (LK-1).
+    AccountUnlocked {
+        /// The account.
+        user_id: UserId,
+    },
+    /// A WebAuthn assertion carried a signature counter at or below the stored one: the
+    /// credential may be cloned, is flagged and refused from now on (W6, LK-3 alarm).
+    CredentialCounterRegressed {
+        /// The holder.
+        user_id: UserId,
+        /// The credential ID (hex).
+        credential_id: String,
+    },
+    /// A one-time activation code was issued (IP-*, AU-7; EV-9).
+    ActivationCodeIssued {
+        /// The account.
+        user_id: UserId,
+        /// The identity-proofing record the code rests on, if any.
+        proofing_id: Option<i64>,
+        /// The identity level activation will give.
+        level: NsisLevel,
+        /// When the code expires (RFC 3339).
+        expires: String,
+    },
+    /// An account was activated: password chosen, first credential bound (AU-5, AU-7).
+    AccountActivated {
+        /// The account.
+        user_id: UserId,
+        /// The identity level the account now has.
+        level: NsisLevel,
+    },
+    /// A WebAuthn credential was bound, at the level of the binding session (AU-5; EV-9).
+    CredentialAdded {
+        /// The holder.
+        user_id: UserId,
+        /// The credential ID (hex).
+        credential_id: String,
+        /// The credential's level.
+        level: NsisLevel,
+    },
+    /// A WebAuthn credential was renamed by its holder.
+    CredentialRenamed {
+        /// The holder.
+        user_id: UserId,
+        /// The credential ID (hex).
+        credential_id: String,
+    },
+    /// A WebAuthn credential was removed (AU-8).
+    CredentialRemoved {
+        /// The holder.
+        user_id: UserId,
+        /// The credential ID (hex).
+        credential_id: String,
+    },
+    /// The user changed their password (PW-5).
+    PasswordChanged {
+        /// The account.
+        user_id: UserId,
+    },
+    /// A session ended (SS-2, SS-6; ASVS 7.4.1).
+    SessionEnded {
+        /// The holder.
+        user_id: UserId,
+        /// `sign_out`, `ended_by_user`, `idle`, `expired` or `credential_change`.
+        reason: String,
+    },
 }
 
 impl AuditEvent {
@@ -90,6 +185,19 @@ impl AuditEvent {
             // SAML (issue 4).
             Self::ServiceProviderRegistered { .. } => "SERVICE_PROVIDER_REGISTERED",
             Self::ServiceProviderRemoved { .. } => "SERVICE_PROVIDER_REMOVED",
+            // Sign-in (issue 3).
+            Self::SignInSucceeded { .. } => "SIGN_IN_SUCCEEDED",
+            Self::SignInFailed { .. } => "SIGN_IN_FAILED",
+            Self::AccountLocked { .. } => "ACCOUNT_LOCKED",
+            Self::AccountUnlocked { .. } => "ACCOUNT_UNLOCKED",
+            Self::CredentialCounterRegressed { .. } => "CREDENTIAL_COUNTER_REGRESSED",
+            Self::ActivationCodeIssued { .. } => "ACTIVATION_CODE_ISSUED",
+            Self::AccountActivated { .. } => "ACCOUNT_ACTIVATED",
+            Self::CredentialAdded { .. } => "CREDENTIAL_ADDED",
+            Self::CredentialRenamed { .. } => "CREDENTIAL_RENAMED",
+            Self::CredentialRemoved { .. } => "CREDENTIAL_REMOVED",
+            Self::PasswordChanged { .. } => "PASSWORD_CHANGED",
+            Self::SessionEnded { .. } => "SESSION_ENDED",
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The IdP's SAML identity: entityID, URLs and certificates.
     pub identity: Arc<IdpIdentity>,
+    /// Sign-in services: passwords, WebAuthn, sessions (issue 3).
+    pub signin: crate::signin::SignIn,
 }
 
 /// The complete router with middleware.
@@ -29,6 +31,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(crate::health::router())
         .merge(crate::saml::routes::router())
+        .merge(crate::signin::pages::router())
         .with_state(state);
     for layer in crate::security_headers::layers() {
         router = router.layer(layer);

@@ -127,6 +127,24 @@ pub enum UserCommand {
     Show(UserShowArgs),
     /// Disable a user and end their sessions.
     Disable(UsernameArg),
+    /// Issue a one-time activation code for a pending user and print it with the link.
+    ActivationCode(ActivationCodeArgs),
+}
+
+/// `portner user activation-code` flags.
+#[derive(Debug, Args)]
+pub struct ActivationCodeArgs {
+    /// The username.
+    pub username: String,
+    /// How the identity was verified: authoritative_source, call_back, in_person, video_call.
+    #[arg(long, value_name = "METHOD", requires_all = ["reference", "level"])]
+    pub verified_by: Option<String>,
+    /// Document or case reference of the verification (never a CPR number).
+    #[arg(long, value_name = "REF", requires = "verified_by")]
+    pub reference: Option<String>,
+    /// NSIS level the verification supports: low, substantial or high.
+    #[arg(long, value_name = "LEVEL", requires = "verified_by")]
+    pub level: Option<String>,
 }
 
 /// `portner user add` flags.

@@ -16,3 +16,4 @@ pub mod keys;
 mod logging;
 pub mod saml;
 mod security_headers;
+pub mod signin;

@@ -21,12 +21,22 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
     out!("Data folder: {}", environment.data.root.display());
     tracing::info!(%address, backend = ?config.backend, "server started");
 
+    let signin = crate::signin::SignIn::new(
+        environment.store.clone(),
+        environment.clock.clone(),
+        config.signin,
+        &config.public_url,
+    )
+    .map_err(|error| CommandError::Failed(format!("sign-in: {error}")))?;
     let state = AppState {
         store: environment.store.clone(),
         clock: environment.clock.clone(),
         identity: Arc::new(environment.identity()),
+        signin,
     };
-    axum::serve(listener, app(state))
+    // Connection info gives handlers the client address for throttling and the audit trail.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|error| CommandError::Failed(format!("server failed: {error}")))?;

@@ -4,7 +4,7 @@ use portner_audit::AuditContext;
 use portner_shared::domain::{Cpr, Cvr, Email, NewUser, UserStatus, Username};
 
 use super::{CommandError, Environment};
-use crate::cli::{UserAddArgs, UserCommand, UserListArgs, UserShowArgs};
+use crate::cli::{ActivationCodeArgs, UserAddArgs, UserCommand, UserListArgs, UserShowArgs};
 
 pub(super) async fn run(
     command: UserCommand,
@@ -14,6 +14,7 @@ pub(super) async fn run(
         UserCommand::Add(args) => add(args, environment).await,
         UserCommand::List(args) => list(args, environment).await,
         UserCommand::Show(args) => show(args, environment).await,
+        UserCommand::ActivationCode(args) => activation_code(args, environment).await,
         UserCommand::Disable(args) => {
             let username: Username = args.username.parse()?;
             let user = crate::directory::set_user_status(
@@ -110,5 +111,51 @@ async fn show(args: UserShowArgs, environment: &Environment) -> Result<(), Comma
     out!("status          {}", user.status);
     out!("identity level  {}", user.identity_level);
     out!("created         {}", user.created_at.to_rfc3339());
+    Ok(())
+}
+
+async fn activation_code(
+    args: ActivationCodeArgs,
+    environment: &Environment,
+) -> Result<(), CommandError> {
+    let username: Username = args.username.parse()?;
+    let proofing = match (args.verified_by, args.reference, args.level) {
+        (Some(method), Some(reference), Some(level)) => {
+            let reference = reference.trim().to_owned();
+            if reference.is_empty() || reference.chars().count() > 200 {
+                return Err(CommandError::Failed(
+                    "invalid argument: reference: must be 1-200 characters".to_owned(),
+                ));
+            }
+            Some(crate::signin::activation::Proofing {
+                method: method.parse()?,
+                reference,
+                level: level.parse()?,
+            })
+        }
+        _ => None,
+    };
+    let issued = crate::signin::activation::issue_code(
+        &environment.store,
+        environment.clock.as_ref(),
+        &AuditContext::cli(),
+        &username,
+        proofing.as_ref(),
+        environment.config.signin.activation_code_hours,
+    )
+    .await
+    .map_err(|error| CommandError::Failed(error.to_string()))?;
+
+    println!("activation code for {username}: {}", issued.code);
+    println!("link: {}/activate", environment.config.public_url);
+    println!("expires: {}", issued.record.expires_at.to_rfc3339());
+    if proofing.is_none() {
+        println!(
+            "note: no identity proofing was given (--verified-by, --reference, --level), \
+             so this account can reach at most NSIS Low"
+        );
+    } else {
+        println!("identity level after activation: {}", issued.record.level);
+    }
     Ok(())
 }

@@ -75,6 +75,32 @@ pub struct ConfigFile {
     pub log_format: Option<String>,
     #[allow(missing_docs)]
     pub log_level: Option<String>,
+    #[allow(missing_docs)]
+    pub password_min_length: Option<i64>,
+    #[allow(missing_docs)]
+    pub password_history: Option<i64>,
+    #[allow(missing_docs)]
+    pub password_argon2_memory_kib: Option<i64>,
+    #[allow(missing_docs)]
+    pub password_argon2_iterations: Option<i64>,
+    #[allow(missing_docs)]
+    pub password_argon2_parallelism: Option<i64>,
+    #[allow(missing_docs)]
+    pub activation_code_hours: Option<i64>,
+    #[allow(missing_docs)]
+    pub session_idle_minutes: Option<i64>,
+    #[allow(missing_docs)]
+    pub session_lifetime_minutes: Option<i64>,
+    #[allow(missing_docs)]
+    pub session_password_fresh_minutes: Option<i64>,
+    #[allow(missing_docs)]
+    pub session_second_factor_fresh_minutes: Option<i64>,
+    #[allow(missing_docs)]
+    pub lockout_threshold: Option<i64>,
+    #[allow(missing_docs)]
+    pub lockout_minutes: Option<i64>,
+    #[allow(missing_docs)]
+    pub throttle_failures_per_minute: Option<i64>,
 }
 
 /// Values given as command-line flags; the last layer.
@@ -173,6 +199,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Least severe level logged.
     pub log_level: String,
+    /// Sign-in policy: passwords, sessions, lockout.
+    pub signin: SignInSettings,
 }
 
 impl Config {
@@ -180,6 +208,72 @@ impl Config {
     pub fn cpr_key_path(&self) -> PathBuf {
         self.data_dir.join("cpr.key")
     }
+}
+
+/// Sign-in policy (issue 3); each value checked against its documented range.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct SignInSettings {
+    /// Shortest password accepted (8-256). Unit: characters.
+    pub password_min_length: u32,
+    /// How many earlier passwords may not be reused (0-24). Unit: passwords.
+    pub password_history: u32,
+    /// Argon2id memory cost for new password hashes (8192-1048576). Unit: KiB.
+    pub password_argon2_memory_kib: u32,
+    /// Argon2id time cost for new password hashes (1-20). Unit: passes.
+    pub password_argon2_iterations: u32,
+    /// Argon2id parallelism for new password hashes (1-16). Unit: lanes.
+    pub password_argon2_parallelism: u32,
+    /// How long a one-time activation code works (1-720). Unit: hours.
+    pub activation_code_hours: u32,
+    /// A session unused this long ends (5-1440). Unit: minutes.
+    pub session_idle_minutes: u32,
+    /// Absolute lifetime of a session (10-10080). Unit: minutes.
+    pub session_lifetime_minutes: u32,
+    /// How long the password factor counts towards the session level (SS-2, 10-1440). Unit: minutes.
+    pub session_password_fresh_minutes: u32,
+    /// How long the WebAuthn factor counts towards the session level (SS-2, 10-1440). Unit: minutes.
+    pub session_second_factor_fresh_minutes: u32,
+    /// Wrong passwords in a row that lock an account (LK-1, 3-100). Unit: attempts.
+    pub lockout_threshold: u32,
+    /// How long such a lock lasts (1-1440). Unit: minutes.
+    pub lockout_minutes: u32,
+    /// Failed sign-ins one source address may make per minute before it is slowed (10-10000). Unit: attempts.
+    pub throttle_failures_per_minute: u32,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        Self {
+            password_min_length: 12,
+            password_history: 5,
+            password_argon2_memory_kib: 19456,
+            password_argon2_iterations: 2,
+            password_argon2_parallelism: 1,
+            activation_code_hours: 72,
+            session_idle_minutes: 60,
+            session_lifetime_minutes: 720,
+            session_password_fresh_minutes: 180,
+            session_second_factor_fresh_minutes: 60,
+            lockout_threshold: 5,
+            lockout_minutes: 5,
+            throttle_failures_per_minute: 30,
+        }
+    }
+}
+
+/// An optional whole number with its default, checked against an inclusive range.
+fn bounded(
+    key: &str,
+    given: Option<i64>,
+    default: u32,
+    low: u32,
+    high: u32,
+) -> Result<u32, ConfigError> {
+    let value = given.unwrap_or(i64::from(default));
+    u32::try_from(value)
+        .ok()
+        .filter(|value| (low..=high).contains(value))
+        .ok_or_else(|| ConfigError::new(key, format!("must be {low}-{high}")))
 }
 
 /// Builds the running configuration from the file (if any), the environment and the flags.
@@ -367,6 +461,76 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
         ));
     }
 
+    let signin = SignInSettings {
+        password_min_length: bounded("password_min_length", file.password_min_length, 12, 8, 256)?,
+        password_history: bounded("password_history", file.password_history, 5, 0, 24)?,
+        password_argon2_memory_kib: bounded(
+            "password_argon2_memory_kib",
+            file.password_argon2_memory_kib,
+            19456,
+            8192,
+            1048576,
+        )?,
+        password_argon2_iterations: bounded(
+            "password_argon2_iterations",
+            file.password_argon2_iterations,
+            2,
+            1,
+            20,
+        )?,
+        password_argon2_parallelism: bounded(
+            "password_argon2_parallelism",
+            file.password_argon2_parallelism,
+            1,
+            1,
+            16,
+        )?,
+        activation_code_hours: bounded(
+            "activation_code_hours",
+            file.activation_code_hours,
+            72,
+            1,
+            720,
+        )?,
+        session_idle_minutes: bounded(
+            "session_idle_minutes",
+            file.session_idle_minutes,
+            60,
+            5,
+            1440,
+        )?,
+        session_lifetime_minutes: bounded(
+            "session_lifetime_minutes",
+            file.session_lifetime_minutes,
+            720,
+            10,
+            10080,
+        )?,
+        session_password_fresh_minutes: bounded(
+            "session_password_fresh_minutes",
+            file.session_password_fresh_minutes,
+            180,
+            10,
+            1440,
+        )?,
+        session_second_factor_fresh_minutes: bounded(
+            "session_second_factor_fresh_minutes",
+            file.session_second_factor_fresh_minutes,
+            60,
+            10,
+            1440,
+        )?,
+        lockout_threshold: bounded("lockout_threshold", file.lockout_threshold, 5, 3, 100)?,
+        lockout_minutes: bounded("lockout_minutes", file.lockout_minutes, 5, 1, 1440)?,
+        throttle_failures_per_minute: bounded(
+            "throttle_failures_per_minute",
+            file.throttle_failures_per_minute,
+            30,
+            10,
+            10000,
+        )?,
+    };
+
     Ok(Config {
         listen,
         public_url,
@@ -378,6 +542,7 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
         cpr_key,
         log_format,
         log_level,
+        signin,
     })
 }
 

@@ -20,6 +20,7 @@ mod rights;
 mod saml;
 mod service_providers;
 mod sessions;
+mod signin;
 mod users;
 
 use std::time::Duration;

@@ -33,4 +33,5 @@ macro_rules! on_both_backends {
 }
 
 mod audit;
+mod signin;
 mod store;

@@ -1,0 +1,723 @@
+//! Sign-in end to end through the HTTP router with webauthn-authenticator-rs soft passkeys:
+//! activation, login at Substantial, the refusals of issue 3 and lockout with an injected
+//! clock (W1, W4, W6, LK-1, ASVS 6.3.8).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use chrono::Duration;
+use http_body_util::BodyExt;
+use portner_audit::AuditContext;
+use portner_idp::app::{AppState, app};
+use portner_idp::signin::SignIn;
+use portner_idp::signin::activation::{Proofing, issue_code};
+use portner_shared::config::SignInSettings;
+use portner_shared::domain::{
+    Cvr, Email, NewOrganisation, NewUser, NsisLevel, ProofingMethod, UserStatus, Username,
+};
+use portner_shared::{Clock, FixedClock};
+use portner_tests::TestStore;
+use tower::ServiceExt;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+
+const ORIGIN: &str = "http://localhost:8080";
+const PASSWORD: &str = "violet tram lantern 1987";
+
+struct Rig {
+    router: Router,
+    signin: SignIn,
+    clock: FixedClock,
+    store: TestStore,
+}
+
+/// A browser stand-in: a cookie jar and a fixed source address.
+struct Browser {
+    cookies: HashMap<String, String>,
+    source: SocketAddr,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(last_octet: u8) -> Self {
+        Self {
+            cookies: HashMap::new(),
+            source: SocketAddr::from(([192, 0, 2, last_octet], 40000)),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        router: &Router,
+        method: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Page {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(self.source));
+        let response = router.clone().oneshot(request).await.unwrap();
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Page {
+            status,
+            location,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn get(&mut self, router: &Router, path: &str) -> Page {
+        self.send(router, "GET", path, &[]).await
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in {text}"))
+        + start.len();
+    let length = text[from..].find(end).unwrap();
+    &text[from..from + length]
+}
+
+fn csrf(page: &Page) -> String {
+    between(&page.body, r#"name="csrf" value=""#, "\"").to_owned()
+}
+
+fn ceremony(page: &Page) -> String {
+    between(&page.body, r#"name="ceremony" value=""#, "\"").to_owned()
+}
+
+fn options(page: &Page) -> String {
+    let block = between(&page.body, r#"id="webauthn-options""#, "</script>");
+    block.split_once('>').unwrap().1.to_owned()
+}
+
+async fn rig(store: TestStore) -> Rig {
+    let clock = portner_tests::fixed_clock();
+    let settings = SignInSettings {
+        password_argon2_memory_kib: 8192,
+        password_argon2_iterations: 1,
+        ..SignInSettings::default()
+    };
+    let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let signin = SignIn::new(store.store.clone(), shared_clock.clone(), settings, ORIGIN).unwrap();
+    let state = AppState {
+        store: store.store.clone(),
+        clock: shared_clock,
+        signin: signin.clone(),
+    };
+    Rig {
+        router: app(state),
+        signin,
+        clock,
+        store,
+    }
+}
+
+async fn pending_user(rig: &Rig, username: &str) -> Username {
+    let context = AuditContext::cli();
+    let cvr: Cvr = "91234567".parse().unwrap();
+    let mut tx = rig.store.store.read().await.unwrap();
+    let exists = tx.organisation(&cvr).await.unwrap().is_some();
+    tx.rollback().await.unwrap();
+    if !exists {
+        let org = NewOrganisation::new(
+            cvr.clone(),
+            "Testfirma ApS",
+            "testfirma.dk".parse().unwrap(),
+        )
+        .unwrap();
+        portner_idp::directory::create_organisation(&rig.store.store, &rig.clock, &context, &org)
+            .await
+            .unwrap();
+    }
+    let username: Username = username.parse().unwrap();
+    let email: Email = format!("{username}@testfirma.dk").parse().unwrap();
+    let new = NewUser::new(cvr, username.clone(), "Test Person", email, None).unwrap();
+    portner_idp::directory::create_user(&rig.store.store, &rig.clock, &context, &new)
+        .await
+        .unwrap();
+    username
+}
+
+async fn issue(rig: &Rig, username: &Username, level: Option<NsisLevel>) -> String {
+    let proofing = level.map(|level| Proofing {
+        method: ProofingMethod::InPerson,
+        reference: "passport checked against the register".to_owned(),
+        level,
+    });
+    let issued = issue_code(
+        &rig.store.store,
+        &rig.clock,
+        &AuditContext::cli(),
+        username,
+        proofing.as_ref(),
+        72,
+    )
+    .await
+    .unwrap();
+    issued.code
+}
+
+/// Activates `username` with a new soft passkey; returns the authenticator.
+async fn activate(
+    rig: &Rig,
+    browser: &mut Browser,
+    username: &Username,
+    code: &str,
+) -> SoftPasskey {
+    let form = browser.get(&rig.router, "/activate").await;
+    let token = csrf(&form);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", username.as_str()),
+        ("code", code),
+        ("new_password", PASSWORD),
+    ];
+    let step = browser
+        .send(&rig.router, "POST", "/activate", &fields)
+        .await;
+    assert_eq!(step.status, StatusCode::OK, "{}", step.body);
+    let challenge: CreationChallengeResponse = serde_json::from_str(&options(&step)).unwrap();
+    let mut authenticator = SoftPasskey::new(true);
+    let response = authenticator
+        .do_registration(Url::parse(ORIGIN).unwrap(), challenge)
+        .unwrap();
+    let response = serde_json::to_string(&response).unwrap();
+    let handle = ceremony(&step);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("ceremony", handle.as_str()),
+        ("credential", response.as_str()),
+    ];
+    let done = browser
+        .send(&rig.router, "POST", "/activate/webauthn", &fields)
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    authenticator
+}
+
+/// Signs in with the password; returns the WebAuthn page.
+async fn password_step(rig: &Rig, browser: &mut Browser, username: &str, password: &str) -> Page {
+    let form = browser.get(&rig.router, "/login").await;
+    let token = csrf(&form);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", username),
+        ("password", password),
+    ];
+    browser.send(&rig.router, "POST", "/login", &fields).await
+}
+
+async fn answer(rig: &Rig, browser: &mut Browser, page: &Page, response: &str) -> Page {
+    let token = csrf(page);
+    let handle = ceremony(page);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("ceremony", handle.as_str()),
+        ("credential", response),
+    ];
+    browser
+        .send(&rig.router, "POST", "/login/webauthn", &fields)
+        .await
+}
+
+fn assertion(authenticator: &mut SoftPasskey, page: &Page, origin: &str) -> String {
+    let challenge: RequestChallengeResponse = serde_json::from_str(&options(page)).unwrap();
+    let response = authenticator
+        .do_authentication(Url::parse(origin).unwrap(), challenge)
+        .unwrap();
+    serde_json::to_string(&response).unwrap()
+}
+
+async fn audit_kinds(rig: &Rig) -> Vec<String> {
+    let mut tx = rig.store.store.read().await.unwrap();
+    let records = portner_audit::records(&mut tx, 0, 100_000).await.unwrap();
+    tx.rollback().await.unwrap();
+    records
+        .into_iter()
+        .map(|record| format!("{} {}", record.kind, record.data))
+        .collect()
+}
+
+async fn activation_then_login_reaches_substantial(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "alice").await;
+    let code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let mut browser = Browser::new(10);
+
+    let mut key = activate(&rig, &mut browser, &username, &code).await;
+    let account = browser.get(&rig.router, "/account").await;
+    assert!(
+        account.body.contains(r#"id="session-level">Substantial"#),
+        "{}",
+        account.body
+    );
+    let signed_out = browser
+        .send(&rig.router, "POST", "/logout", &[("csrf", &csrf(&account))])
+        .await;
+    assert_eq!(signed_out.location.as_deref(), Some("/login"));
+    assert_eq!(
+        browser
+            .get(&rig.router, "/account")
+            .await
+            .location
+            .as_deref(),
+        Some("/login")
+    );
+
+    let step = password_step(&rig, &mut browser, "alice", PASSWORD).await;
+    assert_eq!(step.status, StatusCode::OK, "{}", step.body);
+    let response = assertion(&mut key, &step, ORIGIN);
+    let done = answer(&rig, &mut browser, &step, &response).await;
+    assert_eq!(done.location.as_deref(), Some("/account"));
+    let account = browser.get(&rig.router, "/account").await;
+    assert!(account.body.contains(r#"id="session-level">Substantial"#));
+    assert!(
+        !account.body.contains("<script>"),
+        "inline script on a page"
+    );
+
+    // The code was single use.
+    let mut other = Browser::new(11);
+    let form = other.get(&rig.router, "/activate").await;
+    let fields = [
+        ("csrf", csrf(&form)),
+        ("username", "alice".to_owned()),
+        ("code", code.clone()),
+        ("new_password", PASSWORD.to_owned()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let reused = other.send(&rig.router, "POST", "/activate", &fields).await;
+    assert_eq!(reused.status, StatusCode::UNAUTHORIZED);
+
+    let kinds = audit_kinds(&rig).await;
+    for kind in [
+        "ACCOUNT_ACTIVATED",
+        "CREDENTIAL_ADDED",
+        "SESSION_ENDED",
+        "SIGN_IN_SUCCEEDED",
+    ] {
+        assert!(
+            kinds.iter().any(|line| line.starts_with(kind)),
+            "{kind} missing: {kinds:#?}"
+        );
+    }
+    assert!(
+        kinds.iter().any(|line| line.contains("192.0.2.10")),
+        "source address missing"
+    );
+}
+
+async fn replayed_foreign_and_wrong_origin_assertions_are_refused(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "bob").await;
+    let code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let mut browser = Browser::new(20);
+    let mut key = activate(&rig, &mut browser, &username, &code).await;
+
+    // Wrong origin (W1): another port on the same host.
+    let step = password_step(&rig, &mut browser, "bob", PASSWORD).await;
+    let wrong_origin = assertion(&mut key, &step, "http://localhost:9999");
+    assert_eq!(
+        answer(&rig, &mut browser, &step, &wrong_origin)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Replay (W4): a valid assertion used twice; the second finds no ceremony.
+    let step = password_step(&rig, &mut browser, "bob", PASSWORD).await;
+    let response = assertion(&mut key, &step, ORIGIN);
+    let first = answer(&rig, &mut browser, &step, &response).await;
+    assert_eq!(first.location.as_deref(), Some("/account"));
+    let mut replayer = Browser::new(21);
+    replayer.cookies = browser.cookies.clone();
+    let replay = answer(&rig, &mut replayer, &step, &response).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+
+    // A stale assertion against a new challenge (foreign response).
+    let step = password_step(&rig, &mut browser, "bob", PASSWORD).await;
+    let stale = answer(&rig, &mut browser, &step, &response).await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
+
+    // Oversized and malformed responses.
+    let step = password_step(&rig, &mut browser, "bob", PASSWORD).await;
+    assert_eq!(
+        answer(&rig, &mut browser, &step, "{not json").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let kinds = audit_kinds(&rig).await;
+    for reason in [
+        "RESPONSE_INVALID",
+        "CEREMONY_UNKNOWN_OR_REPLAYED",
+        "RESPONSE_MALFORMED",
+    ] {
+        assert!(
+            kinds.iter().any(|line| line.contains(reason)),
+            "{reason} not audited"
+        );
+    }
+}
+
+async fn a_counter_that_goes_backwards_flags_the_credential(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "carol").await;
+    let code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let mut browser = Browser::new(30);
+    let mut key = activate(&rig, &mut browser, &username, &code).await;
+
+    // A clone used elsewhere has pushed the stored counter far ahead of this authenticator.
+    let mut tx = rig.store.store.begin().await.unwrap();
+    let user = tx.user_by_username(&username).await.unwrap().unwrap();
+    let credential = tx.webauthn_credentials(user.id).await.unwrap().remove(0);
+    let mut stored: serde_json::Value = serde_json::from_str(&credential.credential_json).unwrap();
+    stored["cred"]["counter"] = serde_json::json!(1000);
+    tx.record_webauthn_use(
+        &credential.credential_id,
+        &stored.to_string(),
+        rig.clock.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let step = password_step(&rig, &mut browser, "carol", PASSWORD).await;
+    let response = assertion(&mut key, &step, ORIGIN);
+    assert_eq!(
+        answer(&rig, &mut browser, &step, &response).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let mut tx = rig.store.store.read().await.unwrap();
+    let flagged = tx.flagged_webauthn_credentials(user.id).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(flagged, vec![credential.credential_id]);
+    let kinds = audit_kinds(&rig).await;
+    assert!(
+        kinds
+            .iter()
+            .any(|line| line.starts_with("CREDENTIAL_COUNTER_REGRESSED"))
+    );
+}
+
+async fn lockout_after_five_failures_expires_and_all_failures_look_alike(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "dave").await;
+    let code = issue(&rig, &username, None).await;
+    let mut browser = Browser::new(40);
+    activate(&rig, &mut browser, &username, &code).await;
+    pending_user(&rig, "erin").await;
+    let mut tx = rig.store.store.read().await.unwrap();
+    let dave = tx.user_by_username(&username).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(dave.identity_level, NsisLevel::Low);
+    assert_eq!(dave.status, UserStatus::Active);
+
+    // Unknown user and wrong password: same status and body, one Argon2id run each.
+    let before = rig.signin.passwords.verifications_run();
+    let unknown = password_step(&rig, &mut Browser::new(41), "nobody", PASSWORD).await;
+    let middle = rig.signin.passwords.verifications_run();
+    let wrong = password_step(&rig, &mut Browser::new(42), "dave", "wrong password here").await;
+    let pending = password_step(&rig, &mut Browser::new(43), "erin", PASSWORD).await;
+    assert_eq!(middle - before, 1);
+    assert_eq!(rig.signin.passwords.verifications_run() - middle, 2);
+    for page in [&wrong, &pending] {
+        assert_eq!(page.status, unknown.status);
+        assert_eq!(strip_csrf(&page.body), strip_csrf(&unknown.body));
+    }
+
+    for _ in 0..4 {
+        password_step(&rig, &mut Browser::new(44), "dave", "wrong password here").await;
+    }
+    let locked = password_step(&rig, &mut Browser::new(45), "dave", PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(strip_csrf(&locked.body), strip_csrf(&unknown.body));
+
+    rig.clock.advance(Duration::minutes(5));
+    let after = password_step(&rig, &mut Browser::new(46), "dave", PASSWORD).await;
+    assert_eq!(after.status, StatusCode::OK);
+    let kinds = audit_kinds(&rig).await;
+    for kind in ["ACCOUNT_LOCKED", "ACCOUNT_UNLOCKED"] {
+        assert!(
+            kinds.iter().any(|line| line.starts_with(kind)),
+            "{kind} missing"
+        );
+    }
+    assert!(kinds.iter().any(|line| line.contains("UNKNOWN_USER")));
+    assert!(kinds.iter().any(|line| line.contains("PENDING_ACTIVATION")));
+}
+
+fn strip_csrf(body: &str) -> String {
+    let token = between(body, r#"name="csrf" value=""#, "\"");
+    body.replace(token, "")
+}
+
+async fn forms_without_the_csrf_token_are_refused(store: TestStore) {
+    let rig = rig(store).await;
+    let mut browser = Browser::new(50);
+    browser.get(&rig.router, "/login").await;
+    let forged = [
+        ("csrf", "0".repeat(64)),
+        ("username", "x".to_owned()),
+        ("password", "y".to_owned()),
+    ];
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        browser
+            .send(&rig.router, "POST", "/login", &forged)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let oversized = "x".repeat(300);
+    let page = password_step(&rig, &mut browser, "someone", &oversized).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let english = Browser::new(51).get(&rig.router, "/login?lang=en").await;
+    assert!(english.body.contains("Sign in") && english.body.contains(r#"lang="en""#));
+    let danish = Browser::new(52).get(&rig.router, "/login").await;
+    assert!(danish.body.contains("Log ind"));
+}
+
+async fn self_service_adds_renames_removes_keys_and_changes_the_password(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "frida").await;
+    let code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let mut browser = Browser::new(60);
+    let mut first_key = activate(&rig, &mut browser, &username, &code).await;
+    let mut second_browser = Browser::new(61);
+    let step = password_step(&rig, &mut second_browser, "frida", PASSWORD).await;
+    let response = assertion(&mut first_key, &step, ORIGIN);
+    answer(&rig, &mut second_browser, &step, &response).await;
+
+    // The only key cannot be removed.
+    let account = browser.get(&rig.router, "/account").await;
+    let token = csrf(&account);
+    let only = between(&account.body, r#"name="credential" value=""#, "\"").to_owned();
+    let fields = [("csrf", token.as_str()), ("credential", only.as_str())];
+    let refused = browser
+        .send(&rig.router, "POST", "/account/credentials/remove", &fields)
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+
+    // Add a second key; it gets the session's level (AU-5).
+    let add = browser
+        .send(
+            &rig.router,
+            "POST",
+            "/account/credentials/add",
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(add.status, StatusCode::OK, "{}", add.body);
+    let challenge: CreationChallengeResponse = serde_json::from_str(&options(&add)).unwrap();
+    let mut second_key = SoftPasskey::new(true);
+    let response = second_key
+        .do_registration(Url::parse(ORIGIN).unwrap(), challenge)
+        .unwrap();
+    let response = serde_json::to_string(&response).unwrap();
+    let handle = ceremony(&add);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("ceremony", handle.as_str()),
+        ("credential", response.as_str()),
+    ];
+    let added = browser
+        .send(
+            &rig.router,
+            "POST",
+            "/account/credentials/add/finish",
+            &fields,
+        )
+        .await;
+    assert_eq!(
+        added.location.as_deref(),
+        Some("/account"),
+        "{}",
+        added.body
+    );
+
+    // Rename, then remove the first key; the other browser's session ends (SS-6).
+    let fields = [
+        ("csrf", token.as_str()),
+        ("credential", only.as_str()),
+        ("name", "Gammel nøgle"),
+    ];
+    let renamed = browser
+        .send(&rig.router, "POST", "/account/credentials/rename", &fields)
+        .await;
+    assert_eq!(renamed.location.as_deref(), Some("/account"));
+    assert!(
+        browser
+            .get(&rig.router, "/account")
+            .await
+            .body
+            .contains("Gammel nøgle")
+    );
+    let fields = [("csrf", token.as_str()), ("credential", only.as_str())];
+    let removed = browser
+        .send(&rig.router, "POST", "/account/credentials/remove", &fields)
+        .await;
+    assert_eq!(removed.location.as_deref(), Some("/account"));
+    let other = second_browser.get(&rig.router, "/account").await;
+    assert_eq!(other.location.as_deref(), Some("/login"));
+
+    // The removed key no longer signs in; the new one does.
+    let step = password_step(&rig, &mut Browser::new(62), "frida", PASSWORD).await;
+    let challenge: RequestChallengeResponse = serde_json::from_str(&options(&step)).unwrap();
+    assert!(
+        first_key
+            .do_authentication(Url::parse(ORIGIN).unwrap(), challenge)
+            .is_err()
+    );
+
+    // Password change: the current password is required, reuse is refused.
+    let new_password = "amber kettle orbit 2044";
+    let wrong = [
+        ("csrf", token.as_str()),
+        ("password", "not the password"),
+        ("new_password", new_password),
+    ];
+    let refused = browser
+        .send(&rig.router, "POST", "/account/password", &wrong)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let reuse = [
+        ("csrf", token.as_str()),
+        ("password", PASSWORD),
+        ("new_password", PASSWORD),
+    ];
+    let refused = browser
+        .send(&rig.router, "POST", "/account/password", &reuse)
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let change = [
+        ("csrf", token.as_str()),
+        ("password", PASSWORD),
+        ("new_password", new_password),
+    ];
+    let changed = browser
+        .send(&rig.router, "POST", "/account/password", &change)
+        .await;
+    assert_eq!(
+        changed.location.as_deref(),
+        Some("/account"),
+        "{}",
+        changed.body
+    );
+    let mut fresh = Browser::new(63);
+    let step = password_step(&rig, &mut fresh, "frida", new_password).await;
+    let response = assertion(&mut second_key, &step, ORIGIN);
+    assert_eq!(
+        answer(&rig, &mut fresh, &step, &response)
+            .await
+            .location
+            .as_deref(),
+        Some("/account")
+    );
+
+    // After the second factor's freshness window, changes need a new sign-in; after 60 minutes
+    // the session's level falls to Low. Both sessions are used at 30 minutes, so neither
+    // reaches the 60-minute idle timeout.
+    rig.clock.advance(Duration::minutes(30));
+    assert_eq!(
+        browser.get(&rig.router, "/account").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        fresh.get(&rig.router, "/account").await.status,
+        StatusCode::OK
+    );
+    rig.clock.advance(Duration::minutes(31));
+    let stale = browser
+        .send(
+            &rig.router,
+            "POST",
+            "/account/credentials/add",
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(stale.location.as_deref(), Some("/login"));
+    let account = fresh.get(&rig.router, "/account").await;
+    assert!(
+        account.body.contains(r#"id="session-level">Low"#),
+        "{}",
+        account.body
+    );
+
+    let kinds = audit_kinds(&rig).await;
+    for kind in [
+        "CREDENTIAL_RENAMED",
+        "CREDENTIAL_REMOVED",
+        "PASSWORD_CHANGED",
+    ] {
+        assert!(
+            kinds.iter().any(|line| line.starts_with(kind)),
+            "{kind} missing"
+        );
+    }
+    assert!(kinds.iter().any(|line| line.contains("credential_change")));
+
+    // Past the idle timeout the session ends and is audited as such.
+    rig.clock.advance(Duration::minutes(61));
+    assert_eq!(
+        fresh.get(&rig.router, "/account").await.location.as_deref(),
+        Some("/login")
+    );
+    let kinds = audit_kinds(&rig).await;
+    assert!(
+        kinds
+            .iter()
+            .any(|line| line.starts_with("SESSION_ENDED") && line.contains("idle"))
+    );
+}
+
+on_both_backends!(
+    activation_then_login_reaches_substantial,
+    replayed_foreign_and_wrong_origin_assertions_are_refused,
+    a_counter_that_goes_backwards_flags_the_credential,
+    lockout_after_five_failures_expires_and_all_failures_look_alike,
+    forms_without_the_csrf_token_are_refused,
+    self_service_adds_renames_removes_keys_and_changes_the_password,
+);
