@@ -30,4 +30,5 @@ macro_rules! on_both_backends {
 }
 
 mod audit;
+mod evidence;
 mod store;
