@@ -50,7 +50,9 @@ impl AuditSigner {
     pub fn new(private_key: PKey<Private>, certificate: X509) -> Result<Self, AuditError> {
         let public_key = certificate.public_key()?;
         if !public_key.public_eq(&private_key) {
-            return Err(AuditError::Key("the certificate does not match the audit key"));
+            return Err(AuditError::Key(
+                "the certificate does not match the audit key",
+            ));
         }
         Ok(Self {
             private_key,
@@ -490,8 +492,12 @@ mod tests {
         builder.set_subject_name(&name).unwrap();
         builder.set_issuer_name(&name).unwrap();
         builder.set_pubkey(&key).unwrap();
-        builder.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
-        builder.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap()).unwrap();
+        builder
+            .set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        builder
+            .set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
         builder.sign(&key, MessageDigest::sha256()).unwrap();
         AuditSigner::new(key, builder.build()).unwrap()
     }
@@ -513,7 +519,12 @@ mod tests {
         let mut rehashed = checkpoint.clone();
         rehashed.hash[0] ^= 1;
         assert!(!verifier.checkpoint_is_valid(&rehashed));
-        assert!(!test_signer().verifier().unwrap().checkpoint_is_valid(&checkpoint));
+        assert!(
+            !test_signer()
+                .verifier()
+                .unwrap()
+                .checkpoint_is_valid(&checkpoint)
+        );
     }
 
     #[test]

@@ -75,13 +75,17 @@ pub enum AuditError {
     },
     /// Pruning was asked to cut at a sequence number that is not a checkpoint beyond the
     /// anchor; pruning never cuts between checkpoints.
-    #[error("record {seq} is not a checkpoint beyond the current anchor; pruning cuts only at checkpoints")]
+    #[error(
+        "record {seq} is not a checkpoint beyond the current anchor; pruning cuts only at checkpoints"
+    )]
     NotACheckpoint {
         /// The requested sequence number.
         seq: i64,
     },
     /// A record before the requested cut is still within its retention period.
-    #[error("cannot prune through {seq}: record {blocking_seq} is still within its retention period")]
+    #[error(
+        "cannot prune through {seq}: record {blocking_seq} is still within its retention period"
+    )]
     RetentionNotReached {
         /// The requested checkpoint.
         seq: i64,

@@ -110,10 +110,9 @@ pub async fn prune(
             checkpoint.clone()
         }
         None => {
-            let eligible = candidates
-                .iter()
-                .rev()
-                .find(|checkpoint| blocker.is_none_or(|blocking_seq| checkpoint.seq < blocking_seq));
+            let eligible = candidates.iter().rev().find(|checkpoint| {
+                blocker.is_none_or(|blocking_seq| checkpoint.seq < blocking_seq)
+            });
             match eligible {
                 Some(checkpoint) => checkpoint.clone(),
                 None => return Ok(None),
@@ -121,10 +120,13 @@ pub async fn prune(
         }
     };
     if !verifier.checkpoint_is_valid(&chosen) {
-        return Err(AuditError::Key("the checkpoint's signature does not verify; not pruning"));
+        return Err(AuditError::Key(
+            "the checkpoint's signature does not verify; not pruning",
+        ));
     }
 
-    let (removed_lifecycle, removed_saml) = count_by_category(&mut tx, start.seq, chosen.seq).await?;
+    let (removed_lifecycle, removed_saml) =
+        count_by_category(&mut tx, start.seq, chosen.seq).await?;
     move_anchor_and_delete(&mut tx, &chosen).await?;
     let event = AuditEvent::AuditPruned {
         through_seq: chosen.seq,
@@ -163,7 +165,11 @@ async fn first_record_within_retention(
     Ok(row.try_get::<Option<i64>, _>("seq")?)
 }
 
-async fn count_by_category(tx: &mut Tx, after: i64, through: i64) -> Result<(i64, i64), AuditError> {
+async fn count_by_category(
+    tx: &mut Tx,
+    after: i64,
+    through: i64,
+) -> Result<(i64, i64), AuditError> {
     let row = sqlx::query(
         "SELECT \
            CAST(COALESCE(SUM(CASE WHEN substr(kind, 1, 5) = $3 THEN 0 ELSE 1 END), 0) \

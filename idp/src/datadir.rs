@@ -258,7 +258,13 @@ mod tests {
         assert_eq!(first.generated.len(), 4);
         assert!(second.generated.is_empty());
         assert_eq!(first.signing.fingerprint(), second.signing.fingerprint());
-        for name in ["signing.key", "encryption.key", "audit.key", "cpr.key", DATABASE_FILE] {
+        for name in [
+            "signing.key",
+            "encryption.key",
+            "audit.key",
+            "cpr.key",
+            DATABASE_FILE,
+        ] {
             let mode = fs::metadata(config.data_dir.join(name))
                 .unwrap()
                 .permissions()

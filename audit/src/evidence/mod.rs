@@ -305,7 +305,14 @@ async fn ensure_checkpoint(
         hash: hex::encode(&checkpoint.hash),
         key_fingerprint: checkpoint.key_fingerprint.clone(),
     };
-    crate::append(&mut tx, now, &AuditContext::system(), &Subject::Installation, &event).await?;
+    crate::append(
+        &mut tx,
+        now,
+        &AuditContext::system(),
+        &Subject::Installation,
+        &event,
+    )
+    .await?;
     tx.commit().await?;
     Ok(checkpoint)
 }
@@ -354,13 +361,29 @@ async fn write_pack(
     let mut walk = ChainWalk::new(first_seq);
     let mut tally = Tally::default();
     pack.start("events.jsonl")?;
-    stream_records(&mut tx, &mut pack, &mut walk, first_seq, last_seq, &mut |record| {
-        tally.add(record)
-    }, progress, total)
+    stream_records(
+        &mut tx,
+        &mut pack,
+        &mut walk,
+        first_seq,
+        last_seq,
+        &mut |record| tally.add(record),
+        progress,
+        total,
+    )
     .await?;
     pack.start("chain-proof.jsonl")?;
     let proof_from = last_seq.max(first_seq - 1) + 1;
-    stream_records(&mut tx, &mut pack, &mut walk, proof_from, checkpoint.seq, &mut |_| {}, progress, total)
+    stream_records(
+        &mut tx,
+        &mut pack,
+        &mut walk,
+        proof_from,
+        checkpoint.seq,
+        &mut |_| {},
+        progress,
+        total,
+    )
     .await?;
 
     let low = first_seq.min(checkpoint.seq);
@@ -476,17 +499,20 @@ impl ChainWalk {
 
     fn check(&mut self, record: &AuditRecord) {
         if record.seq != self.expected_seq {
-            self.problems.push(format!("record {} missing", self.expected_seq));
+            self.problems
+                .push(format!("record {} missing", self.expected_seq));
         }
         if self
             .previous_hash
             .as_ref()
             .is_some_and(|previous| previous != &record.prev_hash)
         {
-            self.problems.push(format!("record {} does not link", record.seq));
+            self.problems
+                .push(format!("record {} does not link", record.seq));
         }
         if record.computed_hash().as_slice() != record.hash.as_slice() {
-            self.problems.push(format!("record {} was edited", record.seq));
+            self.problems
+                .push(format!("record {} was edited", record.seq));
         }
         self.expected_seq = record.seq + 1;
         self.previous_hash = Some(record.hash.clone());
@@ -517,20 +543,44 @@ fn summary_files(pack: &mut PackWriter, tally: &Tally) -> Result<(), AuditError>
     pack.start("summaries/events-by-kind.csv")?;
     pack.write(b"kind,category,count\n")?;
     for (kind, count) in &tally.by_kind {
-        let line = format!("{},{},{count}\n", csv_field(kind), Category::of(kind).code());
+        let line = format!(
+            "{},{},{count}\n",
+            csv_field(kind),
+            Category::of(kind).code()
+        );
         pack.write(line.as_bytes())?;
     }
     let files = [
-        ("summaries/sign-ins-by-day-and-level.csv", &[Category::SignIn][..], "level"),
+        (
+            "summaries/sign-ins-by-day-and-level.csv",
+            &[Category::SignIn][..],
+            "level",
+        ),
         (
             "summaries/failures-and-lockouts-by-day.csv",
             &[Category::SignInFailure, Category::Lockout][..],
             "detail",
         ),
-        ("summaries/credential-lifecycle.csv", &[Category::Credential][..], "detail"),
-        ("summaries/helpdesk-actions.csv", &[Category::Helpdesk][..], "method"),
-        ("summaries/admin-changes.csv", &[Category::Admin, Category::Lifecycle][..], "detail"),
-        ("summaries/sync-actions.csv", &[Category::Sync][..], "detail"),
+        (
+            "summaries/credential-lifecycle.csv",
+            &[Category::Credential][..],
+            "detail",
+        ),
+        (
+            "summaries/helpdesk-actions.csv",
+            &[Category::Helpdesk][..],
+            "method",
+        ),
+        (
+            "summaries/admin-changes.csv",
+            &[Category::Admin, Category::Lifecycle][..],
+            "detail",
+        ),
+        (
+            "summaries/sync-actions.csv",
+            &[Category::Sync][..],
+            "detail",
+        ),
     ];
     for (name, categories, detail_header) in files {
         pack.start(name)?;
@@ -606,6 +656,9 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(html_escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            html_escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

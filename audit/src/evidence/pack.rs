@@ -19,8 +19,8 @@ use std::path::Path;
 use openssl::x509::X509;
 
 use super::{Manifest, PACK_FORMAT, PackRecord};
-use crate::checkpoint::{AuditVerifier, Checkpoint};
 use crate::AuditError;
+use crate::checkpoint::{AuditVerifier, Checkpoint};
 
 /// Size limits for reading a pack.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -144,11 +144,15 @@ pub fn verify_pack(
         findings: Vec::new(),
     };
     if archive.len() > limits.max_entries {
-        verdict.findings.push(finding("(archive)", None, format!(
-            "{} entries; at most {} are read",
-            archive.len(),
-            limits.max_entries
-        )));
+        verdict.findings.push(finding(
+            "(archive)",
+            None,
+            format!(
+                "{} entries; at most {} are read",
+                archive.len(),
+                limits.max_entries
+            ),
+        ));
         return Ok(verdict);
     }
 
@@ -170,12 +174,22 @@ pub fn verify_pack(
     let mut chain = PackChain::new(&manifest, checkpoints);
     for name in ["events.jsonl", "chain-proof.jsonl"] {
         chain.in_proof = name == "chain-proof.jsonl";
-        read_records(&mut archive, &mut verdict, name, &listed, &mut chain, limits);
+        read_records(
+            &mut archive,
+            &mut verdict,
+            name,
+            &listed,
+            &mut chain,
+            limits,
+        );
     }
     chain.finish(&manifest, &mut verdict);
 
     for (name, sha256) in &listed {
-        if matches!(name.as_str(), "events.jsonl" | "chain-proof.jsonl" | "checkpoints.jsonl") {
+        if matches!(
+            name.as_str(),
+            "events.jsonl" | "chain-proof.jsonl" | "checkpoints.jsonl"
+        ) {
             continue;
         }
         match read_capped(&mut archive, name, limits.max_file_bytes, limits) {
@@ -197,7 +211,9 @@ fn read_certificate(
     let bytes = match read_capped(archive, "certificate.pem", 64 * 1024, limits) {
         Ok(bytes) => bytes,
         Err(problem) => {
-            verdict.findings.push(finding("certificate.pem", None, problem));
+            verdict
+                .findings
+                .push(finding("certificate.pem", None, problem));
             return None;
         }
     };
@@ -205,13 +221,20 @@ fn read_certificate(
         .ok()
         .and_then(|certificate| AuditVerifier::new(&certificate).ok());
     let Some(verifier) = verifier else {
-        verdict.findings.push(finding("certificate.pem", None, "not a certificate".to_owned()));
+        verdict.findings.push(finding(
+            "certificate.pem",
+            None,
+            "not a certificate".to_owned(),
+        ));
         return None;
     };
     verdict.fingerprint = verifier.fingerprint().to_owned();
     if let Some(expected) = expected_fingerprint {
         let expected = expected.replace(':', "").to_ascii_lowercase();
-        if !portner_shared::crypto::constant_time_eq(expected.as_bytes(), verifier.fingerprint().as_bytes()) {
+        if !portner_shared::crypto::constant_time_eq(
+            expected.as_bytes(),
+            verifier.fingerprint().as_bytes(),
+        ) {
             verdict.findings.push(finding(
                 "certificate.pem",
                 None,
@@ -231,10 +254,13 @@ fn read_manifest(
     verifier: &AuditVerifier,
     limits: PackLimits,
 ) -> Option<Manifest> {
-    let manifest_bytes = match read_capped(archive, "manifest.json", limits.max_file_bytes, limits) {
+    let manifest_bytes = match read_capped(archive, "manifest.json", limits.max_file_bytes, limits)
+    {
         Ok(bytes) => bytes,
         Err(problem) => {
-            verdict.findings.push(finding("manifest.json", None, problem));
+            verdict
+                .findings
+                .push(finding("manifest.json", None, problem));
             return None;
         }
     };
@@ -257,7 +283,11 @@ fn read_manifest(
     let manifest: Manifest = match serde_json::from_slice(&manifest_bytes) {
         Ok(manifest) => manifest,
         Err(error) => {
-            verdict.findings.push(finding("manifest.json", None, format!("malformed: {error}")));
+            verdict.findings.push(finding(
+                "manifest.json",
+                None,
+                format!("malformed: {error}"),
+            ));
             return None;
         }
     };
@@ -278,22 +308,38 @@ fn read_manifest(
     Some(manifest)
 }
 
-fn check_file_list(archive: &zip::ZipArchive<File>, manifest: &Manifest, verdict: &mut PackVerdict) {
+fn check_file_list(
+    archive: &zip::ZipArchive<File>,
+    manifest: &Manifest,
+    verdict: &mut PackVerdict,
+) {
     let present: BTreeSet<String> = archive
         .file_names()
         .filter_map(Result::ok)
         .map(|name| name.into_owned())
         .collect();
-    let listed: BTreeSet<&str> = manifest.files.iter().map(|file| file.name.as_str()).collect();
+    let listed: BTreeSet<&str> = manifest
+        .files
+        .iter()
+        .map(|file| file.name.as_str())
+        .collect();
     for name in &present {
         let unlisted = matches!(name.as_str(), "manifest.json" | "manifest.sig");
         if !unlisted && !listed.contains(name.as_str()) {
-            verdict.findings.push(finding(name, None, "added: not listed in the manifest".to_owned()));
+            verdict.findings.push(finding(
+                name,
+                None,
+                "added: not listed in the manifest".to_owned(),
+            ));
         }
     }
     for name in &listed {
         if !present.contains(*name) {
-            verdict.findings.push(finding(name, None, "removed: listed in the manifest but missing".to_owned()));
+            verdict.findings.push(finding(
+                name,
+                None,
+                "removed: listed in the manifest but missing".to_owned(),
+            ));
         }
     }
 }
@@ -323,7 +369,9 @@ fn read_checkpoints(
         }
         let place = format!("line {}", index + 1);
         let Ok(checkpoint) = serde_json::from_slice::<Checkpoint>(line) else {
-            verdict.findings.push(finding(name, Some(place), "not a checkpoint".to_owned()));
+            verdict
+                .findings
+                .push(finding(name, Some(place), "not a checkpoint".to_owned()));
             continue;
         };
         if !verifier.checkpoint_is_valid(&checkpoint) {
@@ -367,29 +415,56 @@ impl PackChain {
     fn check(&mut self, file: &str, line: usize, record: &PackRecord, findings: &mut Vec<Finding>) {
         let place = Some(format!("line {line}, seq {}", record.seq));
         if record.seq > self.expected_seq {
-            findings.push(finding(file, place.clone(), format!(
-                "sequence {} expected, {} found: event(s) removed",
-                self.expected_seq, record.seq
-            )));
+            findings.push(finding(
+                file,
+                place.clone(),
+                format!(
+                    "sequence {} expected, {} found: event(s) removed",
+                    self.expected_seq, record.seq
+                ),
+            ));
         } else if record.seq < self.expected_seq {
-            findings.push(finding(file, place.clone(), format!(
-                "sequence {} expected, {} found: event added or repeated",
-                self.expected_seq, record.seq
-            )));
-        } else if self.previous_hash.as_ref().is_some_and(|previous| previous != &record.prev_hash) {
-            findings.push(finding(file, place.clone(), "does not link to the previous event (reordered or inserted)".to_owned()));
+            findings.push(finding(
+                file,
+                place.clone(),
+                format!(
+                    "sequence {} expected, {} found: event added or repeated",
+                    self.expected_seq, record.seq
+                ),
+            ));
+        } else if self
+            .previous_hash
+            .as_ref()
+            .is_some_and(|previous| previous != &record.prev_hash)
+        {
+            findings.push(finding(
+                file,
+                place.clone(),
+                "does not link to the previous event (reordered or inserted)".to_owned(),
+            ));
         }
         if record.to_record().computed_hash().as_slice() != record.hash.as_slice() {
-            findings.push(finding(file, place.clone(), "content does not match its hash (event edited)".to_owned()));
+            findings.push(finding(
+                file,
+                place.clone(),
+                "content does not match its hash (event edited)".to_owned(),
+            ));
         }
         if super::rfc3339(record.occurred_at) != record.time {
-            findings.push(finding(file, place, "time disagrees with occurred_at".to_owned()));
+            findings.push(finding(
+                file,
+                place,
+                "time disagrees with occurred_at".to_owned(),
+            ));
         }
         if let Some(checkpoint) = self.checkpoints.get(&record.seq) {
             self.matched.insert(record.seq);
             if checkpoint.hash != record.hash {
-                findings.push(finding("checkpoints.jsonl", Some(format!("checkpoint {}", record.seq)),
-                    format!("hash disagrees with {file} line {line}")));
+                findings.push(finding(
+                    "checkpoints.jsonl",
+                    Some(format!("checkpoint {}", record.seq)),
+                    format!("hash disagrees with {file} line {line}"),
+                ));
             }
         }
         if !self.in_proof {
@@ -403,31 +478,53 @@ impl PackChain {
 
     fn finish(&self, manifest: &Manifest, verdict: &mut PackVerdict) {
         if self.events != manifest.events {
-            verdict.findings.push(finding("events.jsonl", None, format!(
-                "{} events, the manifest says {}",
-                self.events, manifest.events
-            )));
+            verdict.findings.push(finding(
+                "events.jsonl",
+                None,
+                format!(
+                    "{} events, the manifest says {}",
+                    self.events, manifest.events
+                ),
+            ));
         }
         let Some(anchor) = self.checkpoints.get(&manifest.checkpoint_seq) else {
-            verdict.findings.push(finding("checkpoints.jsonl", Some(format!("checkpoint {}", manifest.checkpoint_seq)),
-                "the checkpoint the manifest names is missing".to_owned()));
+            verdict.findings.push(finding(
+                "checkpoints.jsonl",
+                Some(format!("checkpoint {}", manifest.checkpoint_seq)),
+                "the checkpoint the manifest names is missing".to_owned(),
+            ));
             return;
         };
         if self.last_seq.is_some() && self.last_seq != Some(anchor.seq) {
-            verdict.findings.push(finding("chain-proof.jsonl", None, format!(
-                "the chain ends at {} and does not reach checkpoint {}",
-                self.last_seq.unwrap_or_default(),
-                anchor.seq
-            )));
-        } else if self.last_hash.as_ref().is_some_and(|hash| hash != &anchor.hash) {
-            verdict.findings.push(finding("chain-proof.jsonl", Some(format!("checkpoint {}", anchor.seq)),
-                "the chain's last hash is not the checkpoint's".to_owned()));
+            verdict.findings.push(finding(
+                "chain-proof.jsonl",
+                None,
+                format!(
+                    "the chain ends at {} and does not reach checkpoint {}",
+                    self.last_seq.unwrap_or_default(),
+                    anchor.seq
+                ),
+            ));
+        } else if self
+            .last_hash
+            .as_ref()
+            .is_some_and(|hash| hash != &anchor.hash)
+        {
+            verdict.findings.push(finding(
+                "chain-proof.jsonl",
+                Some(format!("checkpoint {}", anchor.seq)),
+                "the chain's last hash is not the checkpoint's".to_owned(),
+            ));
         }
         for seq in self.checkpoints.keys() {
             let inside = *seq >= manifest.first_seq && *seq <= manifest.checkpoint_seq;
             if self.last_seq.is_some() && (!inside || !self.matched.contains(seq)) {
-                verdict.findings.push(finding("checkpoints.jsonl", Some(format!("checkpoint {seq}")),
-                    "no event with this sequence number in the pack (checkpoint swapped or added)".to_owned()));
+                verdict.findings.push(finding(
+                    "checkpoints.jsonl",
+                    Some(format!("checkpoint {seq}")),
+                    "no event with this sequence number in the pack (checkpoint swapped or added)"
+                        .to_owned(),
+                ));
             }
         }
     }
@@ -464,26 +561,43 @@ fn read_records(
             Ok(0) => break,
             Ok(_) => {}
             Err(error) => {
-                verdict.findings.push(finding(name, None, format!("unreadable: {error}")));
+                verdict
+                    .findings
+                    .push(finding(name, None, format!("unreadable: {error}")));
                 return;
             }
         }
         number += 1;
         if line.len() > limits.max_line_bytes {
-            verdict.findings.push(finding(name, Some(format!("line {number}")), "line too long".to_owned()));
+            verdict.findings.push(finding(
+                name,
+                Some(format!("line {number}")),
+                "line too long".to_owned(),
+            ));
             return;
         }
         match serde_json::from_slice::<PackRecord>(line.trim_ascii_end()) {
             Ok(record) => chain.check(name, number, &record, &mut verdict.findings),
-            Err(_) => verdict.findings.push(finding(name, Some(format!("line {number}")), "not an event record".to_owned())),
+            Err(_) => verdict.findings.push(finding(
+                name,
+                Some(format!("line {number}")),
+                "not an event record".to_owned(),
+            )),
         }
     }
     let hashing = reader.into_inner();
     if hashing.size > limits.max_events_bytes {
-        verdict.findings.push(finding(name, None, "larger than the size limit".to_owned()));
+        verdict
+            .findings
+            .push(finding(name, None, "larger than the size limit".to_owned()));
     }
     if let Some(expected) = listed.get(name) {
-        compare_hash(verdict, name, &hex::encode(hashing.hasher.finish()), expected);
+        compare_hash(
+            verdict,
+            name,
+            &hex::encode(hashing.hasher.finish()),
+            expected,
+        );
     }
 }
 
@@ -514,7 +628,10 @@ fn open_checked<'a>(
         .by_name(name)
         .map_err(|_| "missing from the archive".to_owned())?;
     if entry.size() > max_bytes {
-        return Err(format!("declares {} bytes, more than the limit {max_bytes}", entry.size()));
+        return Err(format!(
+            "declares {} bytes, more than the limit {max_bytes}",
+            entry.size()
+        ));
     }
     if entry.size() > 4096 && entry.size() / entry.compressed_size().max(1) > limits.max_ratio {
         return Err("compression ratio too high (possible zip bomb)".to_owned());

@@ -67,15 +67,35 @@ pub(crate) fn html(context: &ReportContext<'_>, matrix: &[Control]) -> String {
         .iter()
         .map(|(level, colour)| (*level, *colour, series_for(&days, &sign_ins, Some(level))))
         .collect::<Vec<_>>();
-    page.push_str(&bar_chart("chart-sign-ins", "Sign-ins per day by level", &days, &series));
+    page.push_str(&bar_chart(
+        "chart-sign-ins",
+        "Sign-ins per day by level",
+        &days,
+        &series,
+    ));
 
     for (id, heading, title, category, colour) in [
-        ("chart-failures", "Fejlede log-ind / Failed sign-ins", "Failed sign-ins per day",
-            Category::SignInFailure, "#c62828"),
-        ("chart-lockouts", "Spærringer / Lockouts", "Lockouts per day", Category::Lockout,
-            "#6a1b9a"),
-        ("chart-helpdesk", "Helpdesk-handlinger / Helpdesk actions", "Helpdesk actions per day",
-            Category::Helpdesk, "#1565c0"),
+        (
+            "chart-failures",
+            "Fejlede log-ind / Failed sign-ins",
+            "Failed sign-ins per day",
+            Category::SignInFailure,
+            "#c62828",
+        ),
+        (
+            "chart-lockouts",
+            "Spærringer / Lockouts",
+            "Lockouts per day",
+            Category::Lockout,
+            "#6a1b9a",
+        ),
+        (
+            "chart-helpdesk",
+            "Helpdesk-handlinger / Helpdesk actions",
+            "Helpdesk actions per day",
+            Category::Helpdesk,
+            "#1565c0",
+        ),
     ] {
         page.push_str(&format!("<h2>{heading}</h2>"));
         let per_day = context.tally.per_day(category);
@@ -89,10 +109,19 @@ pub(crate) fn html(context: &ReportContext<'_>, matrix: &[Control]) -> String {
         .enumerate()
         .map(|(index, category)| {
             let per_day = context.tally.per_day(*category);
-            (category.code(), palette(index), series_for(&days, &per_day, None))
+            (
+                category.code(),
+                palette(index),
+                series_for(&days, &per_day, None),
+            )
         })
         .collect::<Vec<_>>();
-    page.push_str(&bar_chart("chart-all-events", "All events per day by category", &days, &series));
+    page.push_str(&bar_chart(
+        "chart-all-events",
+        "All events per day by category",
+        &days,
+        &series,
+    ));
     page.push_str(&category_table(context.tally));
 
     page.push_str("<h2>Kontrolmatrix / Control matrix (NSIS)</h2>");
@@ -214,7 +243,12 @@ fn bar_chart(id: &str, title: &str, days: &[String], series: &[(&str, &str, Vec<
     const BOTTOM: f64 = 20.0;
 
     let totals: Vec<u64> = (0..days.len())
-        .map(|index| series.iter().filter_map(|(_, _, values)| values.get(index)).sum())
+        .map(|index| {
+            series
+                .iter()
+                .filter_map(|(_, _, values)| values.get(index))
+                .sum()
+        })
         .collect();
     let maximum = totals.iter().copied().max().unwrap_or(0);
     let mut svg = format!(
@@ -288,5 +322,8 @@ fn palette(index: usize) -> &'static str {
         "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#1565c0", "#00838f", "#4e342e", "#ad1457",
         "#546e7a", "#9e9d24", "#757575",
     ];
-    COLOURS.get(index % COLOURS.len()).copied().unwrap_or("#757575")
+    COLOURS
+        .get(index % COLOURS.len())
+        .copied()
+        .unwrap_or("#757575")
 }

@@ -62,7 +62,10 @@ impl Category {
     /// The category of an event kind code.
     pub fn of(kind: &str) -> Self {
         let has = |word: &str| kind.contains(word);
-        if matches!(kind, "CHECKPOINT_WRITTEN" | "AUDIT_PRUNED" | "EVIDENCE_EXPORTED") {
+        if matches!(
+            kind,
+            "CHECKPOINT_WRITTEN" | "AUDIT_PRUNED" | "EVIDENCE_EXPORTED"
+        ) {
             Self::Audit
         } else if kind.starts_with(crate::retention::SAML_KIND_PREFIX) {
             Self::Saml
@@ -84,8 +87,12 @@ impl Category {
             Self::Credential
         } else if kind.starts_with("USER_") {
             Self::Lifecycle
-        } else if has("KEY") || has("ORGANISATION") || has("SERVICE_PROVIDER") || has("POLICY")
-            || has("CONFIG") || has("RIGHT")
+        } else if has("KEY")
+            || has("ORGANISATION")
+            || has("SERVICE_PROVIDER")
+            || has("POLICY")
+            || has("CONFIG")
+            || has("RIGHT")
         {
             Self::Admin
         } else {
@@ -213,7 +220,10 @@ mod tests {
     fn kinds_of_this_and_coming_issues_land_in_the_intended_category() {
         assert_eq!(Category::of("USER_CREATED"), Category::Lifecycle);
         assert_eq!(Category::of("KEY_GENERATED"), Category::Admin);
-        assert_eq!(Category::of("IDENTITY_PROOFING_RECORDED"), Category::Helpdesk);
+        assert_eq!(
+            Category::of("IDENTITY_PROOFING_RECORDED"),
+            Category::Helpdesk
+        );
         assert_eq!(Category::of("CHECKPOINT_WRITTEN"), Category::Audit);
         assert_eq!(Category::of("SIGN_IN_SUCCEEDED"), Category::SignIn);
         assert_eq!(Category::of("SIGN_IN_FAILED"), Category::SignInFailure);

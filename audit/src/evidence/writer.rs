@@ -93,7 +93,8 @@ impl PackWriter {
         let file = buffered
             .into_inner()
             .map_err(|error| io_error(&self.path, error.into_error()))?;
-        file.sync_all().map_err(|source| io_error(&self.path, source))
+        file.sync_all()
+            .map_err(|source| io_error(&self.path, source))
     }
 
     fn begin(&mut self, name: &str, listed: bool) -> Result<(), AuditError> {
@@ -112,14 +113,14 @@ impl PackWriter {
     }
 
     fn close_current(&mut self) {
-        if let Some(current) = self.current.take() {
-            if current.listed {
-                self.files.push(ManifestFile {
-                    name: current.name,
-                    size: current.size,
-                    sha256: hex::encode(current.hasher.finish()),
-                });
-            }
+        if let Some(current) = self.current.take()
+            && current.listed
+        {
+            self.files.push(ManifestFile {
+                name: current.name,
+                size: current.size,
+                sha256: hex::encode(current.hasher.finish()),
+            });
         }
     }
 }

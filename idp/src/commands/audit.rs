@@ -12,7 +12,9 @@ use portner_audit::retention::RetentionPolicy;
 use portner_audit::{AuditContext, AuditSigner, ChainVerdict};
 
 use super::{CommandError, Environment};
-use crate::cli::{AuditCommand, AuditExportArgs, AuditPruneArgs, AuditVerifyArgs, AuditVerifyPackArgs};
+use crate::cli::{
+    AuditCommand, AuditExportArgs, AuditPruneArgs, AuditVerifyArgs, AuditVerifyPackArgs,
+};
 
 /// Largest external checkpoint file read (about 200 bytes a line, years of hourly lines).
 const MAX_SINK_BYTES: u64 = 64 * 1024 * 1024;
@@ -81,7 +83,9 @@ async fn verify(args: &AuditVerifyArgs, environment: &Environment) -> Result<(),
     if verification.is_intact() {
         Ok(())
     } else {
-        Err(CommandError::Failed("audit trail verification failed".to_owned()))
+        Err(CommandError::Failed(
+            "audit trail verification failed".to_owned(),
+        ))
     }
 }
 
@@ -167,7 +171,9 @@ pub(super) fn verify_pack(args: &AuditVerifyPackArgs) -> Result<(), CommandError
     if verdict.is_verified() {
         Ok(())
     } else {
-        Err(CommandError::Failed("evidence pack failed verification".to_owned()))
+        Err(CommandError::Failed(
+            "evidence pack failed verification".to_owned(),
+        ))
     }
 }
 
@@ -197,12 +203,18 @@ async fn prune(args: &AuditPruneArgs, environment: &Environment) -> Result<(), C
 fn settings(environment: &Environment) -> Vec<(String, String)> {
     let audit = &environment.config.audit;
     vec![
-        ("public_url".to_owned(), environment.config.public_url.clone()),
+        (
+            "public_url".to_owned(),
+            environment.config.public_url.clone(),
+        ),
         (
             "audit_checkpoint_interval_secs".to_owned(),
             audit.checkpoint_interval_secs.to_string(),
         ),
-        ("audit_checkpoint_events".to_owned(), audit.checkpoint_events.to_string()),
+        (
+            "audit_checkpoint_events".to_owned(),
+            audit.checkpoint_events.to_string(),
+        ),
         (
             "audit_checkpoint_file".to_owned(),
             audit
@@ -214,20 +226,25 @@ fn settings(environment: &Environment) -> Vec<(String, String)> {
             "audit_retention_lifecycle_days".to_owned(),
             audit.retention_lifecycle_days.to_string(),
         ),
-        ("audit_retention_saml_days".to_owned(), audit.retention_saml_days.to_string()),
+        (
+            "audit_retention_saml_days".to_owned(),
+            audit.retention_saml_days.to_string(),
+        ),
     ]
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or RFC 3339.
 fn parse_date(flag: &str, text: &str) -> Result<DateTime<Utc>, CommandError> {
-    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        if let Some(midnight) = day.and_hms_opt(0, 0, 0) {
-            return Ok(midnight.and_utc());
-        }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        && let Some(midnight) = day.and_hms_opt(0, 0, 0)
+    {
+        return Ok(midnight.and_utc());
     }
     DateTime::parse_from_rfc3339(text)
         .map(|instant| instant.with_timezone(&Utc))
         .map_err(|_| {
-            CommandError::Usage(format!("{flag}: {text:?} is not YYYY-MM-DD or an RFC 3339 time"))
+            CommandError::Usage(format!(
+                "{flag}: {text:?} is not YYYY-MM-DD or an RFC 3339 time"
+            ))
         })
 }

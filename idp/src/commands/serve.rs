@@ -71,7 +71,9 @@ async fn checkpoint_task(
             Err(error) => Err(error),
         };
         match written {
-            Ok(Some(checkpoint)) => tracing::info!(seq = checkpoint.seq, "audit checkpoint written"),
+            Ok(Some(checkpoint)) => {
+                tracing::info!(seq = checkpoint.seq, "audit checkpoint written")
+            }
             Ok(None) => {}
             Err(error) => tracing::error!(%error, code = error.code(), "audit checkpoint failed"),
         }

@@ -1,5 +1,8 @@
 //! Audit evidence (issue 7): checkpoints, retention pruning, evidence packs and their offline
 //! verification, and the report rendered in a real headless Chromium.
+// The suite's helpers and backend-generic test bodies are not `#[test]` functions, so clippy's
+// test allowances do not reach them; a failed unwrap there is a failed test, not an outage.
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -33,14 +36,19 @@ fn test_signer() -> AuditSigner {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
     let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
     let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "Portner test audit key").unwrap();
+    name.append_entry_by_text("CN", "Portner test audit key")
+        .unwrap();
     let name = name.build();
     let mut builder = X509::builder().unwrap();
     builder.set_subject_name(&name).unwrap();
     builder.set_issuer_name(&name).unwrap();
     builder.set_pubkey(&key).unwrap();
-    builder.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
-    builder.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap()).unwrap();
+    builder
+        .set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
     builder.sign(&key, MessageDigest::sha256()).unwrap();
     AuditSigner::new(key, builder.build()).unwrap()
 }
@@ -48,7 +56,10 @@ fn test_signer() -> AuditSigner {
 async fn append_events(store: &Store, clock: &FixedClock, count: usize, purpose: &str) {
     let mut tx = store.begin().await.unwrap();
     for _ in 0..count {
-        let event = AuditEvent::KeyGenerated { purpose: purpose.to_owned(), fingerprint: None };
+        let event = AuditEvent::KeyGenerated {
+            purpose: purpose.to_owned(),
+            fingerprint: None,
+        };
         portner_audit::append(
             &mut tx,
             clock.now(),
@@ -67,36 +78,64 @@ async fn verify_reports_a_forged_checkpoint_and_a_truncated_chain_by_seq(test: T
     let clock = fixed_clock();
     let signer = test_signer();
     append_events(store, &clock, 5, "signing").await;
-    let first = write_checkpoint(store, clock.now(), &signer, None).await.unwrap().unwrap();
+    let first = write_checkpoint(store, clock.now(), &signer, None)
+        .await
+        .unwrap()
+        .unwrap();
     append_events(store, &clock, 3, "signing").await;
-    let second = write_checkpoint(store, clock.now(), &signer, None).await.unwrap().unwrap();
+    let second = write_checkpoint(store, clock.now(), &signer, None)
+        .await
+        .unwrap()
+        .unwrap();
     let verifier = signer.verifier().unwrap();
 
-    let clean = verify_with_checkpoints(store, &verifier, &[]).await.unwrap();
+    let clean = verify_with_checkpoints(store, &verifier, &[])
+        .await
+        .unwrap();
     assert!(clean.is_intact(), "{clean:?}");
     assert_eq!((first.seq, second.seq), (5, 9));
 
     // Another key's signature: reported with the checkpoint's seq.
     let foreign = test_signer().verifier().unwrap();
     let forged = verify_with_checkpoints(store, &foreign, &[]).await.unwrap();
-    let seqs: Vec<(i64, CheckpointBreak)> =
-        forged.checkpoint_problems.iter().map(|found| (found.seq, found.problem)).collect();
-    assert_eq!(seqs, [(5, CheckpointBreak::BadSignature), (9, CheckpointBreak::BadSignature)]);
+    let seqs: Vec<(i64, CheckpointBreak)> = forged
+        .checkpoint_problems
+        .iter()
+        .map(|found| (found.seq, found.problem))
+        .collect();
+    assert_eq!(
+        seqs,
+        [
+            (5, CheckpointBreak::BadSignature),
+            (9, CheckpointBreak::BadSignature)
+        ]
+    );
 
     // Someone with database access drops the guard, cuts the tail and rewinds the head: the
     // chain alone looks intact, the checkpoint beyond the new head gives it away.
     drop_delete_guard(store).await;
-    store.execute_unprepared("DELETE FROM audit_events WHERE seq > 6").await.unwrap();
+    store
+        .execute_unprepared("DELETE FROM audit_events WHERE seq > 6")
+        .await
+        .unwrap();
     let rewind = "UPDATE audit_head SET seq = 6, hash = (SELECT hash FROM audit_events \
                   WHERE seq = 6) WHERE id = 1";
     store.execute_unprepared(rewind).await.unwrap();
 
-    assert_eq!(verify(store).await.unwrap(), ChainVerdict::Intact { count: 6 });
-    let truncated = verify_with_checkpoints(store, &verifier, &[]).await.unwrap();
+    assert_eq!(
+        verify(store).await.unwrap(),
+        ChainVerdict::Intact { count: 6 }
+    );
+    let truncated = verify_with_checkpoints(store, &verifier, &[])
+        .await
+        .unwrap();
     assert!(!truncated.is_intact());
     assert_eq!(truncated.checkpoint_problems.len(), 1);
     assert_eq!(truncated.checkpoint_problems[0].seq, 9);
-    assert_eq!(truncated.checkpoint_problems[0].problem, CheckpointBreak::BeyondHead);
+    assert_eq!(
+        truncated.checkpoint_problems[0].problem,
+        CheckpointBreak::BeyondHead
+    );
 }
 
 async fn prune_then_verify_succeeds_and_cutting_between_checkpoints_is_refused(test: TestStore) {
@@ -108,25 +147,44 @@ async fn prune_then_verify_succeeds_and_cutting_between_checkpoints_is_refused(t
     let context = AuditContext::system();
 
     append_events(store, &clock, 4, "signing").await;
-    let old = write_checkpoint(store, clock.now(), &signer, None).await.unwrap().unwrap();
+    let old = write_checkpoint(store, clock.now(), &signer, None)
+        .await
+        .unwrap()
+        .unwrap();
     clock.advance(Duration::days(400));
     append_events(store, &clock, 3, "signing").await;
-    write_checkpoint(store, clock.now(), &signer, None).await.unwrap().unwrap();
+    write_checkpoint(store, clock.now(), &signer, None)
+        .await
+        .unwrap()
+        .unwrap();
 
     // Between checkpoints, or into the retained period: refused, nothing removed.
     let between = prune(store, clock.now(), &context, &verifier, policy, Some(3)).await;
-    assert!(matches!(between, Err(AuditError::NotACheckpoint { seq: 3 })), "{between:?}");
+    assert!(
+        matches!(between, Err(AuditError::NotACheckpoint { seq: 3 })),
+        "{between:?}"
+    );
     let recent = prune(store, clock.now(), &context, &verifier, policy, Some(8)).await;
-    assert!(matches!(recent, Err(AuditError::RetentionNotReached { seq: 8, .. })), "{recent:?}");
-    assert_eq!(verify(store).await.unwrap(), ChainVerdict::Intact { count: 9 });
+    assert!(
+        matches!(recent, Err(AuditError::RetentionNotReached { seq: 8, .. })),
+        "{recent:?}"
+    );
+    assert_eq!(
+        verify(store).await.unwrap(),
+        ChainVerdict::Intact { count: 9 }
+    );
 
-    let outcome = prune(store, clock.now(), &context, &verifier, policy, None).await.unwrap();
+    let outcome = prune(store, clock.now(), &context, &verifier, policy, None)
+        .await
+        .unwrap();
     let outcome = outcome.expect("the old segment is past retention");
     assert_eq!(outcome.anchor.seq, old.seq);
     assert_eq!((outcome.removed_lifecycle, outcome.removed_saml), (4, 0));
 
     // The chain now starts at the anchor and still verifies, including the prune's own event.
-    let after = verify_with_checkpoints(store, &verifier, &[]).await.unwrap();
+    let after = verify_with_checkpoints(store, &verifier, &[])
+        .await
+        .unwrap();
     assert!(after.is_intact(), "{after:?}");
     assert_eq!(after.chain, ChainVerdict::Intact { count: 6 });
     let mut tx = store.read().await.unwrap();
@@ -141,14 +199,24 @@ async fn records_above_the_anchor_cannot_be_deleted_directly(test: TestStore) {
     let clock = fixed_clock();
     append_events(store, &clock, 2, "signing").await;
 
-    let deleted = store.execute_unprepared("DELETE FROM audit_events WHERE seq = 1").await;
+    let deleted = store
+        .execute_unprepared("DELETE FROM audit_events WHERE seq = 1")
+        .await;
     let moved = store
-        .execute_unprepared("UPDATE audit_anchor SET seq = 2, hash = (SELECT hash FROM audit_events WHERE seq = 2)")
+        .execute_unprepared(
+            "UPDATE audit_anchor SET seq = 2, hash = (SELECT hash FROM audit_events WHERE seq = 2)",
+        )
         .await;
 
     assert!(deleted.is_err(), "the append-only guard let a record go");
-    assert!(moved.is_err(), "the anchor moved onto something that is not a checkpoint");
-    assert_eq!(verify(store).await.unwrap(), ChainVerdict::Intact { count: 2 });
+    assert!(
+        moved.is_err(),
+        "the anchor moved onto something that is not a checkpoint"
+    );
+    assert_eq!(
+        verify(store).await.unwrap(),
+        ChainVerdict::Intact { count: 2 }
+    );
 }
 
 async fn drop_delete_guard(store: &Store) {
@@ -175,7 +243,9 @@ async fn exported_pack() -> Exported {
     let clock = fixed_clock();
     let signer = test_signer();
     append_events(&test.store, &clock, 6, "signing").await;
-    write_checkpoint(&test.store, clock.now(), &signer, None).await.unwrap();
+    write_checkpoint(&test.store, clock.now(), &signer, None)
+        .await
+        .unwrap();
     clock.advance(Duration::hours(2));
     append_events(&test.store, &clock, 4, "encryption").await;
 
@@ -183,13 +253,27 @@ async fn exported_pack() -> Exported {
     let pack = folder.path().join("pack.zip");
     let request = request_for(&clock, pack.clone());
     let mut ticks = 0;
-    let summary = export(&test.store, clock.now(), &AuditContext::system(), &signer, &request,
-        &mut |_, _| ticks += 1)
+    let summary = export(
+        &test.store,
+        clock.now(),
+        &AuditContext::system(),
+        &signer,
+        &request,
+        &mut |_, _| ticks += 1,
+    )
     .await
     .unwrap();
-    assert_eq!(summary.events, 11, "10 events and the first checkpoint's own event");
+    assert_eq!(
+        summary.events, 11,
+        "10 events and the first checkpoint's own event"
+    );
     assert!(ticks > 0, "no progress was reported");
-    Exported { _test: test, folder, pack, signer }
+    Exported {
+        _test: test,
+        folder,
+        pack,
+        signer,
+    }
 }
 
 fn request_for(clock: &FixedClock, out: PathBuf) -> ExportRequest {
@@ -215,9 +299,15 @@ fn tamper(pack: &Path, out: &Path, name: &str, change: impl Fn(Vec<u8>) -> Optio
         let entry_name = entry.name().unwrap().into_owned();
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).unwrap();
-        let bytes = if entry_name == name { change(bytes) } else { Some(bytes) };
+        let bytes = if entry_name == name {
+            change(bytes)
+        } else {
+            Some(bytes)
+        };
         if let Some(bytes) = bytes {
-            writer.start_file(entry_name, zip::write::SimpleFileOptions::default()).unwrap();
+            writer
+                .start_file(entry_name, zip::write::SimpleFileOptions::default())
+                .unwrap();
             writer.write_all(&bytes).unwrap();
         }
     }
@@ -227,19 +317,36 @@ fn tamper(pack: &Path, out: &Path, name: &str, change: impl Fn(Vec<u8>) -> Optio
 fn entry(pack: &Path, name: &str) -> Vec<u8> {
     let mut archive = zip::ZipArchive::new(std::fs::File::open(pack).unwrap()).unwrap();
     let mut bytes = Vec::new();
-    archive.by_name(name).unwrap().read_to_end(&mut bytes).unwrap();
+    archive
+        .by_name(name)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
     bytes
 }
 
 fn assert_finding(verdict: &PackVerdict, file: &str, place: Option<&str>, problem: &str) {
     let found = verdict.findings.iter().any(|finding| {
         finding.file == file
-            && place.is_none_or(|wanted| finding.place.as_deref().is_some_and(|at| at.contains(wanted)))
+            && place.is_none_or(|wanted| {
+                finding
+                    .place
+                    .as_deref()
+                    .is_some_and(|at| at.contains(wanted))
+            })
             && finding.problem.contains(problem)
     });
-    assert!(found, "no finding {file} {place:?} {problem:?} in:\n{}", verdict.text());
+    assert!(
+        found,
+        "no finding {file} {place:?} {problem:?} in:\n{}",
+        verdict.text()
+    );
     assert!(!verdict.is_verified());
-    assert!(verdict.text().starts_with("Evidence pack FAILED verification"));
+    assert!(
+        verdict
+            .text()
+            .starts_with("Evidence pack FAILED verification")
+    );
 }
 
 #[tokio::test]
@@ -249,7 +356,13 @@ async fn an_untouched_pack_verifies_with_a_pasteable_verdict() {
     let verdict = verdict_of(&exported.pack, &exported.signer);
 
     assert!(verdict.is_verified(), "{}", verdict.text());
-    assert!(verdict.text().starts_with("Evidence pack VERIFIED: 11 events"), "{}", verdict.text());
+    assert!(
+        verdict
+            .text()
+            .starts_with("Evidence pack VERIFIED: 11 events"),
+        "{}",
+        verdict.text()
+    );
     assert!(verdict.text().contains(&exported.signer.fingerprint()));
 }
 
@@ -257,9 +370,15 @@ async fn an_untouched_pack_verifies_with_a_pasteable_verdict() {
 async fn a_changed_byte_in_any_file_is_reported_with_the_file() {
     let exported = exported_pack().await;
     let archive = zip::ZipArchive::new(std::fs::File::open(&exported.pack).unwrap()).unwrap();
-    let names: Vec<String> = archive.file_names().map(|name| name.unwrap().into_owned()).collect();
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect();
 
-    for name in names.iter().filter(|name| !entry(&exported.pack, name).is_empty()) {
+    for name in names
+        .iter()
+        .filter(|name| !entry(&exported.pack, name).is_empty())
+    {
         let out = exported.folder.path().join("tampered.zip");
         tamper(&exported.pack, &out, name, |mut bytes| {
             let middle = bytes.len() / 2;
@@ -269,14 +388,20 @@ async fn a_changed_byte_in_any_file_is_reported_with_the_file() {
 
         let verdict = verdict_of(&out, &exported.signer);
 
-        assert!(!verdict.is_verified(), "{name}: a flipped bit went unnoticed");
+        assert!(
+            !verdict.is_verified(),
+            "{name}: a flipped bit went unnoticed"
+        );
         let expected_file = match name.as_str() {
             "manifest.sig" => "manifest.json",
             other => other,
         };
         assert!(
-            verdict.findings.iter().any(|finding| finding.file == expected_file
-                || (name == "manifest.sig" && finding.file == "manifest.sig")),
+            verdict
+                .findings
+                .iter()
+                .any(|finding| finding.file == expected_file
+                    || (name == "manifest.sig" && finding.file == "manifest.sig")),
             "{name}: no finding names the file:\n{}",
             verdict.text()
         );
@@ -289,14 +414,29 @@ async fn a_removed_event_is_reported_with_line_and_sequence() {
     let out = exported.folder.path().join("removed.zip");
     tamper(&exported.pack, &out, "events.jsonl", |bytes| {
         let text = String::from_utf8(bytes).unwrap();
-        let kept: Vec<&str> = text.lines().enumerate().filter(|(index, _)| *index != 3).map(|(_, line)| line).collect();
+        let kept: Vec<&str> = text
+            .lines()
+            .enumerate()
+            .filter(|(index, _)| *index != 3)
+            .map(|(_, line)| line)
+            .collect();
         Some(format!("{}\n", kept.join("\n")).into_bytes())
     });
 
     let verdict = verdict_of(&out, &exported.signer);
 
-    assert_finding(&verdict, "events.jsonl", None, "SHA-256 differs from the signed manifest");
-    assert_finding(&verdict, "events.jsonl", Some("line 4, seq 5"), "sequence 4 expected, 5 found: event(s) removed");
+    assert_finding(
+        &verdict,
+        "events.jsonl",
+        None,
+        "SHA-256 differs from the signed manifest",
+    );
+    assert_finding(
+        &verdict,
+        "events.jsonl",
+        Some("line 4, seq 5"),
+        "sequence 4 expected, 5 found: event(s) removed",
+    );
 }
 
 #[tokio::test]
@@ -313,8 +453,18 @@ async fn an_added_event_is_reported_with_line_and_sequence() {
 
     let verdict = verdict_of(&out, &exported.signer);
 
-    assert_finding(&verdict, "events.jsonl", Some("line 4, seq 3"), "event added or repeated");
-    assert_finding(&verdict, "events.jsonl", None, "12 events, the manifest says 11");
+    assert_finding(
+        &verdict,
+        "events.jsonl",
+        Some("line 4, seq 3"),
+        "event added or repeated",
+    );
+    assert_finding(
+        &verdict,
+        "events.jsonl",
+        None,
+        "12 events, the manifest says 11",
+    );
 }
 
 #[tokio::test]
@@ -324,7 +474,10 @@ async fn a_swapped_checkpoint_is_reported_with_its_sequence() {
     let other = portner_tests::sqlite_store().await;
     let clock = fixed_clock();
     append_events(&other.store, &clock, 3, "cpr").await;
-    let foreign = write_checkpoint(&other.store, clock.now(), &exported.signer, None).await.unwrap().unwrap();
+    let foreign = write_checkpoint(&other.store, clock.now(), &exported.signer, None)
+        .await
+        .unwrap()
+        .unwrap();
     let foreign_line = serde_json::to_string(&foreign).unwrap();
     let out = exported.folder.path().join("swapped.zip");
     tamper(&exported.pack, &out, "checkpoints.jsonl", |bytes| {
@@ -336,8 +489,18 @@ async fn a_swapped_checkpoint_is_reported_with_its_sequence() {
 
     let verdict = verdict_of(&out, &exported.signer);
 
-    assert_finding(&verdict, "checkpoints.jsonl", None, "SHA-256 differs from the signed manifest");
-    assert_finding(&verdict, "checkpoints.jsonl", Some("checkpoint 3"), "hash disagrees with events.jsonl line 3");
+    assert_finding(
+        &verdict,
+        "checkpoints.jsonl",
+        None,
+        "SHA-256 differs from the signed manifest",
+    );
+    assert_finding(
+        &verdict,
+        "checkpoints.jsonl",
+        Some("checkpoint 3"),
+        "hash disagrees with events.jsonl line 3",
+    );
 }
 
 #[tokio::test]
@@ -347,16 +510,34 @@ async fn a_removed_or_added_file_and_a_foreign_certificate_are_reported() {
     tamper(&exported.pack, &removed, "inventory/users.csv", |_| None);
 
     let verdict = verdict_of(&removed, &exported.signer);
-    assert_finding(&verdict, "inventory/users.csv", None, "removed: listed in the manifest but missing");
+    assert_finding(
+        &verdict,
+        "inventory/users.csv",
+        None,
+        "removed: listed in the manifest but missing",
+    );
 
-    let foreign = verify_pack(&exported.pack, Some(&test_signer().fingerprint()), PackLimits::default()).unwrap();
-    assert_finding(&foreign, "certificate.pem", None, "is not the expected audit certificate");
+    let foreign = verify_pack(
+        &exported.pack,
+        Some(&test_signer().fingerprint()),
+        PackLimits::default(),
+    )
+    .unwrap();
+    assert_finding(
+        &foreign,
+        "certificate.pem",
+        None,
+        "is not the expected audit certificate",
+    );
 }
 
 #[tokio::test]
 async fn an_oversized_entry_is_refused_without_reading_it() {
     let exported = exported_pack().await;
-    let limits = PackLimits { max_events_bytes: 100, ..PackLimits::default() };
+    let limits = PackLimits {
+        max_events_bytes: 100,
+        ..PackLimits::default()
+    };
 
     let verdict = verify_pack(&exported.pack, None, limits).unwrap();
 
@@ -372,11 +553,22 @@ async fn a_period_beyond_retention_is_refused_and_writes_nothing() {
     let mut request = request_for(&clock, out.clone());
     request.from = clock.now() - Duration::days(500);
 
-    let refused = export(&test.store, clock.now(), &AuditContext::system(), &test_signer(), &request, &mut |_, _| {}).await;
+    let refused = export(
+        &test.store,
+        clock.now(),
+        &AuditContext::system(),
+        &test_signer(),
+        &request,
+        &mut |_, _| {},
+    )
+    .await;
 
     let error = refused.unwrap_err();
     assert_eq!(error.code(), "AUD0010");
-    assert!(error.to_string().contains("retention period (396 days"), "{error}");
+    assert!(
+        error.to_string().contains("retention period (396 days"),
+        "{error}"
+    );
     assert!(!out.exists());
 }
 
@@ -392,14 +584,31 @@ async fn an_interrupted_export_leaves_no_file_that_looks_complete() {
 
     let store = test.store.clone();
     let task = tokio::spawn(async move {
-        export(&store, clock.now(), &AuditContext::system(), &signer, &request, &mut |done, _| {
-            assert!(done < 2_000, "interrupted here, as a killed process would be");
-        })
+        export(
+            &store,
+            clock.now(),
+            &AuditContext::system(),
+            &signer,
+            &request,
+            &mut |done, _| {
+                assert!(
+                    done < 2_000,
+                    "interrupted here, as a killed process would be"
+                );
+            },
+        )
         .await
     });
 
-    assert!(task.await.is_err(), "the export was expected to be interrupted");
-    assert!(!out.exists(), "an interrupted export left {}", out.display());
+    assert!(
+        task.await.is_err(),
+        "the export was expected to be interrupted"
+    );
+    assert!(
+        !out.exists(),
+        "an interrupted export left {}",
+        out.display()
+    );
     // What is left keeps its `.partial` name and holds no signed manifest.
     let partial = portner_audit::evidence::partial_path(&out);
     if partial.exists() {
@@ -417,28 +626,64 @@ async fn the_report_renders_in_headless_chromium_with_charts_and_verdict() {
     let url = format!("file://{}", report.display());
 
     let dom = std::process::Command::new(&chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", &url])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            &url,
+        ])
         .output()
         .unwrap();
     let screenshot = exported.folder.path().join("report.png");
     let shot = std::process::Command::new(&chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,2400"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1200,2400",
+        ])
         .arg(format!("--screenshot={}", screenshot.display()))
         .arg(&url)
         .output()
         .unwrap();
 
     let dom = String::from_utf8_lossy(&dom.stdout);
-    for chart in ["chart-sign-ins", "chart-failures", "chart-lockouts", "chart-helpdesk", "chart-all-events"] {
-        assert!(dom.contains(&format!("<figure id=\"{chart}\"><svg")), "{chart} missing from the DOM");
+    for chart in [
+        "chart-sign-ins",
+        "chart-failures",
+        "chart-lockouts",
+        "chart-helpdesk",
+        "chart-all-events",
+    ] {
+        assert!(
+            dom.contains(&format!("<figure id=\"{chart}\"><svg")),
+            "{chart} missing from the DOM"
+        );
     }
-    assert!(dom.contains("VERIFICERET / VERIFIED: 11"), "verdict missing");
-    assert!(dom.contains("No events in the period"), "empty charts must say so");
-    assert!(dom.contains("class=\"bar\""), "the all-events chart has no bars");
+    assert!(
+        dom.contains("VERIFICERET / VERIFIED: 11"),
+        "verdict missing"
+    );
+    assert!(
+        dom.contains("No events in the period"),
+        "empty charts must say so"
+    );
+    assert!(
+        dom.contains("class=\"bar\""),
+        "the all-events chart has no bars"
+    );
     assert!(dom.contains("id=\"control-matrix\"") && dom.contains("LG-5"));
-    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
     let png = std::fs::read(&screenshot).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot is empty");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "screenshot is empty"
+    );
 }
 
 /// The Chromium binary, or `None` after a visible skip line (a failure under CI).
@@ -447,7 +692,10 @@ fn chromium() -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    assert!(std::env::var_os("CI").is_none(), "chromium must be installed under CI");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "chromium must be installed under CI"
+    );
     println!("skipped: /usr/bin/chromium not installed (report rendering test)");
     None
 }
