@@ -8,7 +8,11 @@
 //! the export's rate as a share of the plain read, and the peak resident memory during the
 //! export (Linux: the peak is reset through `/proc/self/clear_refs` before it starts, so the
 //! figure covers the export alone). Nothing here is asserted on time; see docs/benchmarks.md.
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "benchmark harness, not production")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark harness, not production"
+)]
 
 use std::time::Instant;
 
@@ -34,9 +38,14 @@ async fn main() {
         .map(|text| text.parse().expect("EVENTS must be a number"))
         .unwrap_or(1_000_000);
     let folder = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", folder.path().join("bench.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        folder.path().join("bench.db").display()
+    );
     let cipher = FieldCipher::from_hex(&FieldCipher::generate_hex().unwrap()).unwrap();
-    let store = Store::connect(&url, Backend::Sqlite, 4, cipher).await.unwrap();
+    let store = Store::connect(&url, Backend::Sqlite, 4, cipher)
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let signer = signer();
 
@@ -44,7 +53,10 @@ async fn main() {
     let step = Duration::milliseconds(30 * 86_400_000 / events.max(1) as i64);
     let filling = Instant::now();
     fill(&store, &signer, start, step, events).await;
-    println!("filled {events} events with checkpoints every {BATCH} in {:.1?}", filling.elapsed());
+    println!(
+        "filled {events} events with checkpoints every {BATCH} in {:.1?}",
+        filling.elapsed()
+    );
 
     let (read_rows, read_secs) = plain_read(&store).await;
     println!(
@@ -63,9 +75,16 @@ async fn main() {
     };
     let now = start + Duration::days(32);
     let exporting = Instant::now();
-    let summary = export(&store, now, &AuditContext::system(), &signer, &request, &mut |_, _| {})
-        .await
-        .unwrap();
+    let summary = export(
+        &store,
+        now,
+        &AuditContext::system(),
+        &signer,
+        &request,
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
     let export_secs = exporting.elapsed().as_secs_f64();
     let peak = peak_memory_kib();
     let export_rate = summary.events as f64 / export_secs;
@@ -76,7 +95,10 @@ async fn main() {
         summary.events,
         export_rate / (read_rows as f64 / read_secs),
         pack_bytes as f64 / 1_048_576.0,
-        peak.map_or_else(|| "unknown".to_owned(), |kib| format!("{:.1}", kib as f64 / 1024.0)),
+        peak.map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{:.1}", kib as f64 / 1024.0)
+        ),
     );
 
     let verifying = Instant::now();
@@ -127,7 +149,9 @@ async fn fill(
         tx.commit().await.unwrap();
         written = (written + BATCH).min(events);
         let now = start + step * written as i32;
-        portner_audit::checkpoint::write_checkpoint(store, now, signer, None).await.unwrap();
+        portner_audit::checkpoint::write_checkpoint(store, now, signer, None)
+            .await
+            .unwrap();
     }
 }
 
@@ -150,14 +174,19 @@ async fn plain_read(store: &Store) -> (u64, f64) {
 fn signer() -> AuditSigner {
     let key = PKey::from_rsa(Rsa::generate(3072).unwrap()).unwrap();
     let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "Portner benchmark audit key").unwrap();
+    name.append_entry_by_text("CN", "Portner benchmark audit key")
+        .unwrap();
     let name = name.build();
     let mut builder = X509::builder().unwrap();
     builder.set_subject_name(&name).unwrap();
     builder.set_issuer_name(&name).unwrap();
     builder.set_pubkey(&key).unwrap();
-    builder.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
-    builder.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap()).unwrap();
+    builder
+        .set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
     builder.sign(&key, MessageDigest::sha256()).unwrap();
     AuditSigner::new(key, builder.build()).unwrap()
 }

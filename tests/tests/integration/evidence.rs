@@ -699,3 +699,59 @@ fn chromium() -> Option<PathBuf> {
     println!("skipped: /usr/bin/chromium not installed (report rendering test)");
     None
 }
+
+#[tokio::test]
+async fn checkpoints_fall_due_by_event_count_or_by_time_and_idle_chains_get_none() {
+    let test = portner_tests::sqlite_store().await;
+    let store = &test.store;
+    let clock = fixed_clock();
+    let signer = test_signer();
+    let schedule = portner_audit::CheckpointSchedule {
+        interval_secs: 3_600,
+        every_events: 3,
+    };
+    let due = |clock: &FixedClock| {
+        let now = clock.now();
+        async move {
+            portner_audit::checkpoint::checkpoint_due(store, now, schedule)
+                .await
+                .unwrap()
+        }
+    };
+
+    assert!(!due(&clock).await, "an empty chain needs no checkpoint");
+    assert!(
+        write_checkpoint(store, clock.now(), &signer, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    append_events(store, &clock, 2, "signing").await;
+    assert!(due(&clock).await, "the first events are due at once");
+
+    write_checkpoint(store, clock.now(), &signer, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        write_checkpoint(store, clock.now(), &signer, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    append_events(store, &clock, 1, "signing").await;
+    assert!(!due(&clock).await, "one event, no time passed");
+    clock.advance(Duration::seconds(3_599));
+    assert!(!due(&clock).await, "one second before the interval");
+    clock.advance(Duration::seconds(1));
+    assert!(due(&clock).await, "at the interval");
+
+    write_checkpoint(store, clock.now(), &signer, None)
+        .await
+        .unwrap()
+        .unwrap();
+    append_events(store, &clock, 2, "signing").await;
+    assert!(!due(&clock).await, "two of three events");
+    append_events(store, &clock, 1, "signing").await;
+    assert!(due(&clock).await, "three events");
+}
