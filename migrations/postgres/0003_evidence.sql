@@ -10,6 +10,9 @@ CREATE TABLE audit_checkpoints (
     signature        BYTEA NOT NULL
 );
 
+-- Exports and pruning select records by time.
+CREATE INDEX audit_events_occurred_at ON audit_events (occurred_at);
+
 CREATE TABLE audit_anchor (
     id    BIGINT PRIMARY KEY NOT NULL CHECK (id = 1),
     seq   BIGINT NOT NULL,

@@ -28,7 +28,32 @@ pub(super) fn run(command: &ConfigCommand, config: &Config) -> Result<(), Comman
             println!("cpr_key                   {cpr_key}");
             println!("log_format                {:?}", config.log_format);
             println!("log_level                 {}", config.log_level);
+            print_audit(&config.audit);
             Ok(())
         }
     }
+}
+
+fn print_audit(audit: &portner_shared::config::AuditSettings) {
+    let file = audit
+        .checkpoint_file
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |path| path.display().to_string());
+    println!(
+        "audit_checkpoint_interval_secs  {}",
+        audit.checkpoint_interval_secs
+    );
+    println!(
+        "audit_checkpoint_events         {}",
+        audit.checkpoint_events
+    );
+    println!("audit_checkpoint_file           {file}");
+    println!(
+        "audit_retention_lifecycle_days  {}",
+        audit.retention_lifecycle_days
+    );
+    println!(
+        "audit_retention_saml_days       {}",
+        audit.retention_saml_days
+    );
 }

@@ -755,3 +755,20 @@ async fn checkpoints_fall_due_by_event_count_or_by_time_and_idle_chains_get_none
     append_events(store, &clock, 1, "signing").await;
     assert!(due(&clock).await, "three events");
 }
+
+#[test]
+fn audit_retention_cannot_be_configured_below_the_nsis_minimums() {
+    use portner_shared::config::{Overrides, load};
+    let environment = vec![(
+        "PORTNER_AUDIT_RETENTION_SAML_DAYS".to_owned(),
+        "90".to_owned(),
+    )];
+
+    let error = load(None, environment, &Overrides::default()).unwrap_err();
+
+    assert_eq!(error.key, "audit_retention_saml_days");
+    assert_eq!(error.problem, "must be 180-36500");
+    let (config, _) = load(None, Vec::new(), &Overrides::default()).unwrap();
+    assert_eq!(config.audit.retention_lifecycle_days, 396);
+    assert_eq!(config.audit.checkpoint_events, 10_000);
+}
