@@ -160,20 +160,6 @@ pub struct PackRecord {
 }
 
 impl PackRecord {
-    fn from_record(record: &AuditRecord) -> Self {
-        Self {
-            seq: record.seq,
-            occurred_at: record.occurred_at,
-            time: rfc3339(record.occurred_at),
-            kind: record.kind.clone(),
-            actor: record.actor.clone(),
-            subject: record.subject.clone(),
-            data: record.data.clone(),
-            prev_hash: record.prev_hash.clone(),
-            hash: record.hash.clone(),
-        }
-    }
-
     /// The chain record this line describes.
     pub fn to_record(&self) -> AuditRecord {
         AuditRecord {
@@ -185,6 +171,38 @@ impl PackRecord {
             data: self.data.clone(),
             prev_hash: self.prev_hash.clone(),
             hash: self.hash.clone(),
+        }
+    }
+}
+
+/// The same line as [`PackRecord`], serialised from a borrowed record without copying it.
+#[derive(Serialize)]
+struct PackRecordRef<'a> {
+    seq: i64,
+    occurred_at: i64,
+    time: String,
+    kind: &'a str,
+    actor: &'a str,
+    subject: &'a str,
+    data: &'a str,
+    #[serde(with = "crate::checkpoint::hex_bytes")]
+    prev_hash: &'a [u8],
+    #[serde(with = "crate::checkpoint::hex_bytes")]
+    hash: &'a [u8],
+}
+
+impl<'a> PackRecordRef<'a> {
+    fn from_record(record: &'a AuditRecord) -> Self {
+        Self {
+            seq: record.seq,
+            occurred_at: record.occurred_at,
+            time: rfc3339(record.occurred_at),
+            kind: &record.kind,
+            actor: &record.actor,
+            subject: &record.subject,
+            data: &record.data,
+            prev_hash: &record.prev_hash,
+            hash: &record.hash,
         }
     }
 }
@@ -469,7 +487,7 @@ async fn stream_records(
         for record in &page {
             walk.check(record);
             visit(record);
-            pack.write_json_line(&PackRecord::from_record(record))?;
+            pack.write_json_line(&PackRecordRef::from_record(record))?;
         }
         progress(walk.seen, total);
     }

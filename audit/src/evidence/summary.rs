@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde::Deserialize;
 
 use crate::AuditRecord;
 
@@ -148,19 +148,37 @@ pub struct Tally {
     pub by_kind: BTreeMap<String, u64>,
     /// All events counted.
     pub total: u64,
+    /// The day of the last record counted, as a day number and as text.
+    current_day: Option<(i64, String)>,
 }
+
+const MILLIS_PER_DAY: i64 = 86_400_000;
 
 impl Tally {
     /// Counts one record.
     pub fn add(&mut self, record: &AuditRecord) {
-        let day = crate::evidence::day_of(record.occurred_at);
+        // Records arrive in time order, so the day's text is recomputed only when it changes.
+        let day_number = record.occurred_at.div_euclid(MILLIS_PER_DAY);
+        if self.current_day.as_ref().is_none_or(|(number, _)| *number != day_number) {
+            self.current_day = Some((day_number, crate::evidence::day_of(record.occurred_at)));
+        }
+        let day = self
+            .current_day
+            .as_ref()
+            .map(|(_, text)| text.clone())
+            .unwrap_or_default();
         let category = Category::of(&record.kind);
         let detail = detail_of(category, &record.data);
         *self
             .by_key
             .entry((day, category, record.kind.clone(), detail))
             .or_insert(0) += 1;
-        *self.by_kind.entry(record.kind.clone()).or_insert(0) += 1;
+        match self.by_kind.get_mut(&record.kind) {
+            Some(count) => *count += 1,
+            None => {
+                self.by_kind.insert(record.kind.clone(), 1);
+            }
+        }
         self.total += 1;
     }
 
@@ -195,17 +213,34 @@ impl Tally {
 }
 
 /// The level of a sign-in or the method of a helpdesk action, from the event's fields.
+///
+/// Parses only the two fields it needs, skipping the rest of the event without building it.
 fn detail_of(category: Category, data: &str) -> String {
-    let field = match category {
-        Category::SignIn => "level",
-        Category::Helpdesk => "method",
-        _ => return String::new(),
-    };
-    let parsed: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-    parsed
-        .get("fields")
-        .and_then(|fields| fields.get(field))
-        .and_then(Value::as_str)
+    #[derive(Deserialize)]
+    struct Data<'a> {
+        #[serde(borrow)]
+        fields: Option<Fields<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Fields<'a> {
+        #[serde(borrow)]
+        level: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+
+    if !matches!(category, Category::SignIn | Category::Helpdesk) {
+        return String::new();
+    }
+    let fields = serde_json::from_str::<Data<'_>>(data)
+        .ok()
+        .and_then(|parsed| parsed.fields);
+    let value = fields.and_then(|fields| match category {
+        Category::SignIn => fields.level,
+        _ => fields.method,
+    });
+    value
+        .as_deref()
         .unwrap_or("unknown")
         .chars()
         .take(40)
