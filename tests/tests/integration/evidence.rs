@@ -772,3 +772,77 @@ fn audit_retention_cannot_be_configured_below_the_nsis_minimums() {
     assert_eq!(config.audit.retention_lifecycle_days, 396);
     assert_eq!(config.audit.checkpoint_events, 10_000);
 }
+
+#[tokio::test]
+async fn the_report_is_self_contained_and_says_when_a_chart_has_no_events() {
+    let exported = exported_pack().await;
+
+    let report = String::from_utf8(entry(&exported.pack, "report.html")).unwrap();
+
+    for external in ["<script", "<link", "src=", "url(", "@import", "https://"] {
+        assert!(
+            !report.contains(external),
+            "report.html loads something: {external}"
+        );
+    }
+    assert!(report.contains("Log-ind pr. dag efter niveau / Sign-ins per day by level"));
+    assert!(report.contains("Ingen hændelser i perioden / No events in the period"));
+    let controls = String::from_utf8(entry(&exported.pack, "controls.csv")).unwrap();
+    for requirement in [
+        "IP-2,", "AU-5,", "LK-1,", "SS-2,", "HD-1,", "LG-3,", "LG-5,", "EV-14,",
+    ] {
+        assert!(
+            controls.contains(requirement),
+            "{requirement} missing from controls.csv"
+        );
+    }
+    assert!(controls.contains("\"lifecycle 396 days, SAML 180 days (0 change events in period)\""));
+}
+
+#[tokio::test]
+async fn a_pack_exported_after_pruning_starts_at_the_anchor_and_verifies() {
+    let test = portner_tests::sqlite_store().await;
+    let store = &test.store;
+    let clock = fixed_clock();
+    let signer = test_signer();
+    append_events(store, &clock, 5, "signing").await;
+    write_checkpoint(store, clock.now(), &signer, None)
+        .await
+        .unwrap()
+        .unwrap();
+    clock.advance(Duration::days(400));
+    append_events(store, &clock, 3, "encryption").await;
+    let policy = RetentionPolicy::default();
+    let verifier = signer.verifier().unwrap();
+    prune(
+        store,
+        clock.now(),
+        &AuditContext::system(),
+        &verifier,
+        policy,
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let folder = tempfile::tempdir().unwrap();
+    let pack = folder.path().join("after-prune.zip");
+    let summary = export(
+        store,
+        clock.now(),
+        &AuditContext::system(),
+        &signer,
+        &request_for(&clock, pack.clone()),
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        summary.first_seq, 7,
+        "the first record after the anchor's own event"
+    );
+    let verdict = verdict_of(&pack, &signer);
+    assert!(verdict.is_verified(), "{}", verdict.text());
+}
