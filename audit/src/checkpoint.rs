@@ -394,6 +394,39 @@ pub fn read_sink(path: &Path, max_bytes: u64) -> Result<Vec<Checkpoint>, AuditEr
         .collect()
 }
 
+/// Sends the checkpoint to a local syslog socket (`/dev/log` or a relay's Unix datagram socket)
+/// as one RFC 5424 message, facility 13 ("log audit"), severity 6 (informational), so a
+/// syslog pipeline can ship it off the box (LG-5 "off-box shipping").
+///
+/// # Errors
+///
+/// The socket cannot be reached or refused the message.
+pub fn send_to_syslog(socket: &Path, checkpoint: &Checkpoint) -> Result<(), AuditError> {
+    // RFC 5424 §6.2.1: PRI = facility * 8 + severity = 13 * 8 + 6.
+    const PRI: u8 = 110;
+
+    let io_error = |source| AuditError::Io {
+        path: socket.display().to_string(),
+        source,
+    };
+    let timestamp = portner_shared::clock::from_millis(checkpoint.created_at)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty() && name.is_ascii() && !name.contains(' '))
+        .unwrap_or_else(|| "-".to_owned());
+    let message = format!(
+        "<{PRI}>1 {timestamp} {host} portner - AUDIT_CHECKPOINT - {}",
+        serde_json::to_string(checkpoint)?
+    );
+    let sender = std::os::unix::net::UnixDatagram::unbound().map_err(io_error)?;
+    sender
+        .send_to(message.as_bytes(), socket)
+        .map_err(io_error)?;
+    Ok(())
+}
+
 pub(crate) fn sign_head(
     current: &Head,
     created_at: i64,
@@ -528,6 +561,33 @@ mod tests {
                 .verifier()
                 .unwrap()
                 .checkpoint_is_valid(&checkpoint)
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_reaches_syslog_as_one_rfc5424_message() {
+        let folder = tempfile::tempdir().unwrap();
+        let socket = folder.path().join("log.sock");
+        let receiver = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+        let head = Head {
+            seq: 42,
+            hash: vec![7; 32],
+        };
+        let checkpoint = sign_head(&head, 1_764_763_200_000, &test_signer()).unwrap();
+
+        send_to_syslog(&socket, &checkpoint).unwrap();
+
+        let mut buffer = vec![0; 4096];
+        let length = receiver.recv(&mut buffer).unwrap();
+        let message = String::from_utf8(buffer[..length].to_vec()).unwrap();
+        assert!(
+            message.starts_with("<110>1 2025-12-03T12:00:00.000Z "),
+            "{message}"
+        );
+        let json = message.split(" AUDIT_CHECKPOINT - ").nth(1).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Checkpoint>(json).unwrap(),
+            checkpoint
         );
     }
 

@@ -208,3 +208,33 @@ fn serve_writes_a_checkpoint_in_the_background() {
         "{report}"
     );
 }
+
+#[test]
+fn a_checkpoint_is_also_sent_to_the_configured_syslog_socket() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let socket = folder.path().join("log.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    receiver
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_portner"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["audit", "checkpoint"])
+        .env_remove("PORTNER_DATABASE_URL")
+        .env("PORTNER_AUDIT_CHECKPOINT_SYSLOG", &socket)
+        .output()
+        .unwrap();
+
+    assert!(output.status.success(), "{}", text(&output));
+    let mut buffer = vec![0; 8192];
+    let length = receiver.recv(&mut buffer).unwrap();
+    let message = String::from_utf8_lossy(&buffer[..length]);
+    assert!(message.starts_with("<110>1 "), "{message}");
+    assert!(
+        message.contains(" portner - AUDIT_CHECKPOINT - {\"seq\":4,"),
+        "{message}"
+    );
+}

@@ -159,7 +159,11 @@ impl Tally {
     pub fn add(&mut self, record: &AuditRecord) {
         // Records arrive in time order, so the day's text is recomputed only when it changes.
         let day_number = record.occurred_at.div_euclid(MILLIS_PER_DAY);
-        if self.current_day.as_ref().is_none_or(|(number, _)| *number != day_number) {
+        if self
+            .current_day
+            .as_ref()
+            .is_none_or(|(number, _)| *number != day_number)
+        {
             self.current_day = Some((day_number, crate::evidence::day_of(record.occurred_at)));
         }
         let day = self

@@ -96,7 +96,10 @@ async fn checkpoint(environment: &Environment) -> Result<(), CommandError> {
     match portner_audit::checkpoint::write_checkpoint(&environment.store, now, &signer, sink)
         .await?
     {
-        Some(checkpoint) => println!("checkpoint written at record {}", checkpoint.seq),
+        Some(checkpoint) => {
+            println!("checkpoint written at record {}", checkpoint.seq);
+            send_to_syslog(&environment.config.audit, &checkpoint);
+        }
         None => println!("no new records since the last checkpoint; nothing written"),
     }
     Ok(())
@@ -152,6 +155,20 @@ async fn export(args: &AuditExportArgs, environment: &Environment) -> Result<(),
     );
     println!("audit certificate SHA-256: {}", signer.fingerprint());
     Ok(())
+}
+
+/// Sends a checkpoint to the configured syslog socket, if any. A failure is logged, not fatal:
+/// the checkpoint is committed already, and `portner audit verify` still has the database's
+/// copy and the file sink's.
+pub(crate) fn send_to_syslog(
+    settings: &portner_shared::config::AuditSettings,
+    checkpoint: &portner_audit::Checkpoint,
+) {
+    if let Some(socket) = &settings.checkpoint_syslog
+        && let Err(error) = portner_audit::checkpoint::send_to_syslog(socket, checkpoint)
+    {
+        tracing::error!(%error, code = error.code(), "checkpoint not sent to syslog");
+    }
 }
 
 /// Runs without a database or data folder.

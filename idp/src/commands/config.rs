@@ -48,6 +48,11 @@ fn print_audit(audit: &portner_shared::config::AuditSettings) {
         audit.checkpoint_events
     );
     println!("audit_checkpoint_file           {file}");
+    let syslog = audit
+        .checkpoint_syslog
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |path| path.display().to_string());
+    println!("audit_checkpoint_syslog         {syslog}");
     println!(
         "audit_retention_lifecycle_days  {}",
         audit.retention_lifecycle_days

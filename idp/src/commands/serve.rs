@@ -72,7 +72,8 @@ async fn checkpoint_task(
         };
         match written {
             Ok(Some(checkpoint)) => {
-                tracing::info!(seq = checkpoint.seq, "audit checkpoint written")
+                tracing::info!(seq = checkpoint.seq, "audit checkpoint written");
+                super::audit::send_to_syslog(&settings, &checkpoint);
             }
             Ok(None) => {}
             Err(error) => tracing::error!(%error, code = error.code(), "audit checkpoint failed"),

@@ -124,6 +124,13 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "File checkpoints are also appended to, one JSON line each (off-box sink).",
     },
     KeySpec {
+        name: "audit_checkpoint_syslog",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "none",
+        meaning: "Unix datagram socket (e.g. /dev/log) checkpoints are also sent to as syslog.",
+    },
+    KeySpec {
         name: "audit_retention_lifecycle_days",
         kind: KeyKind::Integer,
         secret: false,

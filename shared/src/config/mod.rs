@@ -80,6 +80,8 @@ pub struct ConfigFile {
     #[allow(missing_docs)]
     pub audit_checkpoint_file: Option<PathBuf>,
     #[allow(missing_docs)]
+    pub audit_checkpoint_syslog: Option<PathBuf>,
+    #[allow(missing_docs)]
     pub audit_retention_lifecycle_days: Option<i64>,
     #[allow(missing_docs)]
     pub audit_retention_saml_days: Option<i64>,
@@ -192,6 +194,8 @@ pub struct AuditSettings {
     pub checkpoint_events: i64,
     /// Where checkpoints are also appended, if anywhere.
     pub checkpoint_file: Option<PathBuf>,
+    /// The syslog socket checkpoints are also sent to, if any.
+    pub checkpoint_syslog: Option<PathBuf>,
     /// Days lifecycle and administration events are kept at least.
     pub retention_lifecycle_days: i64,
     /// Days per-message SAML events are kept at least.
@@ -424,6 +428,7 @@ fn resolve_audit(file: &ConfigFile) -> Result<AuditSettings, ConfigError> {
             1_000_000,
         )?,
         checkpoint_file: file.audit_checkpoint_file.clone(),
+        checkpoint_syslog: file.audit_checkpoint_syslog.clone(),
         retention_lifecycle_days: bounded(
             "audit_retention_lifecycle_days",
             file.audit_retention_lifecycle_days,
