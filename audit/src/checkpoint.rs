@@ -270,7 +270,7 @@ pub async fn write_checkpoint(
     tx.commit().await?;
 
     if let Some(path) = sink {
-        append_to_sink(path, &checkpoint)?;
+        append_to_file(path, &checkpoint)?;
     }
     Ok(Some(checkpoint))
 }
@@ -468,9 +468,13 @@ fn checkpoint_from_row(row: &sqlx::any::AnyRow) -> Result<Checkpoint, AuditError
     })
 }
 
-/// Appends one JSON line with `O_APPEND`, so concurrent writers never interleave inside a line
-/// and nothing earlier in the file is rewritten.
-fn append_to_sink(path: &Path, checkpoint: &Checkpoint) -> Result<(), AuditError> {
+/// Appends the checkpoint to the external file as one JSON line with `O_APPEND`, so concurrent
+/// writers never interleave inside a line and nothing earlier in the file is rewritten.
+///
+/// # Errors
+///
+/// The file cannot be opened, written or synced.
+pub fn append_to_file(path: &Path, checkpoint: &Checkpoint) -> Result<(), AuditError> {
     let io_error = |source| AuditError::Io {
         path: path.display().to_string(),
         source,

@@ -72,6 +72,11 @@ fn export_then_verify_pack_without_a_database_and_refusals_have_clear_messages()
     );
     assert!(export.status.success(), "{}", text(&export));
 
+    let sink = std::fs::read_to_string(data.join("checkpoints.jsonl")).unwrap();
+    assert_eq!(sink.lines().count(), 2, "the export's own checkpoint reached the file");
+    let after_export = portner(&data, &["audit", "verify"]);
+    assert!(after_export.status.success(), "{}", text(&after_export));
+
     // verify-pack runs without the data folder: point it at one that does not exist.
     let fingerprint = String::from_utf8(portner(&data, &["audit", "key"]).stdout).unwrap();
     let nowhere = folder.path().join("no-such-folder");

@@ -92,6 +92,9 @@ pub struct ExportSummary {
     pub checkpoint_seq: i64,
     /// SHA-256 of `manifest.json`, hex; recorded in the `EVIDENCE_EXPORTED` event.
     pub manifest_sha256: String,
+    /// The checkpoint the export wrote for itself, if it had to; the caller sends it to the
+    /// configured sinks like any other.
+    pub new_checkpoint: Option<Checkpoint>,
 }
 
 /// The manifest: what the pack holds and the hash of every file. Signed as written.
@@ -229,7 +232,7 @@ pub async fn export(
     progress: Progress<'_>,
 ) -> Result<ExportSummary, AuditError> {
     check_period(request, now)?;
-    let checkpoint = ensure_checkpoint(store, now, signer).await?;
+    let (checkpoint, new_checkpoint) = ensure_checkpoint(store, now, signer).await?;
     let partial = partial_path(&request.out);
 
     let result = write_pack(store, now, signer, request, &checkpoint, &partial, progress).await;
@@ -258,6 +261,7 @@ pub async fn export(
     tx.commit().await?;
     Ok(ExportSummary {
         path: request.out.clone(),
+        new_checkpoint,
         ..summary
     })
 }
@@ -294,17 +298,18 @@ fn check_period(request: &ExportRequest, now: DateTime<Utc>) -> Result<(), Audit
     Ok(())
 }
 
-/// The checkpoint at the head, written now if the newest one is older than the head.
+/// The checkpoint at the head, written now if the newest one is older than the head (then also
+/// returned as the second value).
 async fn ensure_checkpoint(
     store: &Store,
     now: DateTime<Utc>,
     signer: &AuditSigner,
-) -> Result<Checkpoint, AuditError> {
+) -> Result<(Checkpoint, Option<Checkpoint>), AuditError> {
     let mut tx = store.begin().await?;
     let current = head(&mut tx).await?;
     if let Some(existing) = checkpoint_at_or_after(&mut tx, current.seq).await? {
         tx.rollback().await?;
-        return Ok(existing);
+        return Ok((existing, None));
     }
     let checkpoint = sign_head(&current, millis(now), signer)?;
     sqlx::query(
@@ -332,7 +337,7 @@ async fn ensure_checkpoint(
     )
     .await?;
     tx.commit().await?;
-    Ok(checkpoint)
+    Ok((checkpoint.clone(), Some(checkpoint)))
 }
 
 /// The period's sequence range `(first, last)`; `last < first` when it holds no events.
@@ -465,6 +470,7 @@ async fn write_pack(
         last_seq,
         checkpoint_seq: checkpoint.seq,
         manifest_sha256: hex::encode(openssl::sha::sha256(&manifest_bytes)),
+        new_checkpoint: None,
     })
 }
 

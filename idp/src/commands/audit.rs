@@ -145,6 +145,9 @@ async fn export(args: &AuditExportArgs, environment: &Environment) -> Result<(),
     )
     .await?;
     bar.finish_and_clear();
+    if let Some(checkpoint) = &summary.new_checkpoint {
+        send_to_sinks(&environment.config.audit, checkpoint)?;
+    }
     println!(
         "evidence pack written: {} ({} events, records {}-{}, anchored at checkpoint {})",
         summary.path.display(),
@@ -169,6 +172,18 @@ pub(crate) fn send_to_syslog(
     {
         tracing::error!(%error, code = error.code(), "checkpoint not sent to syslog");
     }
+}
+
+/// Sends a checkpoint written outside `write_checkpoint` (by an export) to the file and syslog.
+fn send_to_sinks(
+    settings: &portner_shared::config::AuditSettings,
+    checkpoint: &portner_audit::Checkpoint,
+) -> Result<(), CommandError> {
+    if let Some(path) = &settings.checkpoint_file {
+        portner_audit::checkpoint::append_to_file(path, checkpoint)?;
+    }
+    send_to_syslog(settings, checkpoint);
+    Ok(())
 }
 
 /// Runs without a database or data folder.

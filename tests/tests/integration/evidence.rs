@@ -30,6 +30,7 @@ on_both_backends!(
     verify_reports_a_forged_checkpoint_and_a_truncated_chain_by_seq,
     prune_then_verify_succeeds_and_cutting_between_checkpoints_is_refused,
     records_above_the_anchor_cannot_be_deleted_directly,
+    a_pack_exported_from_either_backend_verifies,
 );
 
 fn test_signer() -> AuditSigner {
@@ -845,4 +846,32 @@ async fn a_pack_exported_after_pruning_starts_at_the_anchor_and_verifies() {
     );
     let verdict = verdict_of(&pack, &signer);
     assert!(verdict.is_verified(), "{}", verdict.text());
+}
+
+async fn a_pack_exported_from_either_backend_verifies(test: TestStore) {
+    let clock = fixed_clock();
+    let signer = test_signer();
+    append_events(&test.store, &clock, 25, "signing").await;
+    let folder = tempfile::tempdir().unwrap();
+    let pack = folder.path().join("pack.zip");
+
+    let summary = export(
+        &test.store,
+        clock.now(),
+        &AuditContext::system(),
+        &signer,
+        &request_for(&clock, pack.clone()),
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        (summary.first_seq, summary.last_seq, summary.checkpoint_seq),
+        (1, 25, 25)
+    );
+    let verdict = verdict_of(&pack, &signer);
+    assert!(verdict.is_verified(), "{}", verdict.text());
+    let after = verify_with_checkpoints(&test.store, &signer.verifier().unwrap(), &[]).await;
+    assert!(after.unwrap().is_intact());
 }
