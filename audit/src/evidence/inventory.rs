@@ -57,13 +57,10 @@ pub(super) async fn write(
     pack.start("inventory/credentials.csv")?;
     pack.write(b"user_id,type,name,level,registered_at,last_used_at\n")?;
     for user in &users {
+        // The store keeps no level for a password (it is one factor of a session whose level
+        // the sign-in computes, SS-1), so the column stays empty for it.
         if let Some(password) = tx.password(user.id).await? {
-            let line = format!(
-                "{},password,,{},{},\n",
-                user.id,
-                user.identity_level,
-                password.set_at.to_rfc3339()
-            );
+            let line = format!("{},password,,,{},\n", user.id, password.set_at.to_rfc3339());
             pack.write(line.as_bytes())?;
             counts.credentials += 1;
         }
@@ -85,14 +82,28 @@ pub(super) async fn write(
     }
 
     pack.start("inventory/service-providers.csv")?;
-    pack.write(b"entity_id,name,profile,metadata_sha256,created_at\n")?;
+    pack.write(
+        b"entity_id,name,profile,metadata_sha256,certificate_sha256,certificate_not_after,\
+          created_at\n",
+    )?;
     for provider in tx.service_providers().await? {
+        let certificates = metadata_certificates(&provider.metadata_xml);
         let line = format!(
-            "{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{}\n",
             csv_field(&provider.entity_id),
             csv_field(&provider.name),
             provider.profile.as_str(),
             hex::encode(openssl::sha::sha256(provider.metadata_xml.as_bytes())),
+            certificates
+                .iter()
+                .map(|(fingerprint, _)| fingerprint.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            certificates
+                .iter()
+                .map(|(_, not_after)| not_after.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             provider.created_at.to_rfc3339()
         );
         pack.write(line.as_bytes())?;
@@ -106,6 +117,44 @@ pub(super) async fn write(
         .collect();
     pack.write(&serde_json::to_vec_pretty(&policy)?)?;
     Ok(counts)
+}
+
+/// Most certificates listed per service provider.
+const MAX_CERTIFICATES: usize = 16;
+
+/// The SHA-256 fingerprint and expiry of each certificate in stored SP metadata (EV-10).
+///
+/// The metadata was parsed strictly when it was registered; here only the base64 content of
+/// `X509Certificate` elements is picked out and decoded, and whatever does not decode as a
+/// certificate is skipped, since the inventory reports keys and must not fail on them.
+fn metadata_certificates(metadata_xml: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = metadata_xml;
+    while let Some(start) = rest.find("X509Certificate>") {
+        rest = rest
+            .get(start + "X509Certificate>".len()..)
+            .unwrap_or_default();
+        let Some(end) = rest.find('<') else { break };
+        let base64: String = rest
+            .get(..end)
+            .unwrap_or_default()
+            .chars()
+            .filter(|character| !character.is_whitespace())
+            .collect();
+        let certificate = openssl::base64::decode_block(&base64)
+            .ok()
+            .and_then(|der| openssl::x509::X509::from_der(&der).ok());
+        if let Some(certificate) = certificate {
+            found.push((
+                crate::checkpoint::certificate_fingerprint(&certificate),
+                certificate.not_after().to_string(),
+            ));
+        }
+        if found.len() == MAX_CERTIFICATES {
+            break;
+        }
+    }
+    found
 }
 
 /// The settings as an HTML definition table, for the report.

@@ -875,3 +875,52 @@ async fn a_pack_exported_from_either_backend_verifies(test: TestStore) {
     let after = verify_with_checkpoints(&test.store, &signer.verifier().unwrap(), &[]).await;
     assert!(after.unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn the_inventory_lists_service_providers_with_their_certificates() {
+    use portner_shared::domain::{ServiceProvider, SpProfile};
+    let test = portner_tests::sqlite_store().await;
+    let clock = fixed_clock();
+    let signer = test_signer();
+    let certificate = openssl::base64::encode_block(&signer.certificate().to_der().unwrap());
+    let metadata = format!(
+        "<md:EntityDescriptor entityID=\"https://sp.example\"><md:SPSSODescriptor>\
+         <md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\n{certificate}\n\
+         </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
+         </md:SPSSODescriptor></md:EntityDescriptor>"
+    );
+    let provider = ServiceProvider {
+        entity_id: "https://sp.example".to_owned(),
+        name: "Example SP".to_owned(),
+        profile: SpProfile::Own,
+        metadata_xml: metadata,
+        settings_json: "{}".to_owned(),
+        created_at: clock.now(),
+    };
+    let mut tx = test.store.begin().await.unwrap();
+    tx.insert_service_provider(&provider).await.unwrap();
+    tx.commit().await.unwrap();
+    append_events(&test.store, &clock, 1, "signing").await;
+    let folder = tempfile::tempdir().unwrap();
+    let pack = folder.path().join("pack.zip");
+
+    export(
+        &test.store,
+        clock.now(),
+        &AuditContext::system(),
+        &signer,
+        &request_for(&clock, pack.clone()),
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+
+    let inventory = String::from_utf8(entry(&pack, "inventory/service-providers.csv")).unwrap();
+    let row = inventory.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with("https://sp.example,Example SP,own,"),
+        "{row}"
+    );
+    assert!(row.contains(&signer.fingerprint()), "{row}");
+    assert!(row.contains(" GMT,"), "certificate expiry missing: {row}");
+}
