@@ -132,17 +132,30 @@ pub fn verify_pack(
     expected_fingerprint: Option<&str>,
     limits: PackLimits,
 ) -> Result<PackVerdict, AuditError> {
-    let file = File::open(path).map_err(|source| AuditError::Io {
+    let io_error = |source| AuditError::Io {
         path: path.display().to_string(),
         source,
-    })?;
-    let mut archive = zip::ZipArchive::new(file)?;
+    };
+    let mut file = File::open(path).map_err(io_error)?;
     let mut verdict = PackVerdict {
         manifest: None,
         fingerprint: String::new(),
         events: 0,
         findings: Vec::new(),
     };
+    // The zip library reads the whole central directory into memory; look at the entry count
+    // the archive declares first, so a directory of millions of entries is never parsed.
+    if let Some(declared) = declared_entries(&mut file).map_err(io_error)?
+        && declared > limits.max_entries
+    {
+        let problem = format!(
+            "declares {declared} entries; at most {} are read",
+            limits.max_entries
+        );
+        verdict.findings.push(finding("(archive)", None, problem));
+        return Ok(verdict);
+    }
+    let mut archive = zip::ZipArchive::new(file)?;
     if archive.len() > limits.max_entries {
         verdict.findings.push(finding(
             "(archive)",
@@ -200,6 +213,31 @@ pub fn verify_pack(
     verdict.events = chain.events;
     verdict.manifest = Some(manifest);
     Ok(verdict)
+}
+
+/// The entry count in the end-of-central-directory record (APPNOTE 4.3.16), if one is found
+/// in the last 64 KiB (its comment is at most 65,535 bytes). A ZIP64 archive's count of
+/// 0xFFFF is left to the library, which checks it against the same limit after parsing.
+fn declared_entries(file: &mut File) -> std::io::Result<Option<usize>> {
+    use std::io::{Seek, SeekFrom};
+
+    const SIGNATURE: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const RECORD: u64 = 22;
+    let length = file.seek(SeekFrom::End(0))?;
+    let tail_length = length.min(RECORD + 65_535);
+    file.seek(SeekFrom::Start(length - tail_length))?;
+    let mut tail = Vec::new();
+    file.by_ref().take(tail_length).read_to_end(&mut tail)?;
+    file.seek(SeekFrom::Start(0))?;
+
+    let start = tail
+        .windows(SIGNATURE.len())
+        .rposition(|window| window == SIGNATURE);
+    let count = start
+        .and_then(|start| tail.get(start + 10..start + 12))
+        .and_then(|bytes| <[u8; 2]>::try_from(bytes).ok())
+        .map(u16::from_le_bytes);
+    Ok(count.filter(|count| *count != u16::MAX).map(usize::from))
 }
 
 fn read_certificate(

@@ -924,3 +924,24 @@ async fn the_inventory_lists_service_providers_with_their_certificates() {
     assert!(row.contains(&signer.fingerprint()), "{row}");
     assert!(row.contains(" GMT,"), "certificate expiry missing: {row}");
 }
+
+#[test]
+fn an_archive_declaring_too_many_entries_is_refused_before_it_is_parsed() {
+    let folder = tempfile::tempdir().unwrap();
+    let crowded = folder.path().join("crowded.zip");
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&crowded).unwrap());
+    for index in 0..100 {
+        let options = zip::write::SimpleFileOptions::default();
+        writer.start_file(format!("file-{index}"), options).unwrap();
+    }
+    writer.finish().unwrap();
+
+    let verdict = verify_pack(&crowded, None, PackLimits::default()).unwrap();
+
+    assert_finding(
+        &verdict,
+        "(archive)",
+        None,
+        "declares 100 entries; at most 64 are read",
+    );
+}
