@@ -73,7 +73,11 @@ fn export_then_verify_pack_without_a_database_and_refusals_have_clear_messages()
     assert!(export.status.success(), "{}", text(&export));
 
     let sink = std::fs::read_to_string(data.join("checkpoints.jsonl")).unwrap();
-    assert_eq!(sink.lines().count(), 2, "the export's own checkpoint reached the file");
+    assert_eq!(
+        sink.lines().count(),
+        2,
+        "the export's own checkpoint reached the file"
+    );
     let after_export = portner(&data, &["audit", "verify"]);
     assert!(after_export.status.success(), "{}", text(&after_export));
 
@@ -189,10 +193,11 @@ fn serve_writes_a_checkpoint_in_the_background() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Keep the pipe open while the server runs: `serve` prints a second line after the first,
+    // and a closed pipe would fail that write.
+    let mut output = BufReader::new(server.stdout.take().unwrap());
     let mut first_line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
+    output.read_line(&mut first_line).unwrap();
     assert!(first_line.contains("listening"), "{first_line}");
 
     // The task's first look is immediate; the keys generated on first start are due at once.
@@ -207,6 +212,7 @@ fn serve_writes_a_checkpoint_in_the_background() {
     }
     server.kill().unwrap();
     server.wait().unwrap();
+    drop(output);
 
     assert!(
         report.contains("checkpoints checked: 1, failed: 0"),
