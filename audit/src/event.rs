@@ -18,7 +18,7 @@ use serde::Serialize;
 pub enum AuditEvent {
     /// The data folder's keys were generated on first start (LG-1 "certificates"; EV-10).
     KeyGenerated {
-        /// What the key is for: `signing`, `encryption` or `cpr`.
+        /// What the key is for: `signing`, `encryption`, `cpr` or `audit`.
         purpose: String,
         /// SHA-256 of the certificate (hex), or of nothing for a symmetric key.
         fingerprint: Option<String>,
@@ -171,6 +171,41 @@ pub enum AuditEvent {
         /// `sign_out`, `ended_by_user`, `idle`, `expired` or `credential_change`.
         reason: String,
     },
+    // Audit evidence (issue 7).
+    /// The chain head was signed with the audit key (LG-5; EV-8).
+    CheckpointWritten {
+        /// The checkpointed sequence number.
+        seq: i64,
+        /// Its hash, hex.
+        hash: String,
+        /// Fingerprint of the audit certificate.
+        key_fingerprint: String,
+    },
+    /// Records up to a checkpoint were removed under the retention policy; the checkpoint is
+    /// the chain's new anchor (LG-3; EV-14 "what was destroyed when, per category").
+    AuditPruned {
+        /// The checkpoint that is now the anchor.
+        through_seq: i64,
+        /// Its hash, hex.
+        anchor_hash: String,
+        /// Lifecycle and administration records removed.
+        removed_lifecycle: i64,
+        /// Per-message SAML records removed.
+        removed_saml: i64,
+    },
+    /// An evidence pack was exported (LG-8: access to the trail is itself logged; EV-8).
+    EvidenceExported {
+        /// Start of the period, epoch milliseconds, inclusive.
+        from: i64,
+        /// End of the period, epoch milliseconds, exclusive.
+        to: i64,
+        /// First and last sequence number in the pack (0 and -1 when it holds none).
+        first_seq: i64,
+        /// Last sequence number in the pack.
+        last_seq: i64,
+        /// SHA-256 of the pack's manifest, hex.
+        manifest_sha256: String,
+    },
 }
 
 impl AuditEvent {
@@ -198,6 +233,10 @@ impl AuditEvent {
             Self::CredentialRemoved { .. } => "CREDENTIAL_REMOVED",
             Self::PasswordChanged { .. } => "PASSWORD_CHANGED",
             Self::SessionEnded { .. } => "SESSION_ENDED",
+            // Audit evidence (issue 7).
+            Self::CheckpointWritten { .. } => "CHECKPOINT_WRITTEN",
+            Self::AuditPruned { .. } => "AUDIT_PRUNED",
+            Self::EvidenceExported { .. } => "EVIDENCE_EXPORTED",
         }
     }
 }

@@ -83,11 +83,12 @@ pub(crate) mod test_support {
             signing_certificate: signing.certificate,
             encryption_certificate: encryption.certificate,
         };
-        AppState {
-            store,
-            clock: Arc::new(SystemClock),
-            identity: Arc::new(identity),
-        }
+        let clock: Arc<dyn portner_shared::Clock> = Arc::new(SystemClock);
+        let settings = portner_shared::config::SignInSettings::default();
+        let signin =
+            crate::signin::SignIn::new(store.clone(), clock.clone(), settings, &identity.base_url)
+                .unwrap();
+        AppState { store, clock, identity: Arc::new(identity), signin }
     }
 
     /// Sends a GET through the whole router; returns status, content type and body.

@@ -243,8 +243,62 @@ pub struct SpRemoveArgs {
 /// `portner audit …`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the audit chain; exit 0 if intact, 1 with the first broken record otherwise.
-    Verify,
+    /// Walk the audit chain and check every signed checkpoint; exit 0 if all hold, 1 with the
+    /// first broken record and each failing checkpoint otherwise.
+    Verify(AuditVerifyArgs),
+    /// Sign the chain head now (also done by `serve` hourly and every 10,000 events).
+    Checkpoint,
+    /// Export the evidence pack of a period as a signed zip file.
+    Export(AuditExportArgs),
+    /// Verify an evidence pack offline (needs no database) and print a verdict.
+    VerifyPack(AuditVerifyPackArgs),
+    /// Remove audit records past retention, up to a signed checkpoint.
+    Prune(AuditPruneArgs),
+    /// Print the audit certificate's SHA-256 fingerprint, to give auditors out of band.
+    Key,
+}
+
+/// `portner audit verify` flags.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Also compare with the external checkpoint file [default: audit_checkpoint_file].
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint_file: Option<PathBuf>,
+}
+
+/// `portner audit export` flags.
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Start of the period (UTC): YYYY-MM-DD or RFC 3339, inclusive.
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// End of the period (UTC): YYYY-MM-DD or RFC 3339, exclusive.
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    /// The zip file to write; must not exist.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// No progress bar (for scripts).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `portner audit verify-pack` flags.
+#[derive(Debug, Args)]
+pub struct AuditVerifyPackArgs {
+    /// The evidence pack.
+    pub pack: PathBuf,
+    /// The audit certificate's SHA-256 fingerprint, obtained out of band (`portner audit key`).
+    #[arg(long, value_name = "HEX")]
+    pub expect_fingerprint: Option<String>,
+}
+
+/// `portner audit prune` flags.
+#[derive(Debug, Args)]
+pub struct AuditPruneArgs {
+    /// Prune through this checkpoint's sequence number [default: the newest eligible one].
+    #[arg(long, value_name = "SEQ")]
+    pub through: Option<i64>,
 }
 
 /// Parses the process's arguments, runs the command and returns its exit status.

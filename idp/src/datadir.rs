@@ -1,8 +1,9 @@
 //! The data folder: where the embedded default keeps its SQLite database and generated keys.
 //!
 //! On first use the folder is created (mode 0700) and filled with an RSA-3072 signing key, an
-//! encryption key, each with a self-signed certificate, and, unless configured, the CPR field
-//! key. Private files are mode 0600 and are written to a temporary name and renamed, so a
+//! encryption key, the audit key that signs checkpoints and evidence packs (kept apart from the
+//! SAML keys so that rolling those over never invalidates the audit trail's signatures), each
+//! with a self-signed certificate, and, unless configured, the CPR field key. Private files are mode 0600 and are written to a temporary name and renamed, so a
 //! crash never leaves half a key. Later starts load the same files; nothing is regenerated.
 
 use std::fs::{self, DirBuilder, OpenOptions};
@@ -46,7 +47,7 @@ pub enum DataDirError {
 /// A key that this start generated, for the audit trail.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct GeneratedKey {
-    /// `signing`, `encryption` or `cpr`.
+    /// `signing`, `encryption`, `audit` or `cpr`.
     pub purpose: &'static str,
     /// The certificate fingerprint, for asymmetric keys.
     pub fingerprint: Option<String>,
@@ -61,6 +62,8 @@ pub struct PreparedData {
     pub signing: KeyPair,
     /// Decrypts what SPs encrypt to the IdP.
     pub encryption: KeyPair,
+    /// Signs audit checkpoints and evidence packs (LG-5).
+    pub audit: KeyPair,
     /// Encrypts CPR numbers at rest.
     pub cipher: FieldCipher,
     /// Keys generated just now; empty on every later start.
@@ -91,6 +94,7 @@ pub fn prepare(config: &Config) -> Result<PreparedData, DataDirError> {
         "Portner encryption key",
         &mut generated,
     )?;
+    let audit = key_pair(&root, "audit", "Portner audit key", &mut generated)?;
     let cipher = match &config.cpr_key {
         Some(key) => {
             FieldCipher::from_hex(key.expose()).map_err(|source| DataDirError::CprKey {
@@ -103,7 +107,10 @@ pub fn prepare(config: &Config) -> Result<PreparedData, DataDirError> {
     // Only the default database file is Portner's to create; a configured SQLite path
     // elsewhere is the operator's.
     let default_database = root.join(DATABASE_FILE);
-    let uses_default = config.database_url.expose().contains(&*default_database.to_string_lossy());
+    let uses_default = config
+        .database_url
+        .expose()
+        .contains(&*default_database.to_string_lossy());
     if config.backend == Backend::Sqlite && uses_default {
         create_private_file(&default_database)?;
     }
@@ -111,6 +118,7 @@ pub fn prepare(config: &Config) -> Result<PreparedData, DataDirError> {
         root,
         signing,
         encryption,
+        audit,
         cipher,
         generated,
     })
@@ -254,10 +262,16 @@ mod tests {
         let first = prepare(&config).unwrap();
         let second = prepare(&config).unwrap();
 
-        assert_eq!(first.generated.len(), 3);
+        assert_eq!(first.generated.len(), 4);
         assert!(second.generated.is_empty());
         assert_eq!(first.signing.fingerprint(), second.signing.fingerprint());
-        for name in ["signing.key", "encryption.key", "cpr.key", DATABASE_FILE] {
+        for name in [
+            "signing.key",
+            "encryption.key",
+            "audit.key",
+            "cpr.key",
+            DATABASE_FILE,
+        ] {
             let mode = fs::metadata(config.data_dir.join(name))
                 .unwrap()
                 .permissions()
@@ -277,7 +291,9 @@ mod tests {
             ..Default::default()
         };
         let environment = vec![("PORTNER_DATABASE_URL".to_owned(), elsewhere)];
-        let config = portner_shared::config::load(None, environment, &overrides).unwrap().0;
+        let config = portner_shared::config::load(None, environment, &overrides)
+            .unwrap()
+            .0;
 
         prepare(&config).unwrap();
 

@@ -37,6 +37,9 @@ pub enum CommandError {
     /// An argument is malformed: exit 2.
     #[error("invalid argument: {0}")]
     Argument(#[from] ParseError),
+    /// A command-line value is unusable: exit 2.
+    #[error("invalid argument: {0}")]
+    Usage(String),
     /// The operation failed: exit 1.
     #[error("{0}")]
     Failed(String),
@@ -46,7 +49,7 @@ impl CommandError {
     /// The process exit status for this error.
     pub fn exit_status(&self) -> u8 {
         match self {
-            Self::Config(_) | Self::Argument(_) => 2,
+            Self::Config(_) | Self::Argument(_) | Self::Usage(_) => 2,
             Self::Failed(_) => 1,
         }
     }
@@ -72,7 +75,7 @@ impl From<DirectoryError> for CommandError {
 
 impl From<portner_audit::AuditError> for CommandError {
     fn from(error: portner_audit::AuditError) -> Self {
-        Self::Failed(format!("audit trail: {error}"))
+        Self::Failed(format!("audit trail: {error} [{}]", error.code()))
     }
 }
 
@@ -98,6 +101,10 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
     }
     if let Command::Config(command) = &cli.command {
         return config::run(command, &config);
+    }
+    // An auditor verifies a pack on a machine without Portner's data folder or database.
+    if let Command::Audit(crate::cli::AuditCommand::VerifyPack(args)) = &cli.command {
+        return audit::verify_pack(args);
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -200,6 +200,49 @@ pub const KEYS: &[KeySpec] = &[
         default: "30",
         meaning: "Failed sign-ins one source address may make per minute before it is slowed (10-10000).",
     },
+    // Audit evidence (issue 7).
+    KeySpec {
+        name: "audit_checkpoint_interval_secs",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "3600",
+        meaning: "Seconds between signed audit checkpoints while events arrive (60-86400).",
+    },
+    KeySpec {
+        name: "audit_checkpoint_events",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "10000",
+        meaning: "Events after which a checkpoint is written sooner (1-1000000).",
+    },
+    KeySpec {
+        name: "audit_checkpoint_file",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "none",
+        meaning: "File checkpoints are also appended to, one JSON line each (off-box sink).",
+    },
+    KeySpec {
+        name: "audit_checkpoint_syslog",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "none",
+        meaning: "Unix datagram socket (e.g. /dev/log) checkpoints are also sent to as syslog.",
+    },
+    KeySpec {
+        name: "audit_retention_lifecycle_days",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "396",
+        meaning: "Days lifecycle and administration events are kept at least (>= 396).",
+    },
+    KeySpec {
+        name: "audit_retention_saml_days",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "180",
+        meaning: "Days per-message SAML events are kept at least (>= 180).",
+    },
 ];
 
 /// Finds the key an environment variable names, and whether it names the key's `_FILE` form.

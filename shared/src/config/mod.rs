@@ -101,6 +101,18 @@ pub struct ConfigFile {
     pub lockout_minutes: Option<i64>,
     #[allow(missing_docs)]
     pub throttle_failures_per_minute: Option<i64>,
+    #[allow(missing_docs)]
+    pub audit_checkpoint_interval_secs: Option<i64>,
+    #[allow(missing_docs)]
+    pub audit_checkpoint_events: Option<i64>,
+    #[allow(missing_docs)]
+    pub audit_checkpoint_file: Option<PathBuf>,
+    #[allow(missing_docs)]
+    pub audit_checkpoint_syslog: Option<PathBuf>,
+    #[allow(missing_docs)]
+    pub audit_retention_lifecycle_days: Option<i64>,
+    #[allow(missing_docs)]
+    pub audit_retention_saml_days: Option<i64>,
 }
 
 /// Values given as command-line flags; the last layer.
@@ -201,6 +213,25 @@ pub struct Config {
     pub log_level: String,
     /// Sign-in policy: passwords, sessions, lockout.
     pub signin: SignInSettings,
+    /// Audit checkpoints and retention (issue 7).
+    pub audit: AuditSettings,
+}
+
+/// Settings of the audit trail's checkpoints and retention (LG-3, LG-5).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct AuditSettings {
+    /// Longest time between checkpoints while events arrive, in seconds.
+    pub checkpoint_interval_secs: i64,
+    /// Events after which a checkpoint is written sooner.
+    pub checkpoint_events: i64,
+    /// Where checkpoints are also appended, if anywhere.
+    pub checkpoint_file: Option<PathBuf>,
+    /// The syslog socket checkpoints are also sent to, if any.
+    pub checkpoint_syslog: Option<PathBuf>,
+    /// Days lifecycle and administration events are kept at least.
+    pub retention_lifecycle_days: i64,
+    /// Days per-message SAML events are kept at least.
+    pub retention_saml_days: i64,
 }
 
 impl Config {
@@ -405,6 +436,7 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
         ));
     }
 
+    let audit = resolve_audit(&file)?;
     let listen_text = file.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let listen: SocketAddr = listen_text
         .parse()
@@ -543,6 +575,52 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
         log_format,
         log_level,
         signin,
+        audit,
+    })
+}
+
+/// The audit keys, each within bounds. The retention floors are LG-3's minimums (13 months,
+/// 180 days), so a configuration cannot shorten them below what NSIS evidence needs.
+fn resolve_audit(file: &ConfigFile) -> Result<AuditSettings, ConfigError> {
+    let bounded = |key: &str, value: Option<i64>, default: i64, low: i64, high: i64| {
+        let value = value.unwrap_or(default);
+        if (low..=high).contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::new(key, format!("must be {low}-{high}")))
+        }
+    };
+    Ok(AuditSettings {
+        checkpoint_interval_secs: bounded(
+            "audit_checkpoint_interval_secs",
+            file.audit_checkpoint_interval_secs,
+            3_600,
+            60,
+            86_400,
+        )?,
+        checkpoint_events: bounded(
+            "audit_checkpoint_events",
+            file.audit_checkpoint_events,
+            10_000,
+            1,
+            1_000_000,
+        )?,
+        checkpoint_file: file.audit_checkpoint_file.clone(),
+        checkpoint_syslog: file.audit_checkpoint_syslog.clone(),
+        retention_lifecycle_days: bounded(
+            "audit_retention_lifecycle_days",
+            file.audit_retention_lifecycle_days,
+            396,
+            396,
+            36_500,
+        )?,
+        retention_saml_days: bounded(
+            "audit_retention_saml_days",
+            file.audit_retention_saml_days,
+            180,
+            180,
+            36_500,
+        )?,
     })
 }
 

@@ -33,5 +33,6 @@ macro_rules! on_both_backends {
 }
 
 mod audit;
+mod evidence;
 mod signin;
 mod store;

@@ -132,6 +132,17 @@ fn options(page: &Page) -> String {
     block.split_once('>').unwrap().1.to_owned()
 }
 
+/// A SAML identity with a fresh key; sign-in does not use it, but the app state carries it.
+fn test_identity() -> Arc<portner_idp::saml::idp_metadata::IdpIdentity> {
+    let pair = portner_idp::keys::KeyPair::generate("Portner test").unwrap();
+    Arc::new(portner_idp::saml::idp_metadata::IdpIdentity {
+        entity_id: ORIGIN.to_owned(),
+        base_url: ORIGIN.to_owned(),
+        signing_certificate: pair.certificate.clone(),
+        encryption_certificate: pair.certificate,
+    })
+}
+
 async fn rig(store: TestStore) -> Rig {
     let clock = portner_tests::fixed_clock();
     let settings = SignInSettings {
@@ -144,6 +155,7 @@ async fn rig(store: TestStore) -> Rig {
     let state = AppState {
         store: store.store.clone(),
         clock: shared_clock,
+        identity: test_identity(),
         signin: signin.clone(),
     };
     Rig {
