@@ -88,7 +88,12 @@ pub(crate) mod test_support {
         let signin =
             crate::signin::SignIn::new(store.clone(), clock.clone(), settings, &identity.base_url)
                 .unwrap();
-        AppState { store, clock, identity: Arc::new(identity), signin }
+        AppState {
+            store,
+            clock,
+            identity: Arc::new(identity),
+            signin,
+        }
     }
 
     /// Sends a GET through the whole router; returns status, content type and body.

@@ -204,9 +204,9 @@ fn cli_manages_organisations_and_users_on_a_fresh_folder() {
     assert_eq!(users[0]["status"], "disabled");
     assert_eq!(users[0]["has_cpr"], true);
     assert!(!stdout(&listed).contains("0101901234") && !stdout(&shown).contains("0101901234"));
-    // Three generated keys, the organisation, the user and the status change.
+    // Four generated keys, the organisation, the user and the status change.
     assert!(
-        stdout(&verified).contains("audit chain OK: 6 records"),
+        stdout(&verified).contains("audit chain OK: 7 records"),
         "{}",
         stdout(&verified)
     );
@@ -237,7 +237,7 @@ async fn audit_verify_exits_1_and_names_the_record_after_tampering() {
         .unwrap();
     sqlx::raw_sql(
         "DROP TRIGGER audit_events_no_update; \
-         UPDATE audit_events SET data = replace(data, 'Anden', 'Falsk') WHERE seq = 5;",
+         UPDATE audit_events SET data = replace(data, 'Anden', 'Falsk') WHERE seq = 6;",
     )
     .execute(&mut connection)
     .await
@@ -247,7 +247,7 @@ async fn audit_verify_exits_1_and_names_the_record_after_tampering() {
 
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     assert!(
-        stdout(&output).contains("BROKEN at record 5"),
+        stdout(&output).contains("BROKEN at record 6"),
         "{}",
         stdout(&output)
     );
@@ -405,9 +405,9 @@ fn service_providers_are_registered_listed_and_removed_with_audit_records() {
     assert_eq!(providers[0]["settings"]["encryption"], "oiosaml3");
     assert!(removed.status.success());
     assert_eq!(removed_again.status.code(), Some(1));
-    // Three generated keys, the registration and the removal.
+    // Four generated keys, the registration and the removal.
     assert!(
-        stdout(&verified).contains("audit chain OK: 5 records"),
+        stdout(&verified).contains("audit chain OK: 6 records"),
         "{}",
         stdout(&verified)
     );

@@ -56,7 +56,7 @@ pub const KEYS: &[KeySpec] = &[
         name: "public_url",
         kind: KeyKind::Text,
         secret: false,
-        default: "http://<listen>",
+        default: "http://localhost:<port>",
         meaning: "Base URL users and service providers reach Portner at (http or https).",
     },
     KeySpec {

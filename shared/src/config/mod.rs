@@ -624,8 +624,21 @@ fn resolve_audit(file: &ConfigFile) -> Result<AuditSettings, ConfigError> {
     })
 }
 
+/// The public URL, or a default for a loopback listener: `http://localhost:PORT`, because
+/// browsers refuse WebAuthn on IP-literal origins and treat only `localhost` as a secure
+/// context without TLS (`security-tests.md` §7.3). A listener reachable from elsewhere has no
+/// sensible default: users reach it through a name and TLS that only the operator knows.
 fn resolve_public_url(given: Option<String>, listen: SocketAddr) -> Result<String, ConfigError> {
-    let text = given.unwrap_or_else(|| format!("http://{listen}"));
+    let text = match given {
+        Some(text) => text,
+        None if listen.ip().is_loopback() => format!("http://localhost:{}", listen.port()),
+        None => {
+            return Err(ConfigError::new(
+                "public_url",
+                "required when listen is not a loopback address: the https URL users reach",
+            ));
+        }
+    };
     let url = url::Url::parse(&text)
         .map_err(|error| ConfigError::new("public_url", format!("not a URL: {error}")))?;
     let plain = url.query().is_none() && url.fragment().is_none() && url.username().is_empty();

@@ -24,7 +24,7 @@ fn no_file_and_no_environment_give_the_embedded_default() {
     let (config, warnings) = load(None, Vec::new(), &Overrides::default()).unwrap();
 
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(config.public_url, "http://127.0.0.1:8080");
+    assert_eq!(config.public_url, "http://localhost:8080");
     assert_eq!(config.saml_entity_id, config.public_url);
     assert!(config.data_dir.is_absolute() && config.data_dir.ends_with("portner-data"));
     assert_eq!(config.backend, Backend::Sqlite);
@@ -137,6 +137,19 @@ fn unknown_portner_variables_warn_but_test_variables_do_not() {
 
     assert_eq!(warnings.len(), 1);
     assert!(warnings[0].contains("PORTNER_LISTN"));
+}
+
+#[test]
+fn a_listener_beyond_loopback_needs_an_explicit_public_url() {
+    let missing = load_error(None, &[("PORTNER_LISTEN", "0.0.0.0:8080")]);
+    let given = env(&[
+        ("PORTNER_LISTEN", "0.0.0.0:8080"),
+        ("PORTNER_PUBLIC_URL", "https://login.example.dk/"),
+    ]);
+    let (config, _) = load(None, given, &Overrides::default()).unwrap();
+
+    assert_eq!(missing.key, "public_url");
+    assert_eq!(config.public_url, "https://login.example.dk");
 }
 
 #[test]

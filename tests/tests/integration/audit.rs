@@ -51,7 +51,8 @@ async fn append_events(store: &Store, count: usize) {
 async fn drop_append_only_guard(store: &Store) {
     let statement = match store.backend() {
         Backend::Sqlite => {
-            "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;"
+            "DROP TRIGGER audit_events_no_update; \
+             DROP TRIGGER audit_events_delete_only_up_to_anchor;"
         }
         Backend::Postgres => "DROP TRIGGER audit_events_no_change ON audit_events;",
     };
