@@ -4,4 +4,7 @@
 
 pub mod api;
 pub mod client;
+pub mod desired;
+pub mod enqueue;
 pub mod sim;
+pub mod worker;

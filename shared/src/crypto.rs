@@ -189,10 +189,7 @@ mod tests {
         let hash = cipher.lookup_hash("0101901234").unwrap();
 
         assert_eq!(hash, cipher.lookup_hash("0101901234").unwrap());
-        assert_ne!(
-            hash,
-            fresh_cipher().lookup_hash("0101901234").unwrap()
-        );
+        assert_ne!(hash, fresh_cipher().lookup_hash("0101901234").unwrap());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! except under CI (`CI` set), where a missing database is a failure: CI must never go green
 //! without having run them.
 
+pub mod sync;
+
 use chrono::{TimeZone, Utc};
 use portner_shared::FixedClock;
 use portner_shared::config::Backend;
@@ -33,18 +35,30 @@ pub struct TestStore {
 impl TestStore {
     /// Opens another, independent pool on the same database: what a second replica sees.
     pub async fn second_pool(&self) -> Store {
-        Store::connect(&self.url, self.store.backend(), 4, self.cipher.clone()).await.unwrap()
+        Store::connect(&self.url, self.store.backend(), 4, self.cipher.clone())
+            .await
+            .unwrap()
     }
 }
 
 /// A migrated SQLite store in a new temporary folder.
 pub async fn sqlite_store() -> TestStore {
     let folder = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", folder.path().join("portner.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        folder.path().join("portner.db").display()
+    );
     let cipher = test_cipher();
-    let store = Store::connect(&url, Backend::Sqlite, 4, cipher.clone()).await.unwrap();
+    let store = Store::connect(&url, Backend::Sqlite, 4, cipher.clone())
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
-    TestStore { store, folder: Some(folder), url, cipher }
+    TestStore {
+        store,
+        folder: Some(folder),
+        url,
+        cipher,
+    }
 }
 
 /// A migrated store in a new schema of the test PostgreSQL database, or `None` (after printing
@@ -54,11 +68,18 @@ pub async fn sqlite_store() -> TestStore {
 ///
 /// Under CI without `PORTNER_TEST_POSTGRES_URL`, or when the database refuses the schema.
 pub async fn postgres_store(test_name: &str) -> Option<TestStore> {
-    let Some(base_url) = postgres_url(test_name) else { return None };
+    let Some(base_url) = postgres_url(test_name) else {
+        return None;
+    };
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
 
-    let admin = Store::connect(&base_url, Backend::Postgres, 1, test_cipher()).await.unwrap();
-    admin.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let admin = Store::connect(&base_url, Backend::Postgres, 1, test_cipher())
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
     admin.close().await;
 
     // Every connection of the pool works inside the new schema, so tests never meet each
@@ -66,9 +87,16 @@ pub async fn postgres_store(test_name: &str) -> Option<TestStore> {
     let separator = if base_url.contains('?') { '&' } else { '?' };
     let url = format!("{base_url}{separator}options=-c%20search_path%3D{schema}");
     let cipher = test_cipher();
-    let store = Store::connect(&url, Backend::Postgres, 4, cipher.clone()).await.unwrap();
+    let store = Store::connect(&url, Backend::Postgres, 4, cipher.clone())
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
-    Some(TestStore { store, folder: None, url, cipher })
+    Some(TestStore {
+        store,
+        folder: None,
+        url,
+        cipher,
+    })
 }
 
 /// The PostgreSQL URL for tests, or `None` after printing why the test is skipped.

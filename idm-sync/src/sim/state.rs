@@ -100,13 +100,16 @@ pub struct CallRecord {
 pub struct SimState {
     pub(crate) orgs: BTreeMap<String, SimOrganisation>,
     pub(crate) employees: BTreeMap<String, BTreeMap<String, SimEmployee>>,
+    /// Issued tokens: token -> (CVR, expiry epoch ms).
     pub tokens: HashMap<String, (String, i64)>,
     pub(crate) next_id: i64,
-    pub(crate) calls: Vec<CallRecord>,
+    /// The call log (§9.2).
+    pub calls: Vec<CallRecord>,
     pub(crate) faults: Vec<FaultRule>,
     pub(crate) rng: SeededRng,
     pub(crate) clock_offset_ms: i64,
     pub(crate) token_lifetime_s: i64,
+    /// "Extra fields" mode (§9.3).
     pub extra_fields: bool,
     pub(crate) keep_call_log: bool,
 }

@@ -13,6 +13,7 @@ mod proofing;
 mod right;
 mod service_provider;
 mod session;
+mod sync;
 mod user;
 
 pub use authenticator::{PasswordCredential, WebAuthnCredential};
@@ -23,6 +24,7 @@ pub use proofing::{IdentityProofing, ProofingMethod};
 pub use right::{Right, RightAssignment, RightId, RightScope, RightSource};
 pub use service_provider::{ServiceProvider, SpProfile};
 pub use session::Session;
+pub use sync::{SyncFinding, SyncLink, SyncMode, SyncOrganisation};
 pub use user::{Cpr, Email, NewUser, User, UserId, UserStatus, Username};
 
 /// Implements the string conversions serde and `Display` need for a parsed string newtype.

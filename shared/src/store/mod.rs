@@ -19,7 +19,10 @@ mod proofing;
 mod rights;
 mod service_providers;
 mod sessions;
+mod sync;
 mod users;
+
+pub use sync::{ClaimedAction, OutboxSummary};
 
 use std::time::Duration;
 
@@ -201,7 +204,9 @@ impl Store {
     ///
     /// The database refused the statement.
     pub async fn execute_unprepared(&self, sql: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

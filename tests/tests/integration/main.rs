@@ -31,3 +31,4 @@ macro_rules! on_both_backends {
 
 mod audit;
 mod store;
+mod sync;
