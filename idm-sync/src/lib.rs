@@ -6,5 +6,6 @@ pub mod api;
 pub mod client;
 pub mod desired;
 pub mod enqueue;
+pub mod reconcile;
 pub mod sim;
 pub mod worker;

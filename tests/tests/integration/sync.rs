@@ -28,7 +28,150 @@ on_both_backends!(
     switching_light_to_local_idp_binds_existing_identities,
     rights_are_applied_as_a_minimal_diff,
     unauthorized_stops_the_worker_and_keeps_actions,
+    s9_s11_reconcile_repairs_suspension_and_name_id_drift,
+    s10_unlinked_identity_is_reported_not_adopted,
+    s17_flaky_reconcile_completes_without_false_findings,
+    s18_shrunken_listing_trips_the_safety_guard,
 );
+
+async fn reconcile(test: &TestStore) -> portner_idm_sync::reconcile::ReconcileReport {
+    let mut tx = test.store.read().await.unwrap();
+    let settings = tx
+        .sync_organisation(&CVR.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let worker = worker(&test.store, fast_settings(1));
+    let client = worker.client(&settings).unwrap();
+    portner_idm_sync::reconcile::reconcile(&test.store, &client, &settings, chrono::Utc::now())
+        .await
+        .unwrap()
+}
+
+async fn linked_users(test: &TestStore, sim: &portner_idm_sync::sim::Simulator, count: u32) {
+    for index in 0..count {
+        add_user(&test.store, index, Some(&fictitious_cpr(index))).await;
+    }
+    drain(test).await;
+    assert_eq!(sim.state().employees_of(CVR).len(), count as usize);
+}
+
+async fn s9_s11_reconcile_repairs_suspension_and_name_id_drift(test: TestStore) {
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    linked_users(&test, &sim, 3).await;
+    let remote = sim.state().employees_of(CVR);
+    {
+        let mut state = sim.state();
+        state.employee_mut(CVR, &remote[0].uuid).unwrap().status = "Suspended".into();
+        let employee = state.employee_mut(CVR, &remote[1].uuid).unwrap();
+        employee.authenticators[0].id = Some("someone-else@x.dk".into());
+    }
+
+    let report = reconcile(&test).await;
+
+    let kinds: Vec<&str> = report.findings.iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&"ACCOUNT_DISABLED"), "{kinds:?}");
+    assert!(kinds.contains(&"NAMEID_MISMATCH"), "{kinds:?}");
+    assert_eq!(report.findings.len(), 2);
+    drain(&test).await;
+    let after = sim.state().employees_of(CVR);
+    assert!(after.iter().all(|e| e.status == "Active"));
+    let mut ids: Vec<String> = after
+        .iter()
+        .map(|e| e.local_id().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, [subject(0), subject(1), subject(2)]);
+    assert!(reconcile(&test).await.findings.is_empty(), "drift repaired");
+    assert!(audit_count(&test.store, "SYNC_DRIFT_FOUND").await >= 2);
+}
+
+async fn s10_unlinked_identity_is_reported_not_adopted(test: TestStore) {
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    let user = add_user(&test.store, 20, Some(&fictitious_cpr(20))).await;
+    let mut tx = test.store.begin().await.unwrap();
+    // The queued CREATE failed earlier; the identity was made by hand in MitID Erhverv.
+    let claimed = tx.claim_sync_actions(chrono::Utc::now(), 10).await.unwrap();
+    tx.settle_sync_action(
+        claimed[0].action.id,
+        OutboxState::Failed,
+        chrono::Utc::now(),
+        Some("x"),
+        None,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let email = format!("user20@{SUFFIX}");
+    let uuid = sim
+        .state()
+        .seed_employee(CVR, seeded(&fictitious_cpr(20), &email, "Active", None));
+
+    let report = reconcile(&test).await;
+
+    let unassociated: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == "UNASSOCIATED")
+        .collect();
+    assert_eq!(unassociated.len(), 1);
+    assert_eq!(
+        unassociated[0].employee_uuid.as_deref(),
+        Some(uuid.as_str())
+    );
+    assert_eq!(
+        link_of(&test, &user).await,
+        None,
+        "no adoption without confirmation"
+    );
+}
+
+async fn s17_flaky_reconcile_completes_without_false_findings(test: TestStore) {
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    linked_users(&test, &sim, 40).await;
+    sim.set_faults(portner_idm_sync::sim::production_like());
+
+    let report = reconcile(&test).await;
+
+    assert_eq!(report.listed, 40);
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+}
+
+async fn s18_shrunken_listing_trips_the_safety_guard(test: TestStore) {
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    linked_users(&test, &sim, 5).await;
+    sim.set_faults(vec![FaultRule::new(
+        "/employee/search",
+        Trigger::Every { k: 1 },
+        FaultKind::ShrinkSearch,
+    )]);
+
+    let report = reconcile(&test).await;
+
+    assert!(report.guarded);
+    assert_eq!(
+        report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(),
+        ["SAFETY_GUARD"]
+    );
+    assert!(report.repairs.is_empty());
+    assert_eq!(outbox_count(&test.store, "pending").await, 0);
+    let mut tx = test.store.read().await.unwrap();
+    assert_eq!(
+        tx.sync_links(&CVR.parse().unwrap()).await.unwrap().len(),
+        5,
+        "nothing unlinked"
+    );
+}
 
 async fn drain(test: &TestStore) -> portner_idm_sync::worker::DrainReport {
     worker(&test.store, fast_settings(4))
