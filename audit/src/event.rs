@@ -123,6 +123,15 @@ pub enum AuditEvent {
         /// The organisation.
         org: Cvr,
     },
+    /// Sync was turned on or its settings changed for an organisation (LG-1 admin changes).
+    SyncEnabled {
+        /// The organisation.
+        org: Cvr,
+        /// `light` or `local_idp`.
+        mode: String,
+        /// Users queued for the initial load.
+        queued: u64,
+    },
 }
 
 impl AuditEvent {
@@ -141,6 +150,7 @@ impl AuditEvent {
             Self::SyncIdentityAdopted { .. } => "SYNC_IDENTITY_ADOPTED",
             Self::SyncDriftFound { .. } => "SYNC_DRIFT_FOUND",
             Self::SyncUnauthorized { .. } => "SYNC_UNAUTHORIZED",
+            Self::SyncEnabled { .. } => "SYNC_ENABLED",
         }
     }
 }

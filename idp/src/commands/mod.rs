@@ -5,6 +5,7 @@ mod audit;
 mod config;
 mod org;
 mod serve;
+mod sync;
 mod user;
 
 use std::sync::Arc;
@@ -111,6 +112,7 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CommandError> 
         Command::Org(command) => org::run(command, &environment).await,
         Command::User(command) => user::run(command, &environment).await,
         Command::Audit(command) => audit::run(command, &environment).await,
+        Command::Sync(command) => sync::run(command, &environment).await,
         Command::Config(_) => Ok(()),
     };
     environment.store.close().await;
