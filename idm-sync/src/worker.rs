@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,7 +28,7 @@ use portner_shared::domain::{
     User, UserId,
 };
 use portner_shared::store::{ClaimedAction, Store, StoreError};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
 use crate::api::{
@@ -86,6 +86,9 @@ pub enum WorkerError {
     /// An audit event could not be written.
     #[error(transparent)]
     Audit(#[from] portner_audit::AuditError),
+    /// A worker task ended abnormally.
+    #[error("worker task ended abnormally: {0}")]
+    Task(String),
     /// Another replica holds the worker lock.
     #[error("another replica is running the sync worker")]
     Busy,
@@ -200,8 +203,6 @@ pub struct Worker {
     settings: WorkerSettings,
     clients: std::sync::Mutex<HashMap<Cvr, Arc<IdmClient>>>,
     rng: std::sync::Mutex<SeededRng>,
-    /// HTTP requests made by this worker's clients, for metrics and benchmarks.
-    pub requests: AtomicU64,
 }
 
 impl std::fmt::Debug for Worker {
@@ -223,7 +224,6 @@ impl Worker {
             settings,
             clients: std::sync::Mutex::new(HashMap::new()),
             rng: std::sync::Mutex::new(rng),
-            requests: AtomicU64::new(0),
         }
     }
 
@@ -318,16 +318,16 @@ impl Worker {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<(), WorkerError> {
         let concurrency = self.settings.concurrency.max(1);
-        let permits = Arc::new(Semaphore::new(concurrency));
         let mut interval = (self.settings.rate_per_second > 0).then(|| {
             let period = Duration::from_secs(1) / self.settings.rate_per_second;
             tokio::time::interval(period)
         });
-        let mut tasks: JoinSet<Result<(Cvr, Option<bool>), WorkerError>> = JoinSet::new();
+        let mut tasks: JoinSet<Result<(ClaimedAction, Outcome), WorkerError>> = JoinSet::new();
         let mut settled = 0;
         loop {
-            if tasks.len() <= concurrency / 2 {
-                let want = i64::try_from(concurrency * 2 - tasks.len()).unwrap_or(1);
+            // Bounded concurrency: never more than `concurrency` actions in flight.
+            if tasks.len() < concurrency {
+                let want = i64::try_from(concurrency - tasks.len()).unwrap_or(1);
                 let mut tx = self.store.begin().await?;
                 let claimed = tx.claim_sync_actions(self.clock.now(), want).await?;
                 tx.commit().await?;
@@ -335,32 +335,45 @@ impl Worker {
                     if let Some(interval) = interval.as_mut() {
                         interval.tick().await;
                     }
-                    let permit = Arc::clone(&permits).acquire_owned().await;
                     let worker = Arc::clone(self);
-                    tasks.spawn(async move {
-                        let _permit = permit;
-                        worker.run_one(claimed).await
-                    });
+                    tasks.spawn(async move { worker.run_one(claimed).await });
                 }
             }
-            let Some(joined) = tasks.join_next().await else {
+            let Some(first) = tasks.join_next().await else {
                 if !self.wait_for_more().await? {
                     return Ok(());
                 }
                 continue;
             };
-            let (org, succeeded) = joined.map_err(|error| WorkerError::Settings {
-                org: "99999999".parse().unwrap_or_else(|_| unreachable_cvr()),
-                problem: format!("worker task ended abnormally: {error}"),
-            })??;
-            match succeeded {
-                Some(true) => report.succeeded += 1,
-                Some(false) => report.failed += 1,
-                None => report.retried += 1,
+            // Settle everything that has finished in one transaction: one commit (and one
+            // fsync) for many actions. A crash before the commit leaves them `running`, and
+            // recovery handles them like any other abandoned claim.
+            let mut finished = vec![first];
+            while let Some(more) = tasks.try_join_next() {
+                finished.push(more);
             }
-            let _ = org;
-            settled += 1;
+            let mut batch = Vec::with_capacity(finished.len());
+            for joined in finished {
+                let result = joined.map_err(|error| WorkerError::Task(error.to_string()))?;
+                batch.push(result?);
+            }
+            let unauthorized = batch
+                .iter()
+                .find(|(_, outcome)| matches!(outcome, Outcome::Unauthorized))
+                .map(|(claimed, _)| claimed.action.org.clone());
+            for result in self.settle_batch(batch).await? {
+                match result {
+                    Some(true) => report.succeeded += 1,
+                    Some(false) => report.failed += 1,
+                    None => report.retried += 1,
+                }
+                settled += 1;
+            }
             progress(settled, total);
+            if let Some(org) = unauthorized {
+                self.settle_unauthorized(&org).await?;
+                return Err(WorkerError::Unauthorized(org));
+            }
         }
     }
 
@@ -384,28 +397,32 @@ impl Worker {
         Ok(true)
     }
 
-    /// Runs and settles one action. Returns `Some(true)` for succeeded, `Some(false)` for
-    /// failed, `None` for a scheduled retry.
-    async fn run_one(&self, claimed: ClaimedAction) -> Result<(Cvr, Option<bool>), WorkerError> {
-        let org = claimed.action.org.clone();
+    /// Runs one action against the API; settling is the caller's (batched) job.
+    async fn run_one(
+        &self,
+        claimed: ClaimedAction,
+    ) -> Result<(ClaimedAction, Outcome), WorkerError> {
         let context = self.context(&claimed).await?;
         let outcome = match &context.settings {
             None => done("org_not_synced", None, Vec::new()),
             Some(settings) => {
                 let client = self.client(settings)?;
-                let before = client.counters.requests.load(Ordering::Relaxed);
-                let outcome = execute(&client, &claimed, &context, &self.store).await;
-                let after = client.counters.requests.load(Ordering::Relaxed);
-                self.requests.fetch_add(after - before, Ordering::Relaxed);
-                outcome
+                execute(&client, &claimed, &context, &self.store).await
             }
         };
-        if matches!(outcome, Outcome::Unauthorized) {
-            self.settle_unauthorized(&org).await?;
-            return Err(WorkerError::Unauthorized(org));
-        }
-        let result = self.settle(&claimed, outcome).await?;
-        Ok((org, result))
+        Ok((claimed, outcome))
+    }
+
+    /// HTTP requests sent by all of this worker's clients so far.
+    pub fn requests_sent(&self) -> u64 {
+        let clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        clients
+            .values()
+            .map(|c| c.counters.requests.load(Ordering::Relaxed))
+            .sum()
     }
 
     async fn context(&self, claimed: &ClaimedAction) -> Result<Context, WorkerError> {
@@ -447,8 +464,27 @@ impl Worker {
         })
     }
 
+    /// Settles finished actions in one transaction. An `Unauthorized` outcome is left
+    /// `running`; the next worker's recovery returns it to the queue.
+    async fn settle_batch(
+        &self,
+        batch: Vec<(ClaimedAction, Outcome)>,
+    ) -> Result<Vec<Option<bool>>, WorkerError> {
+        let mut tx = self.store.begin().await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for (claimed, outcome) in batch {
+            if matches!(outcome, Outcome::Unauthorized) {
+                continue;
+            }
+            results.push(self.settle(&mut tx, &claimed, outcome).await?);
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
     async fn settle(
         &self,
+        tx: &mut portner_shared::store::Tx,
         claimed: &ClaimedAction,
         outcome: Outcome,
     ) -> Result<Option<bool>, WorkerError> {
@@ -458,7 +494,6 @@ impl Worker {
         let user_id = action.action.user_id();
         let subject = Subject::User(user_id);
         let context = AuditContext::system();
-        let mut tx = self.store.begin().await?;
         let result = match outcome {
             Outcome::Done {
                 outcome,
@@ -466,7 +501,7 @@ impl Worker {
                 effects,
             } => {
                 for effect in effects {
-                    apply(&mut tx, &action.org, effect, now, &context).await?;
+                    apply(tx, &action.org, effect, now, &context).await?;
                 }
                 tx.settle_sync_action(action.id, OutboxState::Succeeded, now, None, None, now)
                     .await?;
@@ -476,7 +511,7 @@ impl Worker {
                     employee_uuid,
                     outcome,
                 };
-                portner_audit::append(&mut tx, now, &context, &subject, &event).await?;
+                portner_audit::append(tx, now, &context, &subject, &event).await?;
                 Some(true)
             }
             Outcome::Retry(error) => {
@@ -487,7 +522,7 @@ impl Worker {
                 };
                 if attempt >= self.settings.max_attempts {
                     let reason = format!("gave up after {attempt} attempts: {error}");
-                    self.fail(&mut tx, claimed, error.code(), &reason, Some(status), now)
+                    self.fail(tx, claimed, error.code(), &reason, Some(status), now)
                         .await?;
                     Some(false)
                 } else {
@@ -522,7 +557,7 @@ impl Worker {
                         error_code: code.to_owned(),
                         status,
                     };
-                    portner_audit::append(&mut tx, now, &context, &subject, &event).await?;
+                    portner_audit::append(tx, now, &context, &subject, &event).await?;
                     None
                 }
             }
@@ -531,13 +566,11 @@ impl Worker {
                 reason,
                 status,
             } => {
-                self.fail(&mut tx, claimed, code, &reason, status, now)
-                    .await?;
+                self.fail(tx, claimed, code, &reason, status, now).await?;
                 Some(false)
             }
             Outcome::Unauthorized => None,
         };
-        tx.commit().await?;
         Ok(result)
     }
 
@@ -581,11 +614,6 @@ impl Worker {
         tx.commit().await?;
         Ok(())
     }
-}
-
-/// A CVR that always parses, for the impossible case of a panicked task without its own.
-fn unreachable_cvr() -> Cvr {
-    serde_json::from_str("\"99999999\"").unwrap_or_else(|_| unreachable_cvr())
 }
 
 fn truncate(text: &str, max: usize) -> &str {
