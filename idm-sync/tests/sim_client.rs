@@ -1,6 +1,9 @@
 //! The client against the simulator over mutual TLS: contract scenarios that need no store
 //! (mitid-erhverv-idm-api.md §9.6 S1 remote half, S7, S12, S13, S15, S16, S22, S23).
 
+// Test helpers outside #[test] functions may unwrap too (clippy.toml allows it in tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use portner_idm_sync::api::{

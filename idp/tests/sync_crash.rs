@@ -3,6 +3,9 @@
 //! 1,000 users into the simulator, and restarted. The end state in the simulator must equal
 //! the desired state, with no duplicate identities and every action accounted for.
 
+// Test helpers outside #[test] functions may unwrap too (clippy.toml allows it in tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Stdio};

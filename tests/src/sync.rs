@@ -1,6 +1,9 @@
 //! Test kit for the MitID Erhverv sync: a simulator with one organisation, the organisation
 //! and its sync settings in a store, users with fictitious CPR numbers, and a worker.
 
+// A test kit: a failed set-up step is a failed test (clippy.toml's rule for tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

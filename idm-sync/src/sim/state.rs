@@ -328,14 +328,14 @@ impl SimState {
 
     /// "Extra fields" mode (§9.3): adds unknown fields to object responses.
     fn decorate(&mut self, mut reply: Reply) -> Reply {
-        if self.extra_fields {
-            if let Some(Value::Object(map)) = reply.body.as_mut() {
-                let noise = self.rng.next_u64();
-                map.insert(
-                    format!("simExtra{}", noise % 97),
-                    json!({ "n": noise % 1000 }),
-                );
-            }
+        if self.extra_fields
+            && let Some(Value::Object(map)) = reply.body.as_mut()
+        {
+            let noise = self.rng.next_u64();
+            map.insert(
+                format!("simExtra{}", noise % 97),
+                json!({ "n": noise % 1000 }),
+            );
         }
         reply
     }

@@ -215,15 +215,15 @@ impl ProgressBar {
             return;
         }
         *last = Instant::now();
-        let width = 30;
-        let filled = if total == 0 {
-            width
-        } else {
-            (done.min(total) * width / total) as usize as u64
-        };
+        let width: u64 = 30;
+        let filled = (done.min(total) * width)
+            .checked_div(total)
+            .unwrap_or(width);
         let bar: String = (0..width)
             .map(|i| if i < filled { '#' } else { '.' })
             .collect();
+        // Display only: the precision lost converting a count to f64 is irrelevant here.
+        #[allow(clippy::cast_precision_loss)]
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
         eprint!("\r[{bar}] {done}/{total} {rate:.0}/s ");
         let _ = std::io::stderr().flush();

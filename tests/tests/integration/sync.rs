@@ -1,6 +1,9 @@
 //! The MitID Erhverv sync end to end: directory change -> outbox -> worker -> simulator over
 //! mutual TLS -> links, audit and findings (mitid-erhverv-idm-api.md §9.6).
 
+// The scenario bodies are test code run through on_both_backends! (clippy.toml's rule).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use portner_audit::AuditContext;
 use portner_idm_sync::sim::{FaultKind, FaultRule, SimAuthenticator, SimEmployee, Trigger};
 use portner_idp::directory;
