@@ -250,7 +250,7 @@ impl Tx {
         if self.backend() == Backend::Sqlite {
             return Ok(true);
         }
-        let row = sqlx::query("SELECT CAST(pg_try_advisory_xact_lock($1) AS BIGINT) AS got")
+        let row = sqlx::query("SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT) AS got")
             .bind(WORKER_LOCK_KEY)
             .fetch_one(self.connection())
             .await?;

@@ -657,3 +657,30 @@ async fn unauthorized_stops_the_worker_and_keeps_actions(test: TestStore) {
     drain(&test).await;
     assert_eq!(sim.state().employees_of(CVR).len(), 1);
 }
+
+/// PostgreSQL only: a second replica holding the advisory lock keeps this worker out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_advisory_lock_elects_one_worker() {
+    let Some(test) = portner_tests::postgres_store("sync::postgres_advisory_lock").await else {
+        return;
+    };
+    let other_replica = test.second_pool().await;
+    let mut holder = other_replica.begin().await.unwrap();
+    assert!(holder.try_sync_worker_lock().await.unwrap());
+
+    let result = worker(&test.store, fast_settings(1))
+        .drain(&|_, _| {})
+        .await;
+
+    assert!(
+        matches!(result, Err(portner_idm_sync::worker::WorkerError::Busy)),
+        "{result:?}"
+    );
+    holder.rollback().await.unwrap();
+    assert!(
+        worker(&test.store, fast_settings(1))
+            .drain(&|_, _| {})
+            .await
+            .is_ok()
+    );
+}
