@@ -59,6 +59,8 @@ pub struct WorkerSettings {
     pub connect_timeout: Duration,
     /// Read timeout of the API client.
     pub read_timeout: Duration,
+    /// Password of PKCS#12 client certificates (configuration key `sync_pkcs12_password`).
+    pub pkcs12_password: Option<portner_shared::config::Secret>,
 }
 
 impl Default for WorkerSettings {
@@ -73,6 +75,7 @@ impl Default for WorkerSettings {
             seed: 0x5eed,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(180),
+            pkcs12_password: None,
         }
     }
 }
@@ -254,8 +257,13 @@ impl Worker {
             },
             None => ClientIdentity::Pkcs12 {
                 der: read(&settings.client_cert_path)?,
-                // The PKCS#12 password comes from the environment, never the database.
-                password: std::env::var("PORTNER_SYNC_PKCS12_PASSWORD").unwrap_or_default(),
+                // The password comes from the configuration's secrets, never the database.
+                password: self
+                    .settings
+                    .pkcs12_password
+                    .as_ref()
+                    .map(|secret| secret.expose().to_owned())
+                    .unwrap_or_default(),
             },
         };
         let client = IdmClient::new(&ClientConfig {

@@ -122,7 +122,8 @@ async fn settings_for(
     }
 }
 
-fn worker(environment: &Environment, settings: WorkerSettings) -> Arc<Worker> {
+fn worker(environment: &Environment, mut settings: WorkerSettings) -> Arc<Worker> {
+    settings.pkcs12_password = environment.config.sync_pkcs12_password.clone();
     Arc::new(Worker::new(
         environment.store.clone(),
         Arc::clone(&environment.clock),

@@ -101,6 +101,13 @@ pub const KEYS: &[KeySpec] = &[
         default: "info",
         meaning: "Least severe level logged: error, warn, info, debug or trace.",
     },
+    KeySpec {
+        name: "sync_pkcs12_password",
+        kind: KeyKind::Text,
+        secret: true,
+        default: "empty",
+        meaning: "Password of the MitID Erhverv system certificates given as PKCS#12 files.",
+    },
 ];
 
 /// Finds the key an environment variable names, and whether it names the key's `_FILE` form.

@@ -73,6 +73,10 @@ pub struct ConfigFile {
     pub log_format: Option<String>,
     #[allow(missing_docs)]
     pub log_level: Option<String>,
+    #[allow(missing_docs)]
+    pub sync_pkcs12_password: Option<Secret>,
+    #[allow(missing_docs)]
+    pub sync_pkcs12_password_file: Option<PathBuf>,
 }
 
 /// Values given as command-line flags; the last layer.
@@ -169,6 +173,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Least severe level logged.
     pub log_level: String,
+    /// Password of PKCS#12 system certificates for the MitID Erhverv sync, if any.
+    pub sync_pkcs12_password: Option<Secret>,
 }
 
 impl Config {
@@ -365,6 +371,11 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
         cpr_key,
         log_format,
         log_level,
+        sync_pkcs12_password: secret_value(
+            "sync_pkcs12_password",
+            file.sync_pkcs12_password,
+            file.sync_pkcs12_password_file,
+        )?,
     })
 }
 
