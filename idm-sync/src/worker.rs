@@ -15,7 +15,7 @@
 //! Not built yet (written down here, where it would live): the circuit breaker (pause after 5
 //! consecutive transient failures) and the quiet window of §7.3.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -205,8 +205,12 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     settings: WorkerSettings,
     clients: std::sync::Mutex<HashMap<Cvr, Arc<IdmClient>>>,
+    /// Organisation and sync settings, read once per drain rather than once per action.
+    organisations: std::sync::Mutex<HashMap<Cvr, OrganisationContext>>,
     rng: std::sync::Mutex<SeededRng>,
 }
+
+type OrganisationContext = (Option<Organisation>, Option<SyncOrganisation>);
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -226,6 +230,7 @@ impl Worker {
             clock,
             settings,
             clients: std::sync::Mutex::new(HashMap::new()),
+            organisations: std::sync::Mutex::new(HashMap::new()),
             rng: std::sync::Mutex::new(rng),
         }
     }
@@ -307,6 +312,10 @@ impl Worker {
         };
 
         let mut report = DrainReport::default();
+        self.organisations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         let mut tx = self.store.begin().await?;
         report.recovered = tx.recover_sync_actions(self.clock.now()).await?;
         let total = open_actions(&mut tx).await?;
@@ -331,26 +340,34 @@ impl Worker {
             tokio::time::interval(period)
         });
         let mut tasks: JoinSet<Result<(ClaimedAction, Outcome), WorkerError>> = JoinSet::new();
+        // Claimed ahead of the free slots, so that a claim rides in the settle transaction.
+        let mut buffer: VecDeque<ClaimedAction> = VecDeque::new();
+        let prefetch = concurrency * 2;
         let mut settled = 0;
         loop {
             // Bounded concurrency: never more than `concurrency` actions in flight.
-            if tasks.len() < concurrency {
-                let want = i64::try_from(concurrency - tasks.len()).unwrap_or(1);
+            while tasks.len() < concurrency {
+                let Some(claimed) = buffer.pop_front() else {
+                    break;
+                };
+                if let Some(interval) = interval.as_mut() {
+                    interval.tick().await;
+                }
+                let worker = Arc::clone(self);
+                tasks.spawn(async move { worker.run_one(claimed).await });
+            }
+            if tasks.is_empty() {
+                let want = i64::try_from(prefetch).unwrap_or(1);
                 let mut tx = self.store.begin().await?;
                 let claimed = tx.claim_sync_actions(self.clock.now(), want).await?;
                 tx.commit().await?;
-                for claimed in claimed {
-                    if let Some(interval) = interval.as_mut() {
-                        interval.tick().await;
-                    }
-                    let worker = Arc::clone(self);
-                    tasks.spawn(async move { worker.run_one(claimed).await });
-                }
-            }
-            let Some(first) = tasks.join_next().await else {
-                if !self.wait_for_more().await? {
+                if claimed.is_empty() && !self.wait_for_more().await? {
                     return Ok(());
                 }
+                buffer.extend(claimed);
+                continue;
+            }
+            let Some(first) = tasks.join_next().await else {
                 continue;
             };
             // Settle everything that has finished in one transaction: one commit (and one
@@ -369,7 +386,14 @@ impl Worker {
                 .iter()
                 .find(|(_, outcome)| matches!(outcome, Outcome::Unauthorized))
                 .map(|(claimed, _)| claimed.action.org.clone());
-            for result in self.settle_batch(batch).await? {
+            let want = if unauthorized.is_some() {
+                0
+            } else {
+                prefetch.saturating_sub(buffer.len() + tasks.len())
+            };
+            let (results, claimed) = self.settle_batch(batch, want).await?;
+            buffer.extend(claimed);
+            for result in results {
                 match result {
                     Some(true) => report.succeeded += 1,
                     Some(false) => report.failed += 1,
@@ -437,8 +461,24 @@ impl Worker {
         let user_id = claimed.action.action.user_id();
         let mut tx = self.store.read().await?;
         let user = tx.user(user_id).await?;
-        let org = tx.organisation(&claimed.action.org).await?;
-        let settings = tx.sync_organisation(&claimed.action.org).await?;
+        let cached = self
+            .organisations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&claimed.action.org)
+            .cloned();
+        let (org, settings) = match cached {
+            Some(cached) => cached,
+            None => {
+                let org = tx.organisation(&claimed.action.org).await?;
+                let settings = tx.sync_organisation(&claimed.action.org).await?;
+                self.organisations
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(claimed.action.org.clone(), (org.clone(), settings.clone()));
+                (org, settings)
+            }
+        };
         let link = tx.sync_link(user_id).await?;
         let cpr = match (&user, &claimed.action.action) {
             // Also when linked: a REACTIVATE that finds the identity gone creates it again.
@@ -474,10 +514,14 @@ impl Worker {
 
     /// Settles finished actions in one transaction. An `Unauthorized` outcome is left
     /// `running`; the next worker's recovery returns it to the queue.
+    ///
+    /// In the same transaction it claims up to `claim` more actions, which then include those
+    /// that only became due by this settlement (the next action of a user just settled).
     async fn settle_batch(
         &self,
         batch: Vec<(ClaimedAction, Outcome)>,
-    ) -> Result<Vec<Option<bool>>, WorkerError> {
+        claim: usize,
+    ) -> Result<(Vec<Option<bool>>, Vec<ClaimedAction>), WorkerError> {
         let mut tx = self.store.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
         for (claimed, outcome) in batch {
@@ -486,8 +530,14 @@ impl Worker {
             }
             results.push(self.settle(&mut tx, &claimed, outcome).await?);
         }
+        let claimed = if claim > 0 {
+            let want = i64::try_from(claim).unwrap_or(1);
+            tx.claim_sync_actions(self.clock.now(), want).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
-        Ok(results)
+        Ok((results, claimed))
     }
 
     async fn settle(

@@ -290,36 +290,30 @@ impl Tx {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let select = format!(
-            "SELECT o.id FROM sync_outbox o WHERE o.state = 'pending' AND o.not_before <= $1 \
+        // One statement: the due rows (oldest first, none of a user with an earlier open
+        // action) are marked running and returned.
+        let statement = format!(
+            "UPDATE sync_outbox SET state = 'running', updated_at = $1 WHERE id IN (\
+             SELECT o.id FROM sync_outbox o WHERE o.state = 'pending' AND o.not_before <= $1 \
              AND NOT EXISTS (SELECT 1 FROM sync_outbox p WHERE p.user_id = o.user_id \
-             AND p.id < o.id AND p.state IN ('pending', 'running')) ORDER BY o.id LIMIT $2{lock}"
+             AND p.id < o.id AND p.state IN ('pending', 'running')) ORDER BY o.id LIMIT $2{lock}) \
+             RETURNING id, org_cvr, action_json, state, attempts, not_before, last_error, \
+             created_at, recovered"
         );
-        let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(select))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(statement))
             .bind(millis(now))
             .bind(limit)
             .fetch_all(self.connection())
-            .await?
-            .iter()
-            .map(|row| column(row, "id", OUTBOX))
-            .collect::<Result<_, _>>()?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(
-                "UPDATE sync_outbox SET state = 'running', updated_at = $2 WHERE id = $1 \
-                 RETURNING id, org_cvr, action_json, state, attempts, not_before, last_error, \
-                 created_at, recovered",
-            )
-            .bind(id)
-            .bind(millis(now))
-            .fetch_one(self.connection())
             .await?;
-            let recovered: i64 = column(&row, "recovered", OUTBOX)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let recovered: i64 = column(row, "recovered", OUTBOX)?;
             claimed.push(ClaimedAction {
-                action: outbox_from_row(&row)?,
+                action: outbox_from_row(row)?,
                 recovered: recovered == 1,
             });
         }
+        claimed.sort_by_key(|claimed| claimed.action.id);
         Ok(claimed)
     }
 
