@@ -112,6 +112,26 @@ pub struct SimState {
     /// "Extra fields" mode (§9.3).
     pub extra_fields: bool,
     pub(crate) keep_call_log: bool,
+    /// Lookup index for the 409 checks; `None` after any change it may not reflect.
+    index: Option<ConflictIndex>,
+}
+
+/// CPR numbers per organisation and bound `subjectNameId`s, so that E1's conflict checks do
+/// not scan every identity (the benchmark compares the sync with the simulator's capacity,
+/// which must not degrade as identities accumulate).
+#[derive(Debug, Default)]
+struct ConflictIndex {
+    cprs: std::collections::HashSet<(String, String)>,
+    subjects: HashMap<String, String>,
+}
+
+impl ConflictIndex {
+    fn add(&mut self, cvr: &str, employee: &SimEmployee) {
+        self.cprs.insert((cvr.to_owned(), employee.cpr.clone()));
+        if let Some(id) = employee.local_id() {
+            self.subjects.insert(id.to_ascii_lowercase(), employee.uuid.clone());
+        }
+    }
 }
 
 /// The answer to one simulated call.
@@ -155,6 +175,7 @@ impl SimState {
             token_lifetime_s: 3600,
             extra_fields: false,
             keep_call_log: true,
+            index: None,
         }
     }
 
@@ -186,6 +207,9 @@ impl SimState {
         employee.id = self.next_id;
         self.next_id += 1;
         let uuid = employee.uuid.clone();
+        if let Some(index) = self.index.as_mut() {
+            index.add(cvr, &employee);
+        }
         self.employees
             .entry(cvr.to_owned())
             .or_default()
@@ -196,11 +220,13 @@ impl SimState {
     /// Mutable access for out-of-band changes (suspend, delete, change e-mail or the local
     /// authenticator's id) as an administrator in MitID Erhverv would make them.
     pub fn employee_mut(&mut self, cvr: &str, uuid: &str) -> Option<&mut SimEmployee> {
+        self.index = None;
         self.employees.get_mut(cvr)?.get_mut(uuid)
     }
 
     /// Removes an identity out of band.
     pub fn delete_out_of_band(&mut self, cvr: &str, uuid: &str) -> bool {
+        self.index = None;
         self.employees
             .get_mut(cvr)
             .is_some_and(|all| all.remove(uuid).is_some())
@@ -395,16 +421,28 @@ impl SimState {
         Reply::json(200, json!({ "employeeUuid": uuid }))
     }
 
-    fn cpr_taken(&self, cvr: &str, cpr: &str) -> bool {
-        self.employees
-            .get(cvr)
-            .is_some_and(|all| all.values().any(|employee| employee.cpr == cpr))
+    fn conflict_index(&mut self) -> &ConflictIndex {
+        let employees = &self.employees;
+        self.index.get_or_insert_with(|| {
+            let mut index = ConflictIndex::default();
+            for (cvr, all) in employees {
+                for employee in all.values() {
+                    index.add(cvr, employee);
+                }
+            }
+            index
+        })
     }
 
-    fn bound(&self, subject: &str) -> bool {
-        self.holder_of(subject).is_some()
+    fn cpr_taken(&mut self, cvr: &str, cpr: &str) -> bool {
+        self.conflict_index().cprs.contains(&(cvr.to_owned(), cpr.to_owned()))
     }
 
+    fn bound(&mut self, subject: &str) -> bool {
+        self.conflict_index().subjects.contains_key(&subject.to_ascii_lowercase())
+    }
+
+    /// The identity holding `subject`, by a full scan (C2 is rare; E1 uses the index).
     fn holder_of(&self, subject: &str) -> Option<String> {
         self.employees
             .values()
@@ -528,6 +566,7 @@ impl SimState {
     }
 
     fn with_employee(&mut self, cvr: &str, uuid: &str, change: impl FnOnce(&mut SimEmployee)) {
+        self.index = None;
         if let Some(employee) = self.employee_mut(cvr, uuid) {
             change(employee);
         }
@@ -571,7 +610,11 @@ impl SimState {
     }
 
     fn set_status(&mut self, cvr: &str, uuid: &str, status: &str) -> Reply {
-        self.with_employee(cvr, uuid, |employee| employee.status = status.to_owned());
+        // Status is not indexed: change it without invalidating the conflict index.
+        let found = self.employees.get_mut(cvr).and_then(|all| all.get_mut(uuid));
+        if let Some(employee) = found {
+            employee.status = status.to_owned();
+        }
         Reply::empty(204)
     }
 
