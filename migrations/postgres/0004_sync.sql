@@ -37,6 +37,9 @@ ALTER TABLE sync_outbox ADD COLUMN last_status BIGINT;
 ALTER TABLE sync_outbox ADD COLUMN updated_at BIGINT;
 CREATE UNIQUE INDEX sync_outbox_pending_key ON sync_outbox (dedupe_key) WHERE state = 'pending';
 CREATE INDEX sync_outbox_user ON sync_outbox (user_id, id);
+-- The claim walks pending rows in id order and stops at its limit, instead of sorting every
+-- pending row on each claim.
+CREATE INDEX sync_outbox_claim ON sync_outbox (state, id);
 
 -- Reconcile drift findings (§7.5), open until resolved.
 CREATE TABLE sync_findings (
