@@ -24,6 +24,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(crate::health::router())
+        .merge(crate::sync_metrics::router())
         .with_state(state);
     for layer in crate::security_headers::layers() {
         router = router.layer(layer);

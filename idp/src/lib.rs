@@ -15,3 +15,4 @@ mod health;
 pub mod keys;
 mod logging;
 mod security_headers;
+mod sync_metrics;

@@ -129,7 +129,8 @@ impl ConflictIndex {
     fn add(&mut self, cvr: &str, employee: &SimEmployee) {
         self.cprs.insert((cvr.to_owned(), employee.cpr.clone()));
         if let Some(id) = employee.local_id() {
-            self.subjects.insert(id.to_ascii_lowercase(), employee.uuid.clone());
+            self.subjects
+                .insert(id.to_ascii_lowercase(), employee.uuid.clone());
         }
     }
 }
@@ -435,11 +436,15 @@ impl SimState {
     }
 
     fn cpr_taken(&mut self, cvr: &str, cpr: &str) -> bool {
-        self.conflict_index().cprs.contains(&(cvr.to_owned(), cpr.to_owned()))
+        self.conflict_index()
+            .cprs
+            .contains(&(cvr.to_owned(), cpr.to_owned()))
     }
 
     fn bound(&mut self, subject: &str) -> bool {
-        self.conflict_index().subjects.contains_key(&subject.to_ascii_lowercase())
+        self.conflict_index()
+            .subjects
+            .contains_key(&subject.to_ascii_lowercase())
     }
 
     /// The identity holding `subject`, by a full scan (C2 is rare; E1 uses the index).
@@ -611,7 +616,10 @@ impl SimState {
 
     fn set_status(&mut self, cvr: &str, uuid: &str, status: &str) -> Reply {
         // Status is not indexed: change it without invalidating the conflict index.
-        let found = self.employees.get_mut(cvr).and_then(|all| all.get_mut(uuid));
+        let found = self
+            .employees
+            .get_mut(cvr)
+            .and_then(|all| all.get_mut(uuid));
         if let Some(employee) = found {
             employee.status = status.to_owned();
         }

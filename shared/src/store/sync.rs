@@ -562,6 +562,29 @@ impl Tx {
         })
         .transpose()
     }
+
+    /// How many sync audit events of each kind the trail holds: durable counters for metrics
+    /// that survive restarts and agree across replicas.
+    ///
+    /// # Errors
+    ///
+    /// The database failed.
+    pub async fn sync_event_counts(&mut self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, COUNT(*) AS n FROM audit_events WHERE kind LIKE 'SYNC_%' \
+             GROUP BY kind ORDER BY kind",
+        )
+        .fetch_all(self.connection())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    column(row, "kind", "audit event")?,
+                    column(row, "n", "audit event")?,
+                ))
+            })
+            .collect()
+    }
 }
 
 fn settings_from_row(row: &AnyRow) -> Result<SyncOrganisation, StoreError> {
