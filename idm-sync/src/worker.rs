@@ -674,6 +674,31 @@ impl Worker {
     }
 }
 
+/// Drains the outbox every `every`, for ever: the worker inside `portner serve`. On
+/// PostgreSQL every replica runs this loop and the advisory lock lets one of them work; on
+/// SQLite the single process runs it. Errors are logged and the next round tries again; an
+/// `Unauthorized` stop has been audited by the drain itself.
+pub async fn run_forever(worker: Arc<Worker>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match worker.drain(&|_, _| {}).await {
+            Ok(report) if report.succeeded + report.failed + report.retried > 0 => {
+                tracing::info!(
+                    succeeded = report.succeeded,
+                    retried = report.retried,
+                    failed = report.failed,
+                    "sync outbox drained"
+                );
+            }
+            Ok(_) => {}
+            Err(WorkerError::Busy) => tracing::debug!("another replica runs the sync worker"),
+            Err(error) => tracing::warn!(%error, "sync worker round failed"),
+        }
+    }
+}
+
 fn truncate(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((index, _)) => &text[..index],
