@@ -206,6 +206,77 @@ pub enum AuditEvent {
         /// SHA-256 of the pack's manifest, hex.
         manifest_sha256: String,
     },
+    // MitID Erhverv IdM sync (issue 6).
+    /// A sync action reached its end: MitID Erhverv was changed, or already matched, or the
+    /// intent was stale (AU-8 timely suspension, lifecycle propagation; EV-9).
+    SyncActionDone {
+        /// `upsert_user`, `suspend_user`, `sync_rights` or `delete_user`.
+        action: String,
+        /// The local user.
+        user_id: UserId,
+        /// The remote identity, if known.
+        employee_uuid: Option<String>,
+        /// What happened, e.g. `created`, `suspended`, `already_active`, `stale_dropped`.
+        outcome: String,
+    },
+    /// A sync action failed transiently and will be retried (mitid-erhverv-idm-api.md §7.3).
+    SyncActionRetried {
+        /// The action.
+        action: String,
+        /// The local user.
+        user_id: UserId,
+        /// The attempt that failed (1-based).
+        attempt: i64,
+        /// The error class code, e.g. `IDM_TRANSIENT`.
+        error_code: String,
+        /// The HTTP status, 0 for I/O errors.
+        status: u16,
+    },
+    /// A sync action was given up, with the reason (§7.3 `failed`).
+    SyncActionFailed {
+        /// The action.
+        action: String,
+        /// The local user.
+        user_id: UserId,
+        /// The error class code.
+        error_code: String,
+        /// Why, in words (no personal data).
+        reason: String,
+    },
+    /// An existing MitID Erhverv identity was linked to a local user by a re-link rule
+    /// (§7.4; EV-9).
+    SyncIdentityAdopted {
+        /// The local user.
+        user_id: UserId,
+        /// The identity adopted.
+        employee_uuid: String,
+        /// `RL1`, `RL2`, `RL3` or `LOOKUP` (crash recovery before creating).
+        rule: String,
+    },
+    /// The reconciler found drift between MitID Erhverv and the desired state (§7.5).
+    SyncDriftFound {
+        /// The finding code, e.g. `ACCOUNT_DELETED`.
+        finding: String,
+        /// The local user, if any.
+        user_id: Option<UserId>,
+        /// The remote identity, if any.
+        employee_uuid: Option<String>,
+    },
+    /// The IdM API refused the organisation's certificate after a token refresh; the worker
+    /// stopped (§2.5, §7.3 `Unauthorized`).
+    SyncUnauthorized {
+        /// The organisation.
+        org: Cvr,
+    },
+    /// Sync was turned on or its settings changed for an organisation (LG-1 admin changes).
+    SyncEnabled {
+        /// The organisation.
+        org: Cvr,
+        /// `light` or `local_idp`.
+        mode: String,
+        /// Users queued for the initial load.
+        queued: u64,
+    },
 }
 
 impl AuditEvent {
@@ -237,6 +308,14 @@ impl AuditEvent {
             Self::CheckpointWritten { .. } => "CHECKPOINT_WRITTEN",
             Self::AuditPruned { .. } => "AUDIT_PRUNED",
             Self::EvidenceExported { .. } => "EVIDENCE_EXPORTED",
+            // MitID Erhverv IdM sync (issue 6).
+            Self::SyncActionDone { .. } => "SYNC_ACTION_DONE",
+            Self::SyncActionRetried { .. } => "SYNC_ACTION_RETRIED",
+            Self::SyncActionFailed { .. } => "SYNC_ACTION_FAILED",
+            Self::SyncIdentityAdopted { .. } => "SYNC_IDENTITY_ADOPTED",
+            Self::SyncDriftFound { .. } => "SYNC_DRIFT_FOUND",
+            Self::SyncUnauthorized { .. } => "SYNC_UNAUTHORIZED",
+            Self::SyncEnabled { .. } => "SYNC_ENABLED",
         }
     }
 }

@@ -26,12 +26,38 @@ pub struct AppState {
     pub signin: crate::signin::SignIn,
 }
 
+impl AppState {
+    /// State with the default sign-in settings, whose WebAuthn origin is the identity's base
+    /// URL. `portner serve` builds its state from configuration instead; this is for embedding
+    /// the router and for tests.
+    ///
+    /// # Errors
+    ///
+    /// The base URL cannot be a WebAuthn origin (https, or http on `localhost`).
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        identity: IdpIdentity,
+    ) -> Result<Self, crate::signin::SignInError> {
+        let settings = portner_shared::config::SignInSettings::default();
+        let signin =
+            crate::signin::SignIn::new(store.clone(), clock.clone(), settings, &identity.base_url)?;
+        Ok(Self {
+            store,
+            clock,
+            identity: Arc::new(identity),
+            signin,
+        })
+    }
+}
+
 /// The complete router with middleware.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(crate::health::router())
         .merge(crate::saml::routes::router())
         .merge(crate::signin::pages::router())
+        .merge(crate::sync_metrics::router())
         .with_state(state);
     for layer in crate::security_headers::layers() {
         router = router.layer(layer);
@@ -83,17 +109,7 @@ pub(crate) mod test_support {
             signing_certificate: signing.certificate,
             encryption_certificate: encryption.certificate,
         };
-        let clock: Arc<dyn portner_shared::Clock> = Arc::new(SystemClock);
-        let settings = portner_shared::config::SignInSettings::default();
-        let signin =
-            crate::signin::SignIn::new(store.clone(), clock.clone(), settings, &identity.base_url)
-                .unwrap();
-        AppState {
-            store,
-            clock,
-            identity: Arc::new(identity),
-            signin,
-        }
+        AppState::new(store, Arc::new(SystemClock), identity).unwrap()
     }
 
     /// Sends a GET through the whole router; returns status, content type and body.

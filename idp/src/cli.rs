@@ -61,6 +61,9 @@ pub enum Command {
     /// Manage SAML service providers.
     #[command(subcommand)]
     Sp(SpCommand),
+    /// MitID Erhverv IdM sync.
+    #[command(subcommand)]
+    Sync(SyncCommand),
 }
 
 /// `portner serve` flags.
@@ -299,6 +302,102 @@ pub struct AuditPruneArgs {
     /// Prune through this checkpoint's sequence number [default: the newest eligible one].
     #[arg(long, value_name = "SEQ")]
     pub through: Option<i64>,
+}
+
+/// `portner sync …` (issue 6).
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Turn sync on (or change its settings) for an organisation and queue its active users.
+    Enable(SyncEnableArgs),
+    /// Dry run: the queued actions and what a reconcile would find and repair.
+    Plan(SyncPlanArgs),
+    /// Drain the outbox once, with a progress bar.
+    Run(SyncRunArgs),
+    /// Queue depth by state, oldest pending, failures with reasons, last reconcile, drift.
+    Status(ListArgs),
+    /// Put a failed action back in the queue.
+    Retry(SyncRetryArgs),
+    /// Activate imported NemID identities and bind them to their local users.
+    Migrate(SyncMigrateArgs),
+}
+
+/// `portner sync enable` flags.
+#[derive(Debug, Args)]
+pub struct SyncEnableArgs {
+    /// CVR of the organisation.
+    #[arg(long)]
+    pub org: String,
+    /// `light` (users activate with private MitID) or `local_idp` (created activated).
+    #[arg(long, default_value = "local_idp")]
+    pub mode: String,
+    /// IdM API base URL.
+    #[arg(long, default_value = "https://services.nemlog-in.dk")]
+    pub base_url: String,
+    /// System certificate: PKCS#12 file (password: configuration key sync_pkcs12_password), or a PEM
+    /// certificate with --client-key.
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: PathBuf,
+    /// PEM private key for a PEM certificate.
+    #[arg(long, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// PEM bundle of the server roots to trust (no others are trusted).
+    #[arg(long, value_name = "FILE")]
+    pub trust_roots: PathBuf,
+}
+
+/// `portner sync plan` flags.
+#[derive(Debug, Args)]
+pub struct SyncPlanArgs {
+    /// Only this organisation.
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `portner sync run` flags.
+#[derive(Debug, Args)]
+pub struct SyncRunArgs {
+    /// Actions in flight at once (§1: one per organisation is the safe default).
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Actions started per second; 0 = unlimited.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
+    /// Attempts before an action is marked failed.
+    #[arg(long, default_value_t = 10)]
+    pub max_attempts: i64,
+    /// First backoff ceiling in milliseconds (§7.3: 30000).
+    #[arg(long, default_value_t = 30_000)]
+    pub backoff_ms: u64,
+    /// Wait for scheduled retries instead of leaving them for the next run.
+    #[arg(long)]
+    pub wait: bool,
+    /// Reconcile every synced organisation first.
+    #[arg(long)]
+    pub reconcile: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `portner sync retry` arguments.
+#[derive(Debug, Args)]
+pub struct SyncRetryArgs {
+    /// The action's ID, as `portner sync status` shows it.
+    pub id: i64,
+}
+
+/// `portner sync migrate` flags.
+#[derive(Debug, Args)]
+pub struct SyncMigrateArgs {
+    /// CVR of the organisation.
+    #[arg(long)]
+    pub org: String,
+    /// List the matches without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Parses the process's arguments, runs the command and returns its exit status.

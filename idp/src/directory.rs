@@ -68,6 +68,8 @@ pub async fn create_user(
         return Err(DirectoryError::NotFound("organisation"));
     }
     let user = tx.insert_user(new, now).await?;
+    // Same transaction: a user is never created without the sync action (issue 6, §7.2).
+    portner_idm_sync::enqueue::user_created(&mut tx, &user, now).await?;
     let event = AuditEvent::UserCreated {
         user_id: user.id,
         org: user.org.clone(),
@@ -104,6 +106,8 @@ pub async fn set_user_status(
         return Ok(user);
     }
     tx.set_user_status(user.id, status, now).await?;
+    portner_idm_sync::enqueue::user_status_changed(&mut tx, &user, user.status, status, now)
+        .await?;
     if status == UserStatus::Disabled {
         tx.delete_sessions_of(user.id).await?;
     }

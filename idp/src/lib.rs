@@ -17,3 +17,4 @@ mod logging;
 pub mod saml;
 mod security_headers;
 pub mod signin;
+mod sync_metrics;

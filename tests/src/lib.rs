@@ -7,11 +7,14 @@
 //! without having run them.
 
 // This crate only ever runs inside tests, where a failed set-up must fail the test loudly.
-#![expect(
+#![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::panic,
     reason = "test kit: a failed set-up is a failed test, not an outage"
 )]
+
+pub mod sync;
 
 use chrono::{TimeZone, Utc};
 use portner_shared::FixedClock;

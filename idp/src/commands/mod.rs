@@ -14,6 +14,7 @@ mod config;
 mod org;
 mod serve;
 mod sp;
+mod sync;
 mod user;
 
 use std::sync::Arc;
@@ -128,6 +129,7 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CommandError> 
         Command::User(command) => user::run(command, &environment).await,
         Command::Audit(command) => audit::run(command, &environment).await,
         Command::Sp(command) => sp::run(command, &environment).await,
+        Command::Sync(command) => sync::run(command, &environment).await,
         Command::Config(_) => Ok(()),
     };
     environment.store.close().await;

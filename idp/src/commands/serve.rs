@@ -5,6 +5,10 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use super::{CommandError, Environment};
+
+/// How often the in-server sync worker drains the outbox. Changes reach MitID Erhverv within
+/// this delay plus the queue ahead of them.
+const SYNC_ROUND: std::time::Duration = std::time::Duration::from_secs(15);
 use crate::app::{AppState, app};
 
 pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
@@ -34,6 +38,19 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         super::audit::signer(environment)?,
         environment.config.audit.clone(),
     ));
+    // The MitID Erhverv sync worker runs in the server (issue 6): one replica at a time on
+    // PostgreSQL (advisory lock), in this process on SQLite. Stopping the server may cut an
+    // action short; the next worker recovers it (see idm-sync/src/worker.rs).
+    let settings = portner_idm_sync::worker::WorkerSettings {
+        pkcs12_password: config.sync_pkcs12_password.clone(),
+        ..portner_idm_sync::worker::WorkerSettings::default()
+    };
+    let worker = std::sync::Arc::new(portner_idm_sync::worker::Worker::new(
+        environment.store.clone(),
+        environment.clock.clone(),
+        settings,
+    ));
+    let sync_task = tokio::spawn(portner_idm_sync::worker::run_forever(worker, SYNC_ROUND));
 
     let state = AppState {
         store: environment.store.clone(),
@@ -49,6 +66,7 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         .map_err(|error| CommandError::Failed(format!("server failed: {error}")))?;
 
     checkpoints.abort();
+    sync_task.abort();
     tracing::info!("server stopped");
     Ok(())
 }

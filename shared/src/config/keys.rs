@@ -243,6 +243,13 @@ pub const KEYS: &[KeySpec] = &[
         default: "180",
         meaning: "Days per-message SAML events are kept at least (>= 180).",
     },
+    KeySpec {
+        name: "sync_pkcs12_password",
+        kind: KeyKind::Text,
+        secret: true,
+        default: "empty",
+        meaning: "Password of the MitID Erhverv system certificates given as PKCS#12 files.",
+    },
 ];
 
 /// Finds the key an environment variable names, and whether it names the key's `_FILE` form.

@@ -113,6 +113,10 @@ pub struct ConfigFile {
     pub audit_retention_lifecycle_days: Option<i64>,
     #[allow(missing_docs)]
     pub audit_retention_saml_days: Option<i64>,
+    #[allow(missing_docs)]
+    pub sync_pkcs12_password: Option<Secret>,
+    #[allow(missing_docs)]
+    pub sync_pkcs12_password_file: Option<PathBuf>,
 }
 
 /// Values given as command-line flags; the last layer.
@@ -215,6 +219,8 @@ pub struct Config {
     pub signin: SignInSettings,
     /// Audit checkpoints and retention (issue 7).
     pub audit: AuditSettings,
+    /// Password of PKCS#12 system certificates for the MitID Erhverv sync, if any.
+    pub sync_pkcs12_password: Option<Secret>,
 }
 
 /// Settings of the audit trail's checkpoints and retention (LG-3, LG-5).
@@ -576,6 +582,11 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
         log_level,
         signin,
         audit,
+        sync_pkcs12_password: secret_value(
+            "sync_pkcs12_password",
+            file.sync_pkcs12_password,
+            file.sync_pkcs12_password_file,
+        )?,
     })
 }
 

@@ -14,6 +14,7 @@ mod right;
 mod service_provider;
 mod session;
 mod signin;
+mod sync;
 mod user;
 
 pub use authenticator::{PasswordCredential, WebAuthnCredential};
@@ -25,6 +26,7 @@ pub use right::{Right, RightAssignment, RightId, RightScope, RightSource};
 pub use service_provider::{ServiceProvider, SpProfile};
 pub use session::Session;
 pub use signin::{ActivationCode, SignInFailures, WebAuthnCeremony};
+pub use sync::{SyncFinding, SyncLink, SyncMode, SyncOrganisation};
 pub use user::{Cpr, Email, NewUser, User, UserId, UserStatus, Username};
 
 /// Implements the string conversions serde and `Display` need for a parsed string newtype.

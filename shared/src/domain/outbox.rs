@@ -31,6 +31,10 @@ pub enum SyncAction {
     DeleteUser {
         /// The user.
         user_id: UserId,
+        /// The employee UUID, snapshotted because the local user may be gone by the time the
+        /// worker runs (mitid-erhverv-idm-api.md §7.2).
+        #[serde(default)]
+        employee_uuid: Option<String>,
     },
 }
 
@@ -57,6 +61,34 @@ impl OutboxState {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
         }
+    }
+}
+
+impl SyncAction {
+    /// The user the action concerns.
+    pub const fn user_id(&self) -> UserId {
+        match self {
+            Self::UpsertUser { user_id }
+            | Self::SuspendUser { user_id }
+            | Self::SyncRights { user_id }
+            | Self::DeleteUser { user_id, .. } => *user_id,
+        }
+    }
+
+    /// A stable name for audit and status output.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::UpsertUser { .. } => "upsert_user",
+            Self::SuspendUser { .. } => "suspend_user",
+            Self::SyncRights { .. } => "sync_rights",
+            Self::DeleteUser { .. } => "delete_user",
+        }
+    }
+
+    /// The idempotency key: a second pending action with the same key is not queued, because
+    /// the worker re-reads the desired state when it runs (§7.2 coalescing).
+    pub fn dedupe_key(&self) -> String {
+        format!("{}:{}", self.name(), self.user_id())
     }
 }
 

@@ -21,7 +21,10 @@ mod saml;
 mod service_providers;
 mod sessions;
 mod signin;
+mod sync;
 mod users;
+
+pub use sync::{ClaimedAction, OutboxSummary};
 
 use std::time::Duration;
 

@@ -36,3 +36,4 @@ mod audit;
 mod evidence;
 mod signin;
 mod store;
+mod sync;

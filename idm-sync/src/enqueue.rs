@@ -1,0 +1,62 @@
+//! The transactional outbox hooks (mitid-erhverv-idm-api.md §7.2): the directory calls these
+//! inside the transaction of a user change, so the change and its sync actions commit or roll
+//! back together.
+
+use chrono::{DateTime, Utc};
+use portner_shared::domain::{SyncAction, User, UserStatus};
+use portner_shared::store::{StoreError, Tx};
+
+/// Queues the creation of a new user's identity if their organisation is synced.
+///
+/// # Errors
+///
+/// The store failed; the caller's transaction must then be dropped.
+pub async fn user_created(tx: &mut Tx, user: &User, now: DateTime<Utc>) -> Result<(), StoreError> {
+    if tx.sync_organisation(&user.org).await?.is_some() {
+        let action = SyncAction::UpsertUser { user_id: user.id };
+        tx.enqueue_sync(&user.org, &action, now).await?;
+    }
+    Ok(())
+}
+
+/// Queues a suspension when a user is disabled, and a reactivation (or creation) when a
+/// disabled user comes back. Locking after wrong passwords is not propagated (see
+/// [`crate::desired::should_be_active`]).
+///
+/// # Errors
+///
+/// The store failed; the caller's transaction must then be dropped.
+pub async fn user_status_changed(
+    tx: &mut Tx,
+    user: &User,
+    from: UserStatus,
+    to: UserStatus,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let action = match (from, to) {
+        (_, UserStatus::Disabled) => SyncAction::SuspendUser { user_id: user.id },
+        (UserStatus::Disabled, _) => SyncAction::UpsertUser { user_id: user.id },
+        _ => return Ok(()),
+    };
+    if tx.sync_organisation(&user.org).await?.is_some() {
+        tx.enqueue_sync(&user.org, &action, now).await?;
+    }
+    Ok(())
+}
+
+/// Queues a rights reconciliation for a user after their rights changed.
+///
+/// # Errors
+///
+/// The store failed; the caller's transaction must then be dropped.
+pub async fn user_rights_changed(
+    tx: &mut Tx,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if tx.sync_organisation(&user.org).await?.is_some() {
+        let action = SyncAction::SyncRights { user_id: user.id };
+        tx.enqueue_sync(&user.org, &action, now).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,483 @@
+//! `portner sync enable|plan|run|status|retry|migrate` (issue 6; mitid-erhverv-idm-api.md §7).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use portner_audit::{AuditContext, AuditEvent, Subject};
+use portner_idm_sync::api::{ActivationOrder, AuthenticatorType, RequestCredentials};
+use portner_idm_sync::desired;
+use portner_idm_sync::reconcile::{self, ReconcileReport};
+use portner_idm_sync::worker::{Worker, WorkerSettings};
+use portner_shared::domain::{Cvr, OutboxState, SyncAction, SyncLink, SyncMode, SyncOrganisation};
+use serde_json::json;
+
+use super::{CommandError, Environment};
+use crate::cli::{
+    ListArgs, SyncCommand, SyncEnableArgs, SyncMigrateArgs, SyncPlanArgs, SyncRunArgs,
+};
+
+pub(super) async fn run(
+    command: SyncCommand,
+    environment: &Environment,
+) -> Result<(), CommandError> {
+    match command {
+        SyncCommand::Enable(args) => enable(args, environment).await,
+        SyncCommand::Plan(args) => plan(args, environment).await,
+        SyncCommand::Run(args) => drain(args, environment).await,
+        SyncCommand::Status(args) => status(args, environment).await,
+        SyncCommand::Retry(args) => {
+            let mut tx = environment.store.begin().await?;
+            let retried = tx
+                .retry_sync_action(args.id, environment.clock.now())
+                .await?;
+            tx.commit().await?;
+            if retried {
+                out!("action {} queued again", args.id);
+                Ok(())
+            } else {
+                Err(CommandError::Failed(format!(
+                    "no failed action {}",
+                    args.id
+                )))
+            }
+        }
+        SyncCommand::Migrate(args) => migrate(args, environment).await,
+    }
+}
+
+fn failed(error: impl std::fmt::Display) -> CommandError {
+    CommandError::Failed(error.to_string())
+}
+
+async fn enable(args: SyncEnableArgs, environment: &Environment) -> Result<(), CommandError> {
+    let org: Cvr = args.org.parse()?;
+    let mode: SyncMode = args.mode.parse()?;
+    if !args.base_url.starts_with("https://") {
+        return Err(failed("--base-url must be an https:// URL"));
+    }
+    let settings = SyncOrganisation {
+        org: org.clone(),
+        mode,
+        base_url: args.base_url,
+        client_cert_path: args.client_cert,
+        client_key_path: args.client_key,
+        trust_roots_path: args.trust_roots,
+        default_email: None,
+    };
+    let now = environment.clock.now();
+    let mut tx = environment.store.begin().await?;
+    if tx.organisation(&org).await?.is_none() {
+        return Err(failed(format!("no organisation {org}")));
+    }
+    tx.upsert_sync_organisation(&settings, now).await?;
+    let mut queued = 0;
+    for user in tx.users(Some(&org)).await? {
+        let linked = tx.sync_link(user.id).await?.is_some();
+        if desired::should_be_active(&user) && !linked {
+            let action = SyncAction::UpsertUser { user_id: user.id };
+            if tx.enqueue_sync(&org, &action, now).await?.is_some() {
+                queued += 1;
+            }
+        }
+    }
+    let event = AuditEvent::SyncEnabled {
+        org: org.clone(),
+        mode: mode.as_str().to_owned(),
+        queued,
+    };
+    portner_audit::append(
+        &mut tx,
+        now,
+        &AuditContext::cli(),
+        &Subject::Organisation(org.clone()),
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
+    out!(
+        "sync enabled for {org} ({}); {queued} users queued",
+        mode.as_str()
+    );
+    Ok(())
+}
+
+async fn settings_for(
+    environment: &Environment,
+    org: Option<&str>,
+) -> Result<Vec<SyncOrganisation>, CommandError> {
+    let mut tx = environment.store.read().await?;
+    let all = tx.sync_organisations().await?;
+    tx.rollback().await?;
+    match org {
+        None => Ok(all),
+        Some(text) => {
+            let cvr: Cvr = text.parse()?;
+            let chosen: Vec<_> = all.into_iter().filter(|s| s.org == cvr).collect();
+            if chosen.is_empty() {
+                return Err(failed(format!("sync is not enabled for {cvr}")));
+            }
+            Ok(chosen)
+        }
+    }
+}
+
+fn worker(environment: &Environment, mut settings: WorkerSettings) -> Arc<Worker> {
+    settings.pkcs12_password = environment.config.sync_pkcs12_password.clone();
+    Arc::new(Worker::new(
+        environment.store.clone(),
+        Arc::clone(&environment.clock),
+        settings,
+    ))
+}
+
+async fn plan(args: SyncPlanArgs, environment: &Environment) -> Result<(), CommandError> {
+    let worker = worker(environment, WorkerSettings::default());
+    let mut tx = environment.store.read().await?;
+    let queued = tx.outbox_actions(OutboxState::Pending, 10_000).await?;
+    tx.rollback().await?;
+    let mut reports: Vec<(Cvr, ReconcileReport)> = Vec::new();
+    for settings in settings_for(environment, args.org.as_deref()).await? {
+        let client = worker.client(&settings).map_err(failed)?;
+        let report = reconcile::plan(&environment.store, &client, &settings)
+            .await
+            .map_err(failed)?;
+        reports.push((settings.org.clone(), report));
+    }
+    if args.json {
+        let value = json!({
+            "queued": queued.iter().map(|a| json!({
+                "id": a.id, "org": a.org, "action": a.action, "attempts": a.attempts,
+            })).collect::<Vec<_>>(),
+            "organisations": reports.iter().map(|(org, report)| json!({
+                "org": org, "report": report,
+            })).collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&value).map_err(failed)?;
+        out!("{text}");
+        return Ok(());
+    }
+    out!(
+        "{:<8} {:<10} {:<14} {:<38} WHY",
+        "ID",
+        "ORG",
+        "ACTION",
+        "USER"
+    );
+    for action in &queued {
+        let user = action.action.user_id().to_string();
+        let name = action.action.name();
+        out!(
+            "{:<8} {:<10} {name:<14} {user:<38} queued",
+            action.id,
+            action.org
+        );
+    }
+    for (org, report) in &reports {
+        for repair in &report.repairs {
+            let name = repair.action.name();
+            out!(
+                "{:<8} {:<10} {name:<14} {:<38} {}",
+                "-",
+                org,
+                repair.username,
+                repair.reason
+            );
+        }
+        out!(
+            "{org}: {} identities listed, {} stale, {} findings{}",
+            report.listed,
+            report.stale,
+            report.findings.len(),
+            if report.guarded {
+                " (SAFETY GUARD: no create/unlink/delete)"
+            } else {
+                ""
+            }
+        );
+        for finding in &report.findings {
+            let who = finding.username.as_deref().unwrap_or("-");
+            out!("  {:<20} {who:<24} {}", finding.kind, finding.detail);
+        }
+    }
+    Ok(())
+}
+
+/// Draws `[#####.....] done/total rate/s` on standard error, at most every 100 ms.
+struct ProgressBar {
+    started: Instant,
+    last: std::sync::Mutex<Instant>,
+    quiet: bool,
+}
+
+impl ProgressBar {
+    fn draw(&self, done: u64, total: u64) {
+        if self.quiet {
+            return;
+        }
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.elapsed() < Duration::from_millis(100) && done < total {
+            return;
+        }
+        *last = Instant::now();
+        let width: u64 = 30;
+        let filled = (done.min(total) * width)
+            .checked_div(total)
+            .unwrap_or(width);
+        let bar: String = (0..width)
+            .map(|i| if i < filled { '#' } else { '.' })
+            .collect();
+        // Display only: the precision lost converting a count to f64 is irrelevant here.
+        #[allow(clippy::cast_precision_loss)]
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        eprint!("\r[{bar}] {done}/{total} {rate:.0}/s ");
+        let _ = std::io::stderr().flush();
+    }
+}
+
+async fn drain(args: SyncRunArgs, environment: &Environment) -> Result<(), CommandError> {
+    let settings = WorkerSettings {
+        concurrency: args.concurrency.max(1),
+        rate_per_second: args.rate,
+        max_attempts: args.max_attempts.max(1),
+        backoff_base: Duration::from_millis(args.backoff_ms),
+        wait_for_retries: args.wait,
+        ..WorkerSettings::default()
+    };
+    let worker = worker(environment, settings);
+    if args.reconcile {
+        for settings in settings_for(environment, None).await? {
+            let client = worker.client(&settings).map_err(failed)?;
+            let report = reconcile::reconcile(
+                &environment.store,
+                &client,
+                &settings,
+                environment.clock.now(),
+            )
+            .await
+            .map_err(failed)?;
+            out!(
+                "{}: reconcile queued {} repairs",
+                settings.org,
+                report.repairs.len()
+            );
+        }
+    }
+    let bar = ProgressBar {
+        started: Instant::now(),
+        last: std::sync::Mutex::new(Instant::now()),
+        quiet: args.quiet,
+    };
+    let started = environment.clock.now();
+    let report = worker
+        .drain(&|done, total| bar.draw(done, total))
+        .await
+        .map_err(failed)?;
+    if !args.quiet {
+        eprintln!();
+    }
+    let summary = serde_json::to_string(&report).map_err(failed)?;
+    let mut tx = environment.store.begin().await?;
+    for settings in settings_for(environment, None).await? {
+        tx.record_sync_run(
+            &settings.org,
+            "drain",
+            started,
+            environment.clock.now(),
+            &summary,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    out!(
+        "sync run: {} succeeded, {} retried later, {} failed, {} recovered",
+        report.succeeded,
+        report.retried,
+        report.failed,
+        report.recovered
+    );
+    Ok(())
+}
+
+async fn status(args: ListArgs, environment: &Environment) -> Result<(), CommandError> {
+    let mut tx = environment.store.read().await?;
+    let summary = tx.outbox_summary().await?;
+    let failures = tx.outbox_actions(OutboxState::Failed, 100).await?;
+    let mut organisations = Vec::new();
+    for settings in tx.sync_organisations().await? {
+        let last = tx.last_sync_run(&settings.org, "reconcile").await?;
+        let findings = tx.open_sync_findings(&settings.org).await?;
+        let links = tx.sync_links(&settings.org).await?.len();
+        organisations.push((settings, last, findings, links));
+    }
+    tx.rollback().await?;
+    if args.json {
+        let value = json!({
+            "queue": summary.by_state.iter().map(|(s, n)| json!({"state": s, "count": n})).collect::<Vec<_>>(),
+            "oldest_pending": summary.oldest_pending,
+            "failed": failures.iter().map(|a| json!({
+                "id": a.id, "action": a.action, "attempts": a.attempts, "reason": a.last_error,
+            })).collect::<Vec<_>>(),
+            "organisations": organisations.iter().map(|(s, last, findings, links)| json!({
+                "org": s.org, "mode": s.mode, "linked": links,
+                "last_reconcile": last.as_ref().map(|(at, summary)| json!({"at": at, "summary": summary})),
+                "open_findings": findings,
+            })).collect::<Vec<_>>(),
+        });
+        out!("{}", serde_json::to_string_pretty(&value).map_err(failed)?);
+        return Ok(());
+    }
+    out!("queue:");
+    for (state, count) in &summary.by_state {
+        out!("  {state:<10} {count}");
+    }
+    match summary.oldest_pending {
+        Some(at) => out!("oldest pending: {}", at.to_rfc3339()),
+        None => out!("oldest pending: none"),
+    }
+    out!("failed actions: {}", failures.len());
+    for action in &failures {
+        let reason = action.last_error.as_deref().unwrap_or("-");
+        out!(
+            "  #{:<6} {:<12} {} after {} attempts: {reason}",
+            action.id,
+            action.action.name(),
+            action.action.user_id(),
+            action.attempts
+        );
+    }
+    for (settings, last, findings, links) in &organisations {
+        out!(
+            "{} ({}): {links} linked users",
+            settings.org,
+            settings.mode.as_str()
+        );
+        match last {
+            Some((at, summary)) => out!("  last reconcile: {} {summary}", at.to_rfc3339()),
+            None => out!("  last reconcile: never"),
+        }
+        out!("  open drift findings: {}", findings.len());
+        for finding in findings {
+            out!("    {:<20} {}", finding.kind, finding.detail);
+        }
+    }
+    Ok(())
+}
+
+/// Migration from NemID medarbejdersignatur (issue 6): imported identities (M2) are matched
+/// to local users by e-mail, then CPR, activated (M1) and bound (C2a). Matching by RID, the
+/// first key in OS2faktor's procedure (§6 L8), needs the Signaturcentralen RID export, which
+/// Portner does not import yet; it is the missing first step.
+async fn migrate(args: SyncMigrateArgs, environment: &Environment) -> Result<(), CommandError> {
+    let org: Cvr = args.org.parse()?;
+    let settings = settings_for(environment, Some(org.as_str()))
+        .await?
+        .remove(0);
+    let worker = worker(environment, WorkerSettings::default());
+    let client = worker.client(&settings).map_err(failed)?;
+    let imported = client.migrated_identities().await.map_err(failed)?;
+
+    let mut tx = environment.store.read().await?;
+    let organisation = tx
+        .organisation(&org)
+        .await?
+        .ok_or_else(|| failed("no such organisation"))?;
+    let users = tx.users(Some(&org)).await?;
+    let mut unlinked = Vec::new();
+    for user in users {
+        if tx.sync_link(user.id).await?.is_none() {
+            let cpr = tx.user_cpr(user.id).await?;
+            unlinked.push((user, cpr));
+        }
+    }
+    tx.rollback().await?;
+
+    out!("{:<38} {:<24} MATCHED BY", "IDENTITY", "LOCAL USER");
+    let mut matched = 0;
+    for identity in &imported.employees {
+        let email = identity.email_address.as_deref().unwrap_or_default().trim();
+        let cpr = identity
+            .profile
+            .as_ref()
+            .and_then(|p| p.cpr_number.as_deref());
+        let by_email: Vec<_> = unlinked
+            .iter()
+            .filter(|(u, _)| !email.is_empty() && u.email.as_str().eq_ignore_ascii_case(email))
+            .collect();
+        let by_cpr: Vec<_> = unlinked
+            .iter()
+            .filter(|(_, c)| c.as_ref().map(|c| c.expose()) == cpr && cpr.is_some())
+            .collect();
+        let (user, rule) = match (by_email.as_slice(), by_cpr.as_slice()) {
+            ([one], _) => (&one.0, "e-mail"),
+            ([], [one]) => (&one.0, "CPR"),
+            _ => {
+                out!("{:<38} {:<24} no unique match", identity.uuid, "-");
+                continue;
+            }
+        };
+        out!(
+            "{:<38} {:<24} {rule}",
+            identity.uuid,
+            user.username.as_str()
+        );
+        matched += 1;
+        if args.dry_run {
+            continue;
+        }
+        let subject = desired::subject_name_id(user, &organisation);
+        let order = ActivationOrder {
+            authenticator_setting_types: vec![AuthenticatorType::LocalIdentityProvider],
+            user_uuids: vec![identity.uuid.clone()],
+        };
+        client.activate(&order).await.map_err(failed)?;
+        let bind = RequestCredentials {
+            authenticator_setting_types: vec![AuthenticatorType::LocalIdentityProvider],
+            authenticator_types_to_ship: Vec::new(),
+            shared_credential_uuids: Vec::new(),
+            subject_name_id: Some(subject.clone()),
+        };
+        client
+            .request_credentials(&identity.uuid, &bind)
+            .await
+            .map_err(failed)?;
+        let now = environment.clock.now();
+        let mut tx = environment.store.begin().await?;
+        let link = SyncLink {
+            user_id: user.id,
+            org: org.clone(),
+            employee_uuid: identity.uuid.clone(),
+            remote_status: "Active".to_owned(),
+            subject_name_id: subject,
+            linked_at: now,
+        };
+        tx.set_sync_link(&link, now).await?;
+        let event = AuditEvent::SyncIdentityAdopted {
+            user_id: user.id,
+            employee_uuid: identity.uuid.clone(),
+            rule: "MIGRATION".to_owned(),
+        };
+        portner_audit::append(
+            &mut tx,
+            now,
+            &AuditContext::cli(),
+            &Subject::User(user.id),
+            &event,
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let verb = if args.dry_run {
+        "would be activated"
+    } else {
+        "activated and bound"
+    };
+    out!(
+        "{matched} of {} imported identities {verb}",
+        imported.employees.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! `portner sync enable|plan|run|status` against the simulator, through the real binary
+//! (issue 6 "Done when": plan and run create activated users matching the desired state).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use portner_idm_sync::sim::{SimConfig, SimOrganisation, Simulator};
+use portner_shared::crypto::FieldCipher;
+use serde_json::Value;
+
+const CVR: &str = "91234567";
+
+fn portner(data: &Path, cpr_key: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_portner"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("PORTNER_CPR_KEY", cpr_key)
+        .env("PORTNER_LOG_LEVEL", "error")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_run_and_status_create_activated_users() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let cpr_key = FieldCipher::generate_hex().unwrap();
+    let org = SimOrganisation {
+        cvr: CVR.into(),
+        se_numbers: vec![],
+        p_units: vec![],
+        catalogue: vec![],
+    };
+    let sim = Simulator::start(SimConfig {
+        organisations: vec![org],
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let cert = sim.client_cert(CVR).unwrap();
+    let (pem, key, roots) = (
+        folder.path().join("c.pem"),
+        folder.path().join("c.key"),
+        folder.path().join("ca.pem"),
+    );
+    std::fs::write(&pem, &cert.cert_pem).unwrap();
+    std::fs::write(&key, &cert.key_pem).unwrap();
+    std::fs::write(&roots, &sim.ca.root.cert_pem).unwrap();
+
+    let run = |args: &[&str]| portner(&data, &cpr_key, args);
+    assert!(
+        run(&[
+            "org",
+            "add",
+            "--cvr",
+            CVR,
+            "--name",
+            "K",
+            "--suffix",
+            "k.example.dk"
+        ])
+        .0
+    );
+    for (name, cpr) in [("anna", "0101801234"), ("bo", "0202811234")] {
+        let email = format!("{name}@k.example.dk");
+        let added = run(&[
+            "user",
+            "add",
+            "--org",
+            CVR,
+            "--username",
+            name,
+            "--name",
+            "Anna Bo Hansen",
+            "--email",
+            &email,
+            "--cpr",
+            cpr,
+        ]);
+        assert!(added.0);
+    }
+    let (ok, out) = run(&[
+        "sync",
+        "enable",
+        "--org",
+        CVR,
+        "--base-url",
+        &sim.base_url(),
+        "--client-cert",
+        pem.to_str().unwrap(),
+        "--client-key",
+        key.to_str().unwrap(),
+        "--trust-roots",
+        roots.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("2 users queued"), "{out}");
+
+    let (ok, out) = run(&["sync", "plan", "--json"]);
+    assert!(ok, "{out}");
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["queued"].as_array().unwrap().len(), 2);
+    assert!(
+        sim.state().employees_of(CVR).is_empty(),
+        "a plan changes nothing remotely"
+    );
+
+    let (ok, out) = run(&["sync", "run", "--quiet"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("2 succeeded"), "{out}");
+
+    let mut ids: Vec<String> = sim
+        .state()
+        .employees_of(CVR)
+        .iter()
+        .map(|e| {
+            assert_eq!(e.status, "Active");
+            e.local_id().unwrap().to_owned()
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["anna@k.example.dk", "bo@k.example.dk"]);
+
+    let (ok, out) = run(&["sync", "status", "--json"]);
+    assert!(ok, "{out}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["organisations"][0]["linked"], 2);
+    let (ok, out) = run(&["sync", "plan", "--json"]);
+    assert!(ok);
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    let report = &plan["organisations"][0]["report"];
+    assert_eq!(report["repairs"].as_array().unwrap().len(), 0, "{out}");
+    assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{out}");
+}
