@@ -442,6 +442,7 @@ async fn migrate(args: SyncMigrateArgs, environment: &Environment) -> Result<(),
             employee_uuid: identity.uuid.clone(),
             remote_status: "Active".to_owned(),
             subject_name_id: subject,
+            profile_hash: String::new(),
             linked_at: now,
         };
         tx.set_sync_link(&link, now).await?;
