@@ -36,7 +36,41 @@ on_both_backends!(
     s17_flaky_reconcile_completes_without_false_findings,
     s18_shrunken_listing_trips_the_safety_guard,
     s14_email_and_name_change_sent_trimmed_once,
+    resets_bad_json_rate_limits_and_latency_converge,
 );
+
+async fn resets_bad_json_rate_limits_and_latency_converge(test: TestStore) {
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    for index in 0..40 {
+        add_user(&test.store, index, Some(&fictitious_cpr(index))).await;
+    }
+    let chance = |per_mille| Trigger::Probability { per_mille };
+    sim.set_faults(vec![
+        FaultRule::new("/identity/employee", chance(100), FaultKind::Reset),
+        FaultRule::new("/identity/employee", chance(50), FaultKind::BadJson),
+        FaultRule::new(
+            "/identity/employee",
+            chance(50),
+            FaultKind::RateLimit { retry_after: 1 },
+        ),
+        FaultRule::new(
+            "/identity/employee",
+            chance(100),
+            FaultKind::Latency { millis: 5 },
+        ),
+    ]);
+
+    let report = drain(&test).await;
+
+    assert_eq!(report.failed, 0);
+    assert!(report.retried > 0, "faults were injected and retried");
+    let remote = sim.state().employees_of(CVR);
+    assert_eq!(remote.len(), 40, "no duplicates, none missing");
+    let retried = audit_count(&test.store, "SYNC_ACTION_RETRIED").await;
+    assert_eq!(retried, i64::try_from(report.retried).unwrap());
+}
 
 async fn s14_email_and_name_change_sent_trimmed_once(test: TestStore) {
     let folder = cert_folder();
