@@ -252,10 +252,13 @@ impl Tx {
         if self.backend() == Backend::Sqlite {
             return Ok(true);
         }
-        let row = sqlx::query("SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT) AS got")
-            .bind(WORKER_LOCK_KEY)
-            .fetch_one(self.connection())
-            .await?;
+        let row = sqlx::query(
+            "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT) \
+             AS got",
+        )
+        .bind(WORKER_LOCK_KEY)
+        .fetch_one(self.connection())
+        .await?;
         let got: i64 = column(&row, "got", OUTBOX)?;
         Ok(got == 1)
     }
