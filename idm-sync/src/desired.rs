@@ -35,6 +35,14 @@ pub fn split_name(display_name: &str) -> (String, String) {
     }
 }
 
+/// A fingerprint of what E4 / E6 send (names as split, e-mail), SHA-256 hex, so that a link
+/// can remember what MitID Erhverv was last told without keeping a copy of it.
+pub fn profile_fingerprint(user: &User) -> String {
+    let (given, surname) = split_name(&user.display_name);
+    let text = format!("{given}\u{1f}{surname}\u{1f}{}", user.email.as_str().trim());
+    hex::encode(openssl::sha::sha256(text.as_bytes()))
+}
+
 /// A local validation failure (§7.6): `Permanent`, no API call is made.
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
 #[error("{0}")]

@@ -44,6 +44,24 @@ pub async fn user_status_changed(
     Ok(())
 }
 
+/// Queues a profile update (E6 / E4) after a user's name or e-mail changed; the worker sends
+/// only what differs from what it last sent.
+///
+/// # Errors
+///
+/// The store failed; the caller's transaction must then be dropped.
+pub async fn user_profile_changed(
+    tx: &mut Tx,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if tx.sync_organisation(&user.org).await?.is_some() {
+        let action = SyncAction::UpsertUser { user_id: user.id };
+        tx.enqueue_sync(&user.org, &action, now).await?;
+    }
+    Ok(())
+}
+
 /// Queues a rights reconciliation for a user after their rights changed.
 ///
 /// # Errors

@@ -888,9 +888,24 @@ async fn upsert(
             return from_api(error);
         }
         let mut relinked = link.clone();
-        relinked.subject_name_id = expected_subject;
+        relinked.subject_name_id = expected_subject.clone();
         effects.push(Effect::Link(relinked));
         outcome = "subject_bound";
+    }
+    let fingerprint = desired::profile_fingerprint(user);
+    if link.profile_hash != fingerprint {
+        match update_profile(client, &uuid, user, context.cpr.as_ref()).await {
+            Ok(()) => {}
+            // §7.2: CHANGE_EMAIL 404 -> the identity is gone; the next reconcile reports it.
+            Err(error) => return from_api(error),
+        }
+        let mut updated = link.clone();
+        if !expected_subject.is_empty() {
+            updated.subject_name_id = expected_subject;
+        }
+        updated.profile_hash = fingerprint;
+        effects.push(Effect::Link(updated));
+        outcome = "profile_updated";
     }
     done(outcome, Some(&uuid), effects)
 }
@@ -945,15 +960,54 @@ async fn bind_subject(client: &IdmClient, uuid: &str, subject: &str) -> Result<(
     client.request_credentials(uuid, &request).await
 }
 
-fn new_link(user: &User, uuid: &str, status: &str, subject: &str, now: DateTime<Utc>) -> Effect {
+/// A new link. `created`: Portner sent the profile itself, so its fingerprint is known; an
+/// adopted identity's profile is not, and the next upsert brings it in step.
+fn new_link(
+    user: &User,
+    uuid: &str,
+    status: &str,
+    subject: &str,
+    now: DateTime<Utc>,
+    created: bool,
+) -> Effect {
     Effect::Link(SyncLink {
         user_id: user.id,
         org: user.org.clone(),
         employee_uuid: uuid.to_owned(),
         remote_status: status.to_owned(),
         subject_name_id: subject.to_owned(),
+        profile_hash: if created {
+            desired::profile_fingerprint(user)
+        } else {
+            String::new()
+        },
         linked_at: now,
     })
+}
+
+/// E6 then E4 when the names or e-mail changed since they were last sent (S14). Values are
+/// trimmed and split exactly as for E1, so untrimmed input never reaches the API.
+async fn update_profile(
+    client: &IdmClient,
+    uuid: &str,
+    user: &User,
+    cpr: Option<&portner_shared::domain::Cpr>,
+) -> Result<(), ApiError> {
+    let email = user.email.as_str().trim();
+    client.change_email(uuid, email).await?;
+    if let Some(cpr) = cpr {
+        let (given_name, surname) = desired::split_name(&user.display_name);
+        let update = crate::api::ProfileUpdate {
+            registered_ial: "Substantial".to_owned(),
+            target_ial: "Substantial".to_owned(),
+            given_name,
+            surname,
+            cpr_number: cpr.expose().to_owned(),
+            email_address: email.to_owned(),
+        };
+        client.update_profile(uuid, &update).await?;
+    }
+    Ok(())
 }
 
 async fn create(
@@ -999,7 +1053,7 @@ async fn create(
             done(
                 "created",
                 Some(&uuid),
-                vec![new_link(user, &uuid, status, &subject, now)],
+                vec![new_link(user, &uuid, status, &subject, now, true)],
             )
         }
         Err(ApiError::Conflict(_)) => {
@@ -1173,7 +1227,7 @@ fn adopt_single(
                 &outcome,
                 Some(uuid),
                 vec![
-                    new_link(user, uuid, remote_status, subject, now),
+                    new_link(user, uuid, remote_status, subject, now, false),
                     Effect::Adopted(user.id, uuid.to_owned(), rule),
                 ],
             ))

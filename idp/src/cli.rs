@@ -333,7 +333,8 @@ pub struct SyncEnableArgs {
     /// IdM API base URL.
     #[arg(long, default_value = "https://services.nemlog-in.dk")]
     pub base_url: String,
-    /// System certificate: PKCS#12 file (password: configuration key sync_pkcs12_password), or a PEM
+    /// System certificate: PKCS#12 file (password: configuration key
+    /// sync_pkcs12_password), or a PEM
     /// certificate with --client-key.
     #[arg(long, value_name = "FILE")]
     pub client_cert: PathBuf,

@@ -139,3 +139,113 @@ async fn plan_run_and_status_create_activated_users() {
     assert_eq!(report["repairs"].as_array().unwrap().len(), 0, "{out}");
     assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_activates_imported_identities_and_binds_them() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let cpr_key = FieldCipher::generate_hex().unwrap();
+    let org = SimOrganisation {
+        cvr: CVR.into(),
+        se_numbers: vec![],
+        p_units: vec![],
+        catalogue: vec![],
+    };
+    let sim = Simulator::start(SimConfig {
+        organisations: vec![org],
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let cert = sim.client_cert(CVR).unwrap();
+    let (pem, key, roots) = (
+        folder.path().join("c.pem"),
+        folder.path().join("c.key"),
+        folder.path().join("ca.pem"),
+    );
+    std::fs::write(&pem, &cert.cert_pem).unwrap();
+    std::fs::write(&key, &cert.key_pem).unwrap();
+    std::fs::write(&roots, &sim.ca.root.cert_pem).unwrap();
+    // An identity imported from NemID: pending, with a RID, no authenticator.
+    let imported = portner_idm_sync::sim::SimEmployee {
+        status: "Pending".into(),
+        given_name: "Carl".into(),
+        surname: "Nielsen".into(),
+        cpr: "0303751234".into(),
+        email: "carl@k.example.dk".into(),
+        rid: Some("12345678".into()),
+        ..Default::default()
+    };
+    let uuid = sim.state().seed_employee(CVR, imported);
+
+    let run = |args: &[&str]| portner(&data, &cpr_key, args);
+    assert!(
+        run(&[
+            "org",
+            "add",
+            "--cvr",
+            CVR,
+            "--name",
+            "K",
+            "--suffix",
+            "k.example.dk"
+        ])
+        .0
+    );
+    let (ok, out) = run(&[
+        "sync",
+        "enable",
+        "--org",
+        CVR,
+        "--base-url",
+        &sim.base_url(),
+        "--client-cert",
+        pem.to_str().unwrap(),
+        "--client-key",
+        key.to_str().unwrap(),
+        "--trust-roots",
+        roots.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    // The local user, with the same e-mail and no CPR. Its queued CREATE is not drained here;
+    // once migration has linked the user, that action only brings the profile in step.
+    assert!(
+        run(&[
+            "user",
+            "add",
+            "--org",
+            CVR,
+            "--username",
+            "carl",
+            "--name",
+            "Carl Nielsen",
+            "--email",
+            "carl@k.example.dk"
+        ])
+        .0
+    );
+
+    let (ok, out) = run(&["sync", "migrate", "--org", CVR, "--dry-run"]);
+    assert!(ok, "{out}");
+    assert!(out.contains(&uuid) && out.contains("e-mail"), "{out}");
+    assert!(
+        out.contains("1 of 1 imported identities would be activated"),
+        "{out}"
+    );
+    assert_eq!(
+        sim.state().employees_of(CVR)[0].status,
+        "Pending",
+        "a dry run changes nothing"
+    );
+
+    let (ok, out) = run(&["sync", "migrate", "--org", CVR]);
+    assert!(ok, "{out}");
+
+    let remote = sim.state().employees_of(CVR)[0].clone();
+    assert_eq!(remote.status, "Active");
+    assert_eq!(remote.local_id(), Some("carl@k.example.dk"));
+    let (ok, out) = run(&["sync", "status", "--json"]);
+    assert!(ok);
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["organisations"][0]["linked"], 1);
+}

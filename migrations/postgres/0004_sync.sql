@@ -23,6 +23,7 @@ CREATE TABLE sync_links (
     employee_uuid   TEXT NOT NULL UNIQUE,
     remote_status   TEXT NOT NULL,
     subject_name_id TEXT NOT NULL,
+    profile_hash    TEXT NOT NULL,
     linked_at       BIGINT NOT NULL,
     updated_at      BIGINT NOT NULL
 );

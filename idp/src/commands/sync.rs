@@ -316,14 +316,20 @@ async fn status(args: ListArgs, environment: &Environment) -> Result<(), Command
     tx.rollback().await?;
     if args.json {
         let value = json!({
-            "queue": summary.by_state.iter().map(|(s, n)| json!({"state": s, "count": n})).collect::<Vec<_>>(),
+            "queue": summary
+                .by_state
+                .iter()
+                .map(|(state, count)| json!({"state": state, "count": count}))
+                .collect::<Vec<_>>(),
             "oldest_pending": summary.oldest_pending,
             "failed": failures.iter().map(|a| json!({
                 "id": a.id, "action": a.action, "attempts": a.attempts, "reason": a.last_error,
             })).collect::<Vec<_>>(),
             "organisations": organisations.iter().map(|(s, last, findings, links)| json!({
                 "org": s.org, "mode": s.mode, "linked": links,
-                "last_reconcile": last.as_ref().map(|(at, summary)| json!({"at": at, "summary": summary})),
+                "last_reconcile": last
+                    .as_ref()
+                    .map(|(at, summary)| json!({"at": at, "summary": summary})),
                 "open_findings": findings,
             })).collect::<Vec<_>>(),
         });
@@ -452,6 +458,7 @@ async fn migrate(args: SyncMigrateArgs, environment: &Environment) -> Result<(),
             employee_uuid: identity.uuid.clone(),
             remote_status: "Active".to_owned(),
             subject_name_id: subject,
+            profile_hash: String::new(),
             linked_at: now,
         };
         tx.set_sync_link(&link, now).await?;

@@ -77,6 +77,9 @@ pub struct SyncLink {
     pub remote_status: String,
     /// The `subjectNameId` bound (§6 L2).
     pub subject_name_id: String,
+    /// SHA-256 (hex) of the names and e-mail last sent, or empty when unknown (an adopted
+    /// identity): a change of either queues E6 / E4.
+    pub profile_hash: String,
     /// When the link was made.
     pub linked_at: DateTime<Utc>,
 }

@@ -119,8 +119,8 @@ impl Tx {
     /// The database failed, or the row is damaged.
     pub async fn sync_link(&mut self, user: UserId) -> Result<Option<SyncLink>, StoreError> {
         let row = sqlx::query(
-            "SELECT user_id, org_cvr, employee_uuid, remote_status, subject_name_id, linked_at \
-             FROM sync_links WHERE user_id = $1",
+            "SELECT user_id, org_cvr, employee_uuid, remote_status, subject_name_id, \
+             profile_hash, linked_at FROM sync_links WHERE user_id = $1",
         )
         .bind(user.to_string())
         .fetch_optional(self.connection())
@@ -135,8 +135,8 @@ impl Tx {
     /// The database failed, or a row is damaged.
     pub async fn sync_links(&mut self, org: &Cvr) -> Result<Vec<SyncLink>, StoreError> {
         let rows = sqlx::query(
-            "SELECT user_id, org_cvr, employee_uuid, remote_status, subject_name_id, linked_at \
-             FROM sync_links WHERE org_cvr = $1 ORDER BY user_id",
+            "SELECT user_id, org_cvr, employee_uuid, remote_status, subject_name_id, \
+             profile_hash, linked_at FROM sync_links WHERE org_cvr = $1 ORDER BY user_id",
         )
         .bind(org.as_str())
         .fetch_all(self.connection())
@@ -157,9 +157,10 @@ impl Tx {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sync_links (user_id, org_cvr, employee_uuid, remote_status, \
-             subject_name_id, linked_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             subject_name_id, profile_hash, linked_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $8, $6, $7) \
              ON CONFLICT (user_id) DO UPDATE SET employee_uuid = $3, remote_status = $4, \
-             subject_name_id = $5, updated_at = $7",
+             subject_name_id = $5, profile_hash = $8, updated_at = $7",
         )
         .bind(link.user_id.to_string())
         .bind(link.org.as_str())
@@ -168,6 +169,7 @@ impl Tx {
         .bind(&link.subject_name_id)
         .bind(millis(link.linked_at))
         .bind(millis(now))
+        .bind(&link.profile_hash)
         .execute(self.connection())
         .await
         .map_err(|error| StoreError::from_database(LINK, error))?;
@@ -250,10 +252,13 @@ impl Tx {
         if self.backend() == Backend::Sqlite {
             return Ok(true);
         }
-        let row = sqlx::query("SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT) AS got")
-            .bind(WORKER_LOCK_KEY)
-            .fetch_one(self.connection())
-            .await?;
+        let row = sqlx::query(
+            "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT) \
+             AS got",
+        )
+        .bind(WORKER_LOCK_KEY)
+        .fetch_one(self.connection())
+        .await?;
         let got: i64 = column(&row, "got", OUTBOX)?;
         Ok(got == 1)
     }
@@ -607,6 +612,7 @@ fn link_from_row(row: &AnyRow) -> Result<SyncLink, StoreError> {
         employee_uuid: column(row, "employee_uuid", LINK)?,
         remote_status: column(row, "remote_status", LINK)?,
         subject_name_id: column(row, "subject_name_id", LINK)?,
+        profile_hash: column(row, "profile_hash", LINK)?,
         linked_at: time(row, "linked_at", LINK)?,
     })
 }

@@ -35,7 +35,90 @@ on_both_backends!(
     s10_unlinked_identity_is_reported_not_adopted,
     s17_flaky_reconcile_completes_without_false_findings,
     s18_shrunken_listing_trips_the_safety_guard,
+    s14_email_and_name_change_sent_trimmed_once,
+    resets_bad_json_rate_limits_and_latency_converge,
 );
+
+async fn resets_bad_json_rate_limits_and_latency_converge(test: TestStore) {
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    for index in 0..40 {
+        add_user(&test.store, index, Some(&fictitious_cpr(index))).await;
+    }
+    let chance = |per_mille| Trigger::Probability { per_mille };
+    sim.set_faults(vec![
+        FaultRule::new("/identity/employee", chance(100), FaultKind::Reset),
+        FaultRule::new("/identity/employee", chance(50), FaultKind::BadJson),
+        FaultRule::new(
+            "/identity/employee",
+            chance(50),
+            FaultKind::RateLimit { retry_after: 1 },
+        ),
+        FaultRule::new(
+            "/identity/employee",
+            chance(100),
+            FaultKind::Latency { millis: 5 },
+        ),
+    ]);
+
+    let report = drain(&test).await;
+
+    assert_eq!(report.failed, 0);
+    assert!(report.retried > 0, "faults were injected and retried");
+    let remote = sim.state().employees_of(CVR);
+    assert_eq!(remote.len(), 40, "no duplicates, none missing");
+    let retried = audit_count(&test.store, "SYNC_ACTION_RETRIED").await;
+    assert_eq!(retried, i64::try_from(report.retried).unwrap());
+}
+
+async fn s14_email_and_name_change_sent_trimmed_once(test: TestStore) {
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    let mut user = add_user(&test.store, 30, Some(&fictitious_cpr(30))).await;
+    drain(&test).await;
+    let calls_before = sim.state().calls.len();
+
+    user.display_name = "  Anne   Marie  Hansen ".to_owned();
+    user.email = format!("anne.hansen@{SUFFIX}").parse().unwrap();
+    let mut tx = test.store.begin().await.unwrap();
+    tx.update_user_profile(&user, chrono::Utc::now())
+        .await
+        .unwrap();
+    portner_idm_sync::enqueue::user_profile_changed(&mut tx, &user, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    drain(&test).await;
+
+    let remote = sim.state().employees_of(CVR)[0].clone();
+    assert_eq!(remote.email, format!("anne.hansen@{SUFFIX}"));
+    assert_eq!(
+        (remote.given_name.as_str(), remote.surname.as_str()),
+        ("Anne Marie", "Hansen")
+    );
+    let calls: Vec<String> = sim.state().calls[calls_before..]
+        .iter()
+        .filter(|c| !c.path.ends_with("/authenticate"))
+        .map(|c| format!("{} {}", c.method, c.path.rsplit('/').next().unwrap()))
+        .collect();
+    assert_eq!(
+        calls,
+        ["PUT nonsensitive", "PUT profile"],
+        "E6 then E4, once each"
+    );
+
+    // Nothing changed since: a repeated upsert sends nothing.
+    let mut tx = test.store.begin().await.unwrap();
+    portner_idm_sync::enqueue::user_profile_changed(&mut tx, &user, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let before = sim.state().calls.len();
+    drain(&test).await;
+    assert_eq!(sim.state().calls.len(), before);
+}
 
 async fn reconcile(test: &TestStore) -> portner_idm_sync::reconcile::ReconcileReport {
     let mut tx = test.store.read().await.unwrap();
