@@ -2,6 +2,9 @@
 //! activation, login at Substantial, the refusals of issue 3 and lockout with an injected
 //! clock (W1, W4, W6, LK-1, ASVS 6.3.8).
 
+// Test helpers outside #[test] functions: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
