@@ -13,8 +13,9 @@
 
 use std::sync::Arc;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 use portner_shared::config::SignInSettings;
+use portner_shared::crypto::constant_time_eq;
 
 use super::SignInError;
 
@@ -307,11 +308,46 @@ fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, SignInError
         .map_err(|error| SignInError::Internal(format!("argon2 hash: {error}")))
 }
 
-/// Verifies under the parameters in the PHC string itself; a damaged string never matches.
+thread_local! {
+    /// Each pool thread's Argon2 working memory, allocated on first use and reused: memory
+    /// for verifications stays at one block per thread instead of depending on how the
+    /// allocator treats a fresh 19 MiB allocation per call. It holds intermediate state of
+    /// earlier computations until overwritten; it never leaves the process.
+    static WORKING_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Verifies under the parameters in the PHC string itself; a damaged string, or one of
+/// another algorithm than Argon2id (Portner never stores others), never matches.
 fn verify_blocking(password: &[u8], phc: &str) -> bool {
-    argon2(&Params::default())
-        .verify_password(password, phc)
-        .is_ok()
+    let Ok(parsed) = argon2::PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt.as_ref(), parsed.hash.as_ref()) else {
+        return false;
+    };
+    let version = parsed.version.map_or(Ok(Version::V0x13), Version::try_from);
+    let (Ok(version), Ok(params)) = (version, Params::try_from(&parsed)) else {
+        return false;
+    };
+    if parsed.algorithm.as_str() != "argon2id" {
+        return false;
+    }
+    let block_count = params.block_count();
+    let hasher = Argon2::new(Algorithm::Argon2id, version, params);
+    let mut computed = vec![0_u8; expected.len()];
+    let outcome = WORKING_MEMORY.with_borrow_mut(|blocks| {
+        if blocks.len() != block_count {
+            *blocks = vec![argon2::Block::default(); block_count];
+        }
+        hasher.hash_password_into_with_memory(
+            password,
+            salt.as_ref(),
+            &mut computed,
+            &mut blocks[..],
+        )
+    });
+    outcome.is_ok() && constant_time_eq(&computed, expected.as_bytes())
 }
 
 /// Whether a PHC string was made with exactly the current algorithm and parameters.
