@@ -3,11 +3,13 @@
 //!
 //! Every hash and verification runs on a fixed pool of one thread per core, fed by a queue, so
 //! a burst of sign-ins queues instead of starving the async runtime, and at most one Argon2
-//! memory block per core is in use at a time. (A fixed pool rather than `spawn_blocking`
-//! behind a semaphore: tokio's blocking pool may use many different threads over time.)
-//! Known open finding: the benchmark's process peaks at about 1.2 GB resident, and about half
-//! of that appears already in its raw Argon2 phase outside the server; the cause (allocator
-//! behaviour with 19 MiB blocks is the suspect) is not yet found (docs/benchmarks.md).
+//! memory block per core is in use at a time. Verifications reuse one Argon2 working memory
+//! per pool thread instead of allocating 19 MiB per call; a fixed pool (rather than
+//! `spawn_blocking` behind a semaphore, whose threads come and go) keeps the number of those
+//! buffers at the core count. With that the benchmark's peak fell from about 1.2 GB to about 230 MB with that
+//! (docs/benchmarks.md). Hashing new passwords (activation, change, rehash) still allocates
+//! per call; it is rare.
+//!
 //! An unknown username is verified against a dummy hash made at start-up with the same
 //! parameters, so it costs the same time as a wrong password (PW-4, ASVS 6.3.8).
 
