@@ -119,7 +119,8 @@ impl Text {
             Self::NewPassword => ("Ny adgangskode", "New password"),
             Self::NewPasswordHint => (
                 "Mindst 12 tegn. Brug gerne flere ord. Dit navn og brugernavn må ikke indgå.",
-                "At least 12 characters. Several words work well. Leave out your name and username.",
+                "At least 12 characters. Several words work well. \
+                 Leave out your name and username.",
             ),
             Self::SecurityKey => ("Sikkerhedsnøgle", "Security key"),
             Self::SecurityKeyHint => (
@@ -195,7 +196,8 @@ pub fn page(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
             }
             body {
                 nav aria-label="language" {
-                    a href={ (path) "?lang=" (other.code()) } hreflang=(other.code()) lang=(other.code()) {
+                    a href={ (path) "?lang=" (other.code()) }
+                        hreflang=(other.code()) lang=(other.code()) {
                         (lang.text(Text::OtherLanguage))
                     }
                 }
@@ -267,7 +269,9 @@ pub fn webauthn_step(
     html! {
         p { (lang.text(Text::SecurityKeyHint)) }
         noscript { p { (lang.text(Text::NeedsScript)) } }
-        script type="application/json" id="webauthn-options" data-mode=(mode) { (PreEscaped(safe_json)) }
+        script type="application/json" id="webauthn-options" data-mode=(mode) {
+            (PreEscaped(safe_json))
+        }
         p id="webauthn-error" role="alert" hidden {}
         form id="webauthn-form" method="post" action=(action) {
             input type="hidden" name="csrf" value=(csrf);

@@ -556,7 +556,10 @@ async fn account_markup(
     let lang = info.lang;
     let markup = html! {
         p { (user.display_name) " (" (user.username) ")" }
-        p { (lang.text(Text::Level)) ": " strong id="session-level" { (active.level.oiosaml_name()) } }
+        p {
+            (lang.text(Text::Level)) ": "
+            strong id="session-level" { (active.level.oiosaml_name()) }
+        }
         h2 { (lang.text(Text::Credentials)) }
         ul {
             @for credential in &credentials {
@@ -566,7 +569,11 @@ async fn account_markup(
                     form method="post" action="/account/credentials/rename" {
                         input type="hidden" name="csrf" value=(token);
                         input type="hidden" name="credential" value=(id);
-                        label { (lang.text(Text::Name)) " " input name="name" type="text" maxlength="64" required value=(credential.name); }
+                        label {
+                            (lang.text(Text::Name)) " "
+                            input name="name" type="text" maxlength="64" required
+                                value=(credential.name);
+                        }
                         button type="submit" { (lang.text(Text::Rename)) }
                     }
                     @if credentials.len() > 1 {
@@ -584,13 +591,22 @@ async fn account_markup(
             button type="submit" id="add-credential" { (lang.text(Text::AddSecurityKey)) }
         }
         h2 { (lang.text(Text::ChangePassword)) }
-        (html::form(lang, "/account/password", &token, &password_change_fields(), None, Text::ChangePassword))
+        (html::form(
+            lang,
+            "/account/password",
+            &token,
+            &password_change_fields(),
+            None,
+            Text::ChangePassword,
+        ))
         h2 { (lang.text(Text::Sessions)) }
         ul {
             @for listed in &sessions {
                 li {
                     (listed.created_at.to_rfc3339()) " – " (listed.level.oiosaml_name())
-                    @if listed.id_hash == active.session.id_hash { " (" (lang.text(Text::ThisSession)) ")" }
+                    @if listed.id_hash == active.session.id_hash {
+                        " (" (lang.text(Text::ThisSession)) ")"
+                    }
                     form method="post" action="/account/sessions/end" {
                         input type="hidden" name="csrf" value=(token);
                         input type="hidden" name="session" value=(hex::encode(&listed.id_hash));

@@ -6,9 +6,9 @@
 //! memory block per core is in use at a time. Verifications reuse one Argon2 working memory
 //! per pool thread instead of allocating 19 MiB per call; a fixed pool (rather than
 //! `spawn_blocking` behind a semaphore, whose threads come and go) keeps the number of those
-//! buffers at the core count. With that the benchmark's peak fell from about 1.2 GB to about 230 MB with that
-//! (docs/benchmarks.md). Hashing new passwords (activation, change, rehash) still allocates
-//! per call; it is rare.
+//! buffers at the core count. With that, the benchmark's memory peak fell from about 1.2 GB to
+//! about 230 MB (docs/benchmarks.md). Hashing new passwords (activation, change, rehash)
+//! still allocates per call; it is rare.
 //!
 //! An unknown username is verified against a dummy hash made at start-up with the same
 //! parameters, so it costs the same time as a wrong password (PW-4, ASVS 6.3.8).
