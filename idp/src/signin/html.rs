@@ -118,8 +118,8 @@ impl Text {
             Self::Code => ("Aktiveringskode", "Activation code"),
             Self::NewPassword => ("Ny adgangskode", "New password"),
             Self::NewPasswordHint => (
-                "Mindst 12 tegn. Brug gerne flere ord. Dit navn og brugernavn må ikke indgå.",
-                "At least 12 characters. Several words work well. \
+                "Mindst {min} tegn. Brug gerne flere ord. Dit navn og brugernavn må ikke indgå.",
+                "At least {min} characters. Several words work well. \
                  Leave out your name and username.",
             ),
             Self::SecurityKey => ("Sikkerhedsnøgle", "Security key"),
@@ -210,7 +210,8 @@ pub fn page(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
     }
 }
 
-/// A form of text fields with an optional error tied to the first field.
+/// A form of text fields with an optional error tied to the fields. `{min}` in a hint shows
+/// the configured minimum password length.
 pub fn form(
     lang: Lang,
     action: &str,
@@ -218,7 +219,9 @@ pub fn form(
     fields: &[Field],
     error: Option<Text>,
     submit: Text,
+    min_password_length: u32,
 ) -> Markup {
+    let minimum = min_password_length.to_string();
     html! {
         @if let Some(error) = error {
             p id="form-error" role="alert" { (lang.text(error)) }
@@ -235,7 +238,7 @@ pub fn form(
                         aria-describedby=[described_by(field, error)];
                     @if let Some(hint) = field.hint {
                         br;
-                        small id={ (field.name) "-hint" } { (lang.text(hint)) }
+                        small id={ (field.name) "-hint" } { (lang.text(hint).replace("{min}", &minimum)) }
                     }
                 }
             }

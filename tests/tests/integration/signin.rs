@@ -524,6 +524,8 @@ async fn forms_without_the_csrf_token_are_refused(store: TestStore) {
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     let english = Browser::new(51).get(&rig.router, "/login?lang=en").await;
     assert!(english.body.contains("Sign in") && english.body.contains(r#"lang="en""#));
+    let activation = Browser::new(51).get(&rig.router, "/activate?lang=en").await;
+    assert!(activation.body.contains("At least 12 characters"));
     let danish = Browser::new(52).get(&rig.router, "/login").await;
     assert!(danish.body.contains("Log ind"));
 
