@@ -6,6 +6,9 @@
 //! out, and sign-in with password and key. Without Node modules or Chromium the test prints a
 //! visible skip line, except under CI (`CI` set), where it fails.
 
+// Test helpers outside #[test] functions: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

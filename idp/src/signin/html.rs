@@ -118,8 +118,9 @@ impl Text {
             Self::Code => ("Aktiveringskode", "Activation code"),
             Self::NewPassword => ("Ny adgangskode", "New password"),
             Self::NewPasswordHint => (
-                "Mindst 12 tegn. Brug gerne flere ord. Dit navn og brugernavn må ikke indgå.",
-                "At least 12 characters. Several words work well. Leave out your name and username.",
+                "Mindst {min} tegn. Brug gerne flere ord. Dit navn og brugernavn må ikke indgå.",
+                "At least {min} characters. Several words work well. \
+                 Leave out your name and username.",
             ),
             Self::SecurityKey => ("Sikkerhedsnøgle", "Security key"),
             Self::SecurityKeyHint => (
@@ -195,7 +196,8 @@ pub fn page(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
             }
             body {
                 nav aria-label="language" {
-                    a href={ (path) "?lang=" (other.code()) } hreflang=(other.code()) lang=(other.code()) {
+                    a href={ (path) "?lang=" (other.code()) }
+                        hreflang=(other.code()) lang=(other.code()) {
                         (lang.text(Text::OtherLanguage))
                     }
                 }
@@ -208,7 +210,8 @@ pub fn page(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
     }
 }
 
-/// A form of text fields with an optional error tied to the first field.
+/// A form of text fields with an optional error tied to the fields. `{min}` in a hint shows
+/// the configured minimum password length.
 pub fn form(
     lang: Lang,
     action: &str,
@@ -216,7 +219,9 @@ pub fn form(
     fields: &[Field],
     error: Option<Text>,
     submit: Text,
+    min_password_length: u32,
 ) -> Markup {
+    let minimum = min_password_length.to_string();
     html! {
         @if let Some(error) = error {
             p id="form-error" role="alert" { (lang.text(error)) }
@@ -233,7 +238,7 @@ pub fn form(
                         aria-describedby=[described_by(field, error)];
                     @if let Some(hint) = field.hint {
                         br;
-                        small id={ (field.name) "-hint" } { (lang.text(hint)) }
+                        small id={ (field.name) "-hint" } { (lang.text(hint).replace("{min}", &minimum)) }
                     }
                 }
             }
@@ -267,7 +272,9 @@ pub fn webauthn_step(
     html! {
         p { (lang.text(Text::SecurityKeyHint)) }
         noscript { p { (lang.text(Text::NeedsScript)) } }
-        script type="application/json" id="webauthn-options" data-mode=(mode) { (PreEscaped(safe_json)) }
+        script type="application/json" id="webauthn-options" data-mode=(mode) {
+            (PreEscaped(safe_json))
+        }
         p id="webauthn-error" role="alert" hidden {}
         form id="webauthn-form" method="post" action=(action) {
             input type="hidden" name="csrf" value=(csrf);

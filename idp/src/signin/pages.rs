@@ -62,6 +62,7 @@ struct RequestInfo {
     csrf_cookie: Option<String>,
     session_cookie: Option<String>,
     set_lang: Option<Lang>,
+    min_password_length: u32,
 }
 
 #[derive(Deserialize)]
@@ -73,8 +74,9 @@ fn request_info(
     headers: &HeaderMap,
     address: Option<SocketAddr>,
     query: Option<&str>,
-    secure: bool,
+    signin: &SignIn,
 ) -> RequestInfo {
+    let secure = signin.secure_cookies;
     let cookie = |name: &str| cookie_value(headers, name);
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
@@ -91,6 +93,7 @@ fn request_info(
         csrf_cookie: cookie(CSRF_COOKIE).filter(|value| value.len() == 64),
         session_cookie: cookie(SessionCookie::name(secure)),
         set_lang: chosen.map(|_| lang),
+        min_password_length: signin.settings.password_min_length,
     }
 }
 
@@ -260,6 +263,7 @@ fn login_form_page(info: &RequestInfo, status: StatusCode, error: Option<Text>) 
                 &login_fields(),
                 error,
                 Text::Continue,
+                info.min_password_length,
             );
             respond(
                 status,
@@ -281,6 +285,7 @@ fn activation_form_page(info: &RequestInfo, status: StatusCode, error: Option<Te
                 &activation_fields(),
                 error,
                 Text::Continue,
+                info.min_password_length,
             );
             respond(
                 status,
@@ -298,12 +303,7 @@ async fn login_page(
     Query(query): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let info = request_info(
-        &headers,
-        connect.0,
-        query.lang.as_deref(),
-        state.signin.secure_cookies,
-    );
+    let info = request_info(&headers, connect.0, query.lang.as_deref(), &state.signin);
     login_form_page(&info, StatusCode::OK, None)
 }
 
@@ -313,12 +313,7 @@ async fn activate_page(
     Query(query): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let info = request_info(
-        &headers,
-        connect.0,
-        query.lang.as_deref(),
-        state.signin.secure_cookies,
-    );
+    let info = request_info(&headers, connect.0, query.lang.as_deref(), &state.signin);
     activation_form_page(&info, StatusCode::OK, None)
 }
 
@@ -358,7 +353,7 @@ async fn login_submit(
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
     let signin = &state.signin;
-    let info = request_info(&headers, connect.0, None, signin.secure_cookies);
+    let info = request_info(&headers, connect.0, None, signin);
     if !csrf_valid(&info, &form.csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
@@ -405,7 +400,7 @@ async fn login_webauthn(
     axum::Form(form): axum::Form<WebAuthnForm>,
 ) -> Response {
     let signin = &state.signin;
-    let info = request_info(&headers, connect.0, None, signin.secure_cookies);
+    let info = request_info(&headers, connect.0, None, signin);
     if !csrf_valid(&info, &form.csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
@@ -448,7 +443,7 @@ async fn activate_submit(
     axum::Form(form): axum::Form<ActivateForm>,
 ) -> Response {
     let signin = &state.signin;
-    let info = request_info(&headers, connect.0, None, signin.secure_cookies);
+    let info = request_info(&headers, connect.0, None, signin);
     if !csrf_valid(&info, &form.csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
@@ -491,7 +486,7 @@ async fn activate_webauthn(
     axum::Form(form): axum::Form<WebAuthnForm>,
 ) -> Response {
     let signin = &state.signin;
-    let info = request_info(&headers, connect.0, None, signin.secure_cookies);
+    let info = request_info(&headers, connect.0, None, signin);
     if !csrf_valid(&info, &form.csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
@@ -518,12 +513,7 @@ async fn account_page(
     headers: HeaderMap,
 ) -> Response {
     let signin = &state.signin;
-    let info = request_info(
-        &headers,
-        connect.0,
-        query.lang.as_deref(),
-        signin.secure_cookies,
-    );
+    let info = request_info(&headers, connect.0, query.lang.as_deref(), signin);
     let active = match current_session(signin, &info).await {
         Ok(Some(active)) if active.factors.second_factor_at.is_some() => active,
         Ok(_) => return Redirect::to("/login").into_response(),
@@ -556,7 +546,10 @@ async fn account_markup(
     let lang = info.lang;
     let markup = html! {
         p { (user.display_name) " (" (user.username) ")" }
-        p { (lang.text(Text::Level)) ": " strong id="session-level" { (active.level.oiosaml_name()) } }
+        p {
+            (lang.text(Text::Level)) ": "
+            strong id="session-level" { (active.level.oiosaml_name()) }
+        }
         h2 { (lang.text(Text::Credentials)) }
         ul {
             @for credential in &credentials {
@@ -566,7 +559,11 @@ async fn account_markup(
                     form method="post" action="/account/credentials/rename" {
                         input type="hidden" name="csrf" value=(token);
                         input type="hidden" name="credential" value=(id);
-                        label { (lang.text(Text::Name)) " " input name="name" type="text" maxlength="64" required value=(credential.name); }
+                        label {
+                            (lang.text(Text::Name)) " "
+                            input name="name" type="text" maxlength="64" required
+                                value=(credential.name);
+                        }
                         button type="submit" { (lang.text(Text::Rename)) }
                     }
                     @if credentials.len() > 1 {
@@ -584,13 +581,23 @@ async fn account_markup(
             button type="submit" id="add-credential" { (lang.text(Text::AddSecurityKey)) }
         }
         h2 { (lang.text(Text::ChangePassword)) }
-        (html::form(lang, "/account/password", &token, &password_change_fields(), None, Text::ChangePassword))
+        (html::form(
+            lang,
+            "/account/password",
+            &token,
+            &password_change_fields(),
+            None,
+            Text::ChangePassword,
+            info.min_password_length,
+        ))
         h2 { (lang.text(Text::Sessions)) }
         ul {
             @for listed in &sessions {
                 li {
                     (listed.created_at.to_rfc3339()) " – " (listed.level.oiosaml_name())
-                    @if listed.id_hash == active.session.id_hash { " (" (lang.text(Text::ThisSession)) ")" }
+                    @if listed.id_hash == active.session.id_hash {
+                        " (" (lang.text(Text::ThisSession)) ")"
+                    }
                     form method="post" action="/account/sessions/end" {
                         input type="hidden" name="csrf" value=(token);
                         input type="hidden" name="session" value=(hex::encode(&listed.id_hash));
@@ -642,7 +649,7 @@ async fn session_action(
     all: bool,
 ) -> Response {
     let signin = &state.signin;
-    let info = request_info(headers, connect.0, None, signin.secure_cookies);
+    let info = request_info(headers, connect.0, None, signin);
     if !csrf_valid(&info, csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
@@ -682,7 +689,7 @@ async fn authenticated(
     csrf: &str,
 ) -> Result<(RequestInfo, ActiveSession), Response> {
     let signin = &state.signin;
-    let info = request_info(headers, connect.0, None, signin.secure_cookies);
+    let info = request_info(headers, connect.0, None, signin);
     if !csrf_valid(&info, csrf) {
         return Err(error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed));
     }

@@ -5,6 +5,10 @@
 //! (SS-5). The level is recomputed from the factor times on every use, so a session quietly
 //! drops from Substantial to Low when the second factor is older than its freshness window,
 //! and to None when the password is (SS-1, SS-2).
+//!
+//! Known gap: a session ends (and its end is audited) when its cookie is next presented after
+//! the idle or absolute limit. Sessions never presented again stay in the store until then;
+//! there is no sweeper yet (`Tx::delete_expired_sessions` exists for one).
 
 use chrono::{DateTime, Duration, Utc};
 use portner_audit::{AuditEvent, Subject};

@@ -4,6 +4,8 @@
 //! across many. Counts live in memory per replica: an attacker spreading over replicas gets
 //! at most replicas × the limit, which is still bounded. Known shortcoming: the map is not
 //! shared between replicas; moving it to the store would cost a write per failed attempt.
+//! Requests refused by the throttle are not audited one by one (a flood would otherwise
+//! serialise on the audit chain); the failures that caused the throttling are.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

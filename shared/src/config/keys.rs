@@ -198,7 +198,8 @@ pub const KEYS: &[KeySpec] = &[
         kind: KeyKind::Integer,
         secret: false,
         default: "30",
-        meaning: "Failed sign-ins one source address may make per minute before it is slowed (10-10000).",
+        meaning: "Failed sign-ins one source address may make per minute before it is slowed \
+                  (10-10000).",
     },
     // Audit evidence (issue 7).
     KeySpec {

@@ -266,15 +266,18 @@ pub struct SignInSettings {
     pub session_idle_minutes: u32,
     /// Absolute lifetime of a session (10-10080). Unit: minutes.
     pub session_lifetime_minutes: u32,
-    /// How long the password factor counts towards the session level (SS-2, 10-1440). Unit: minutes.
+    /// How long the password factor counts towards the session level (SS-2, 10-1440).
+    /// Unit: minutes.
     pub session_password_fresh_minutes: u32,
-    /// How long the WebAuthn factor counts towards the session level (SS-2, 10-1440). Unit: minutes.
+    /// How long the WebAuthn factor counts towards the session level (SS-2, 10-1440).
+    /// Unit: minutes.
     pub session_second_factor_fresh_minutes: u32,
     /// Wrong passwords in a row that lock an account (LK-1, 3-100). Unit: attempts.
     pub lockout_threshold: u32,
     /// How long such a lock lasts (1-1440). Unit: minutes.
     pub lockout_minutes: u32,
-    /// Failed sign-ins one source address may make per minute before it is slowed (10-10000). Unit: attempts.
+    /// Failed sign-ins one source address may make per minute before it is slowed
+    /// (10-10000). Unit: attempts.
     pub throttle_failures_per_minute: u32,
 }
 

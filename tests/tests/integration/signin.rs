@@ -2,6 +2,9 @@
 //! activation, login at Substantial, the refusals of issue 3 and lockout with an injected
 //! clock (W1, W4, W6, LK-1, ASVS 6.3.8).
 
+// Test helpers outside #[test] functions: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -144,11 +147,16 @@ fn test_identity() -> Arc<portner_idp::saml::idp_metadata::IdpIdentity> {
 }
 
 async fn rig(store: TestStore) -> Rig {
+    rig_with(store, SignInSettings::default()).await
+}
+
+/// A rig with cheap Argon2id parameters (tests measure behaviour, not cost).
+async fn rig_with(store: TestStore, settings: SignInSettings) -> Rig {
     let clock = portner_tests::fixed_clock();
     let settings = SignInSettings {
         password_argon2_memory_kib: 8192,
         password_argon2_iterations: 1,
-        ..SignInSettings::default()
+        ..settings
     };
     let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
     let signin = SignIn::new(store.store.clone(), shared_clock.clone(), settings, ORIGIN).unwrap();
@@ -528,8 +536,23 @@ async fn forms_without_the_csrf_token_are_refused(store: TestStore) {
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     let english = Browser::new(51).get(&rig.router, "/login?lang=en").await;
     assert!(english.body.contains("Sign in") && english.body.contains(r#"lang="en""#));
+    let activation = Browser::new(51).get(&rig.router, "/activate?lang=en").await;
+    assert!(activation.body.contains("At least 12 characters"));
     let danish = Browser::new(52).get(&rig.router, "/login").await;
     assert!(danish.body.contains("Log ind"));
+
+    let request = Request::builder()
+        .uri("/login")
+        .body(Body::empty())
+        .unwrap();
+    let response = rig.router.clone().oneshot(request).await.unwrap();
+    let headers = response.headers();
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let csrf_cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Lax"));
 }
 
 async fn self_service_adds_renames_removes_keys_and_changes_the_password(store: TestStore) {
@@ -725,6 +748,142 @@ async fn self_service_adds_renames_removes_keys_and_changes_the_password(store: 
     );
 }
 
+async fn expired_codes_and_ceremonies_duplicate_ids_and_bad_bodies_are_refused(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "gustav").await;
+    let old_code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let mut browser = Browser::new(70);
+
+    // A newer code ends the older one (W10).
+    let form = browser.get(&rig.router, "/activate").await;
+    let token = csrf(&form);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "gustav"),
+        ("code", old_code.as_str()),
+        ("new_password", PASSWORD),
+    ];
+    let refused = browser
+        .send(&rig.router, "POST", "/activate", &fields)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    // A registration answered after five minutes finds its ceremony expired.
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "gustav"),
+        ("code", code.as_str()),
+        ("new_password", PASSWORD),
+    ];
+    let step = browser
+        .send(&rig.router, "POST", "/activate", &fields)
+        .await;
+    let challenge: CreationChallengeResponse = serde_json::from_str(&options(&step)).unwrap();
+    let mut key = SoftPasskey::new(true);
+    let response = key
+        .do_registration(Url::parse(ORIGIN).unwrap(), challenge)
+        .unwrap();
+    let response = serde_json::to_string(&response).unwrap();
+    rig.clock.advance(Duration::minutes(6));
+    let handle = ceremony(&step);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("ceremony", handle.as_str()),
+        ("credential", response.as_str()),
+    ];
+    let late = browser
+        .send(&rig.router, "POST", "/activate/webauthn", &fields)
+        .await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+    let mut tx = rig.store.store.read().await.unwrap();
+    let user = tx.user_by_username(&username).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        user.status,
+        UserStatus::PendingActivation,
+        "a refused step changed the user"
+    );
+
+    // After 72 hours the code itself has expired.
+    rig.clock.advance(Duration::hours(72));
+    let expired = browser
+        .send(
+            &rig.router,
+            "POST",
+            "/activate",
+            &fields_with(&token, &code),
+        )
+        .await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+
+    // Credential IDs are unique across users (W8).
+    let fresh_code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    activate(&rig, &mut browser, &username, &fresh_code).await;
+    let other = pending_user(&rig, "hanna").await;
+    let mut tx = rig.store.store.begin().await.unwrap();
+    let gustav = tx.user_by_username(&username).await.unwrap().unwrap();
+    let hanna = tx.user_by_username(&other).await.unwrap().unwrap();
+    let mut credential = tx.webauthn_credentials(gustav.id).await.unwrap().remove(0);
+    credential.user_id = hanna.id;
+    let duplicate = tx.insert_webauthn_credential(&credential).await;
+    assert!(matches!(
+        duplicate,
+        Err(portner_shared::store::StoreError::Conflict { .. })
+    ));
+    drop(tx);
+
+    // A body that is not UTF-8 form data is refused without a change.
+    let mut request = Request::builder()
+        .method("POST")
+        .uri("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(vec![0xff, 0xfe, b'=', 0xff]))
+        .unwrap();
+    request.extensions_mut().insert(ConnectInfo(browser.source));
+    let response = rig.router.clone().oneshot(request).await.unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+    let kinds = audit_kinds(&rig).await;
+    assert!(kinds.iter().any(|line| line.contains("CEREMONY_EXPIRED")));
+    assert!(
+        kinds
+            .iter()
+            .any(|line| line.contains("ACTIVATION_CODE_REJECTED"))
+    );
+}
+
+fn fields_with<'a>(token: &'a str, code: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("csrf", token),
+        ("username", "gustav"),
+        ("code", code),
+        ("new_password", PASSWORD),
+    ]
+}
+
+async fn one_source_is_throttled_across_accounts(store: TestStore) {
+    let settings = SignInSettings {
+        throttle_failures_per_minute: 10,
+        ..SignInSettings::default()
+    };
+    let rig = rig_with(store, settings).await;
+    let mut browser = Browser::new(80);
+    for attempt in 0..10 {
+        let username = format!("guess{attempt}");
+        let page = password_step(&rig, &mut browser, &username, PASSWORD).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+
+    let throttled = password_step(&rig, &mut browser, "guess10", PASSWORD).await;
+    let elsewhere = password_step(&rig, &mut Browser::new(81), "guess11", PASSWORD).await;
+    rig.clock.advance(Duration::seconds(61));
+    let later = password_step(&rig, &mut browser, "guess12", PASSWORD).await;
+
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(later.status, StatusCode::UNAUTHORIZED);
+}
+
 on_both_backends!(
     activation_then_login_reaches_substantial,
     replayed_foreign_and_wrong_origin_assertions_are_refused,
@@ -732,4 +891,6 @@ on_both_backends!(
     lockout_after_five_failures_expires_and_all_failures_look_alike,
     forms_without_the_csrf_token_are_refused,
     self_service_adds_renames_removes_keys_and_changes_the_password,
+    expired_codes_and_ceremonies_duplicate_ids_and_bad_bodies_are_refused,
+    one_source_is_throttled_across_accounts,
 );
