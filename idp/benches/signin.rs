@@ -172,9 +172,17 @@ async fn full_logins(
     let origin = format!("http://localhost:{}", address.port());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let signin = SignIn::new(store.clone(), clock.clone(), settings, &origin).unwrap();
+    let pair = portner_idp::keys::KeyPair::generate("Portner benchmark").unwrap();
+    let identity = portner_idp::saml::idp_metadata::IdpIdentity {
+        entity_id: origin.clone(),
+        base_url: origin.clone(),
+        signing_certificate: pair.certificate.clone(),
+        encryption_certificate: pair.certificate,
+    };
     let state = AppState {
         store: store.clone(),
         clock: clock.clone(),
+        identity: Arc::new(identity),
         signin,
     };
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -146,16 +146,16 @@ async fn activation_code(
     .await
     .map_err(|error| CommandError::Failed(error.to_string()))?;
 
-    println!("activation code for {username}: {}", issued.code);
-    println!("link: {}/activate", environment.config.public_url);
-    println!("expires: {}", issued.record.expires_at.to_rfc3339());
+    out!("activation code for {username}: {}", issued.code);
+    out!("link: {}/activate", environment.config.public_url);
+    out!("expires: {}", issued.record.expires_at.to_rfc3339());
     if proofing.is_none() {
-        println!(
+        out!(
             "note: no identity proofing was given (--verified-by, --reference, --level), \
              so this account can reach at most NSIS Low"
         );
     } else {
-        println!("identity level after activation: {}", issued.record.level);
+        out!("identity level after activation: {}", issued.record.level);
     }
     Ok(())
 }
