@@ -23,6 +23,7 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
     // Scripts and tests read this line to learn the port when `listen` asks for port 0.
     out!("Portner is listening on http://{address}");
     out!("Data folder: {}", environment.data.root.display());
+    out!("Sign in at: {}/login", config.public_url);
     tracing::info!(%address, backend = ?config.backend, "server started");
 
     let signin = crate::signin::SignIn::new(

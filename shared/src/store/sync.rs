@@ -23,9 +23,6 @@ const ENTITY: &str = "sync setting";
 const LINK: &str = "sync link";
 const OUTBOX: &str = "outbox action";
 
-/// The advisory-lock key that elects the one replica running the worker (§7.2, DESIGN.md).
-const WORKER_LOCK_KEY: i64 = 0x504f_5254_5359_4e43; // "PORTSYNC"
-
 /// An action handed to the worker.
 #[derive(Clone, Debug)]
 pub struct ClaimedAction {
@@ -252,11 +249,13 @@ impl Tx {
         if self.backend() == Backend::Sqlite {
             return Ok(true);
         }
+        // Advisory locks belong to the whole database, so the key pairs Portner's class
+        // (0x504F5253, "PORS") with the schema: one installation per schema, as the test
+        // suites run many side by side in one database (§7.2, DESIGN.md).
         let row = sqlx::query(
-            "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END AS BIGINT) \
-             AS got",
+            "SELECT CAST(CASE WHEN pg_try_advisory_xact_lock(1347375699, \
+             hashtext(current_schema())) THEN 1 ELSE 0 END AS BIGINT) AS got",
         )
-        .bind(WORKER_LOCK_KEY)
         .fetch_one(self.connection())
         .await?;
         let got: i64 = column(&row, "got", OUTBOX)?;
