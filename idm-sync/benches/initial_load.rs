@@ -10,7 +10,12 @@
 //! ratio to the capacity (target >= 0.8) and the peak resident memory of this process (worker,
 //! store and client; the simulator is not included).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    reason = "a benchmark run by hand: a failed set-up stops it, and its output is the result"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

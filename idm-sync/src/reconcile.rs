@@ -215,7 +215,10 @@ async fn pending_upserts(
         .collect())
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one comparison step over the local and remote views; a struct would only rename them"
+)]
 fn compare(
     report: &mut ReconcileReport,
     org: &Organisation,

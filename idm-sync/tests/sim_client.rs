@@ -2,7 +2,7 @@
 //! (mitid-erhverv-idm-api.md §9.6 S1 remote half, S7, S12, S13, S15, S16, S22, S23).
 
 // Test helpers outside #[test] functions may unwrap too (clippy.toml allows it in tests).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
 use std::time::Duration;
 
