@@ -8,7 +8,7 @@ use crate::api::{
     AuthenticatorType, CreateEmployee, IdentityAuthenticators, IdentityProfile, OrganizationProfile,
 };
 
-/// Surname sent when a name has one word (§3.2 E4 fallback, applied to E1 too [P]).
+/// Surname sent when a name has one word (§3.2 E4 fallback, applied to E1 too \[P\]).
 pub const UNKNOWN_SURNAME: &str = "ukendt";
 
 /// Whether the user should exist and be active in MitID Erhverv (§7.1 `sync_enabled` and not

@@ -1,7 +1,7 @@
 //! The simulator's in-memory MitID Erhverv (mitid-erhverv-idm-api.md §9.2, §9.3).
 //!
 //! SIMULATION of observed behaviour, not the real service: every rule here is the contract's
-//! [P] choice, meant to be at least as strict as what public clients observed.
+//! \[P\] choice, meant to be at least as strict as what public clients observed.
 //! All operations are synchronous on `&mut SimState`; the HTTP layer holds the lock only for
 //! the duration of one call and never across an await.
 
