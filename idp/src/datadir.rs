@@ -107,10 +107,8 @@ pub fn prepare(config: &Config) -> Result<PreparedData, DataDirError> {
     // Only the default database file is Portner's to create; a configured SQLite path
     // elsewhere is the operator's.
     let default_database = root.join(DATABASE_FILE);
-    let uses_default = config
-        .database_url
-        .expose()
-        .contains(&*default_database.to_string_lossy());
+    let uses_default =
+        config.database_url.expose() == portner_shared::config::default_database_url(&root);
     if config.backend == Backend::Sqlite && uses_default {
         create_private_file(&default_database)?;
     }

@@ -119,11 +119,10 @@ impl CanonicalWriter {
 }
 
 fn check(character: char) -> Result<(), UnrepresentableCharacter> {
-    let control = character < ' ' && !matches!(character, '\t' | '\n' | '\r');
-    if control || character == '\u{fffe}' || character == '\u{ffff}' {
-        Err(UnrepresentableCharacter)
-    } else {
+    if super::xml::is_xml_char(character) {
         Ok(())
+    } else {
+        Err(UnrepresentableCharacter)
     }
 }
 

@@ -151,11 +151,9 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Element, XmlError> {
         return Err(XmlError::TooLarge);
     }
     let text = std::str::from_utf8(bytes).map_err(|_| XmlError::Malformed)?;
-    // XML 1.0 §2.2 allows no C0 controls but tab, LF and CR, and no U+FFFE/U+FFFF; quick-xml
-    // does not check, so NUL and friends are refused here, before anything reads the text.
-    if text.chars().any(|c| {
-        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{fffe}' || c == '\u{ffff}'
-    }) {
+    // quick-xml does not check the XML character range, so NUL and friends are refused here,
+    // before anything reads the text.
+    if !text.chars().all(is_xml_char) {
         return Err(XmlError::Malformed);
     }
     let mut reader = NsReader::from_str(text);
@@ -211,6 +209,13 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Element, XmlError> {
         (Some(root), true) => Ok(root),
         _ => Err(XmlError::Malformed),
     }
+}
+
+/// Whether XML 1.0 §2.2 allows `character`: no C0 controls but tab, LF and CR, and neither
+/// U+FFFE nor U+FFFF (surrogates cannot occur in a Rust `char`).
+pub fn is_xml_char(character: char) -> bool {
+    let control = character < ' ' && !matches!(character, '\t' | '\n' | '\r');
+    !control && character != '\u{fffe}' && character != '\u{ffff}'
 }
 
 fn namespace_of(resolved: &ResolveResult<'_>) -> Result<Option<String>, XmlError> {

@@ -14,7 +14,7 @@ use portner_shared::store::{StoreError, Tx};
 use serde::{Deserialize, Serialize};
 
 use super::activation::RegistrationChallenge;
-use super::login::{append, audit_failure};
+use super::login::{append, refuse};
 use super::session::{self, ActiveSession};
 use super::webauthn::{self, Refusal};
 use super::{Origin, Password, SignIn, SignInError};
@@ -184,20 +184,9 @@ pub async fn change_password(
         .await?
         .matched
     {
-        let mut tx = signin.store.begin().await?;
+        let tx = signin.store.begin().await?;
         let reason = "WRONG_PASSWORD";
-        audit_failure(
-            &mut tx,
-            signin,
-            &origin,
-            Some(user_id),
-            "password_change",
-            reason,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(SignInError::Failed);
+        return Err(refuse(tx, &origin, Some(user_id), "password_change", reason, now).await);
     }
     let names = [
         user.username.as_str(),
@@ -314,18 +303,7 @@ pub async fn finish_add_credential(
     let passkey = match passkey {
         Ok(passkey) => passkey,
         Err(refusal) => {
-            audit_failure(
-                &mut tx,
-                signin,
-                &origin,
-                Some(user_id),
-                "webauthn",
-                refusal.code(),
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(SignInError::Failed);
+            return Err(refuse(tx, &origin, Some(user_id), "webauthn", refusal.code(), now).await);
         }
     };
 
@@ -346,20 +324,9 @@ pub async fn finish_add_credential(
         if !matches!(error, StoreError::Conflict { .. }) {
             return Err(error.into());
         }
-        let mut tx = signin.store.begin().await?;
+        let tx = signin.store.begin().await?;
         let code = Refusal::Duplicate.code();
-        audit_failure(
-            &mut tx,
-            signin,
-            &origin,
-            Some(user_id),
-            "webauthn",
-            code,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(SignInError::Failed);
+        return Err(refuse(tx, &origin, Some(user_id), "webauthn", code, now).await);
     }
     let event = AuditEvent::CredentialAdded {
         user_id,

@@ -19,7 +19,7 @@ use portner_shared::domain::{
 use portner_shared::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
-use super::login::{append, audit_failure};
+use super::login::{append, audit_failure, refuse};
 use super::session::{self, Factors};
 use super::webauthn::{self, Refusal};
 use super::{Origin, Password, SignIn, SignInError, random_hex};
@@ -237,16 +237,7 @@ pub async fn begin(
     let mut tx = signin.store.begin().await?;
     let Some((user, code_hash)) = find_pending(&mut tx, username, code, now).await? else {
         let reason = "ACTIVATION_CODE_REJECTED";
-        audit_failure(
-            &mut tx,
-            signin,
-            origin,
-            None,
-            "activation_code",
-            reason,
-            now,
-        )
-        .await?;
+        audit_failure(&mut tx, origin, None, "activation_code", reason, now).await?;
         tx.commit().await?;
         signin.throttle.record_failure(origin.source, now);
         return Err(SignInError::Failed);
@@ -326,18 +317,7 @@ pub async fn finish(
     let ceremony = match webauthn::take_ceremony(&mut tx, handle, "activation", now).await? {
         Ok(ceremony) => ceremony,
         Err(refusal) => {
-            audit_failure(
-                &mut tx,
-                signin,
-                origin,
-                None,
-                "webauthn",
-                refusal.code(),
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(SignInError::Failed);
+            return Err(refuse(tx, origin, None, "webauthn", refusal.code(), now).await);
         }
     };
     let user_id = ceremony.user_id;
@@ -357,33 +337,11 @@ pub async fn finish(
         .finish_registration(&ceremony.state_json, response);
     let (Ok(passkey), Some(record), Some(user)) = (passkey.clone(), record, user) else {
         let refusal = passkey.err().unwrap_or(Refusal::UnknownCeremony);
-        audit_failure(
-            &mut tx,
-            signin,
-            &origin,
-            Some(user_id),
-            "webauthn",
-            refusal.code(),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(SignInError::Failed);
+        return Err(refuse(tx, &origin, Some(user_id), "webauthn", refusal.code(), now).await);
     };
     if !tx.consume_activation_code(&code_hash, now).await? {
         let reason = "ACTIVATION_CODE_REJECTED";
-        audit_failure(
-            &mut tx,
-            signin,
-            &origin,
-            Some(user_id),
-            "activation_code",
-            reason,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(SignInError::Failed);
+        return Err(refuse(tx, &origin, Some(user_id), "activation_code", reason, now).await);
     }
 
     let credential_id: &[u8] = passkey.cred_id().as_ref();
@@ -402,20 +360,9 @@ pub async fn finish(
             // Roll back the code's consumption: a duplicate credential ID leaves nothing
             // changed but the refusal in the trail (W8).
             drop(tx);
-            let mut tx = signin.store.begin().await?;
+            let tx = signin.store.begin().await?;
             let code = Refusal::Duplicate.code();
-            audit_failure(
-                &mut tx,
-                signin,
-                &origin,
-                Some(user_id),
-                "webauthn",
-                code,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(SignInError::Failed);
+            return Err(refuse(tx, &origin, Some(user_id), "webauthn", code, now).await);
         }
         other => other?,
     }

@@ -127,13 +127,13 @@ async fn decide(
     now: DateTime<Utc>,
 ) -> Result<Option<User>, SignInError> {
     let Some(user) = user else {
-        audit_failure(tx, signin, origin, None, "password", "UNKNOWN_USER", now).await?;
+        audit_failure(tx, origin, None, "password", "UNKNOWN_USER", now).await?;
         return Ok(None);
     };
     let mut failures = tx.sign_in_failures(user.id).await?;
     if let Some(until) = failures.locked_until {
         if until > now {
-            audit_failure(tx, signin, origin, Some(user.id), "password", "LOCKED", now).await?;
+            audit_failure(tx, origin, Some(user.id), "password", "LOCKED", now).await?;
             return Ok(None);
         }
         failures = SignInFailures {
@@ -153,7 +153,7 @@ async fn decide(
     // A pending or disabled account fails whatever the password; it is not counted towards
     // a lockout, which would only matter once the account can sign in.
     if let Some(reason) = status_reason {
-        audit_failure(tx, signin, origin, Some(user.id), "password", reason, now).await?;
+        audit_failure(tx, origin, Some(user.id), "password", reason, now).await?;
         return Ok(None);
     }
     if !matched {
@@ -183,16 +183,7 @@ async fn record_wrong_password(
     before: SignInFailures,
     now: DateTime<Utc>,
 ) -> Result<(), SignInError> {
-    audit_failure(
-        tx,
-        signin,
-        origin,
-        Some(user_id),
-        "password",
-        "WRONG_PASSWORD",
-        now,
-    )
-    .await?;
+    audit_failure(tx, origin, Some(user_id), "password", "WRONG_PASSWORD", now).await?;
     let count = before.failures + 1;
     let threshold = i64::from(signin.settings.lockout_threshold);
     let locked_until = (count >= threshold)
@@ -308,7 +299,7 @@ pub async fn webauthn_step(
     let (result, credential_id) = match outcome {
         Ok(found) => found,
         Err((refusal, flag)) => {
-            refuse(&mut tx, signin, &origin, user_id, refusal, flag, now).await?;
+            refuse_assertion(&mut tx, &origin, user_id, refusal, flag, now).await?;
             tx.commit().await?;
             signin.throttle.record_failure(origin.source, now);
             return Err(SignInError::Failed);
@@ -318,16 +309,7 @@ pub async fn webauthn_step(
         .iter()
         .find(|c| c.credential_id == credential_id)
     else {
-        refuse(
-            &mut tx,
-            signin,
-            &origin,
-            user_id,
-            Refusal::Invalid,
-            None,
-            now,
-        )
-        .await?;
+        refuse_assertion(&mut tx, &origin, user_id, Refusal::Invalid, None, now).await?;
         tx.commit().await?;
         return Err(SignInError::Failed);
     };
@@ -383,9 +365,8 @@ async fn check_assertion(
 }
 
 /// Audits a refused WebAuthn step; a counter regression also flags the credential (W6).
-async fn refuse(
+async fn refuse_assertion(
     tx: &mut Tx,
-    signin: &SignIn,
     origin: &Origin,
     user_id: UserId,
     refusal: Refusal,
@@ -406,22 +387,32 @@ async fn refuse(
         append(tx, origin, user_id, now, &event).await?;
         tracing::warn!(%user_id, "WebAuthn counter went backwards; credential flagged");
     }
-    audit_failure(
-        tx,
-        signin,
-        origin,
-        Some(user_id),
-        "webauthn",
-        refusal.code(),
-        now,
-    )
-    .await
+    audit_failure(tx, origin, Some(user_id), "webauthn", refusal.code(), now).await
+}
+
+/// Records a refused step in a transaction of its own and returns the uniform failure
+/// (STYLE.md 3.11): the refusal is evidence although the step changes nothing else. `tx` must
+/// hold no other writes, since it is committed.
+pub(crate) async fn refuse(
+    mut tx: Tx,
+    origin: &Origin,
+    user_id: Option<UserId>,
+    factor: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> SignInError {
+    if let Err(error) = audit_failure(&mut tx, origin, user_id, factor, reason, now).await {
+        return error;
+    }
+    match tx.commit().await {
+        Ok(()) => SignInError::Failed,
+        Err(error) => error.into(),
+    }
 }
 
 /// Writes a `SIGN_IN_FAILED` event.
 pub(crate) async fn audit_failure(
     tx: &mut Tx,
-    _signin: &SignIn,
     origin: &Origin,
     user_id: Option<UserId>,
     factor: &str,

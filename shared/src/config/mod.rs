@@ -688,7 +688,8 @@ fn secret_value(
     }
 }
 
-fn default_database_url(data_dir: &Path) -> String {
+/// The embedded default: the SQLite file in the data folder.
+pub fn default_database_url(data_dir: &Path) -> String {
     format!(
         "sqlite://{}?mode=rwc",
         data_dir.join(DATABASE_FILE).display()
