@@ -13,6 +13,7 @@
 //! goes back to the SP as a SAML error response (RQ-8, RS-11), which [`RequestError`] carries.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::redirect::RedirectMessage;
 use super::sp_metadata::{Endpoint, SpMetadata};
@@ -109,7 +110,7 @@ impl RequestError {
 }
 
 /// How requested levels compare with the level reached (SAML Core §3.3.2.2.1).
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub enum Comparison {
     /// The level reached must be one of those listed (the SAML default).
     Exact,
@@ -118,7 +119,7 @@ pub enum Comparison {
 }
 
 /// The parts of `RequestedAuthnContext` Portner acts on.
-#[derive(Clone, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct RequestedContext {
     /// How to compare.
     pub comparison: Comparison,
@@ -135,8 +136,9 @@ pub struct RegisteredSp {
     pub allow_sha1: bool,
 }
 
-/// A request that passed every check but the replay cache.
-#[derive(Clone, Debug, Eq, PartialEq)]
+/// A request that passed every check but the replay cache. Serialisable, because it waits in
+/// the store while the user signs in (SS-4).
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct VerifiedAuthnRequest {
     /// The request ID, to answer in `InResponseTo`.
     pub id: String,
@@ -156,6 +158,9 @@ pub struct VerifiedAuthnRequest {
     pub requester_ids: Vec<String>,
     /// RelayState to return byte for byte.
     pub relay_state: Option<String>,
+    /// The NameID format asked for in `NameIDPolicy`, when one was (RQ-7, NI-1).
+    #[serde(default)]
+    pub name_id_format: Option<String>,
 }
 
 impl VerifiedAuthnRequest {
@@ -227,7 +232,7 @@ pub fn verify_redirect(
     if force_authn && is_passive {
         return Err(reply(RejectReason::ConflictingFlags));
     }
-    check_name_id_policy(&root).map_err(reply)?;
+    let name_id_format = check_name_id_policy(&root).map_err(reply)?;
     let requested_context = requested_context(&root).map_err(reply)?;
 
     Ok(VerifiedAuthnRequest {
@@ -240,6 +245,7 @@ pub fn verify_redirect(
         requested_context,
         requester_ids: requester_ids(&root),
         relay_state: message.relay_state.clone(),
+        name_id_format,
     })
 }
 
@@ -317,16 +323,19 @@ fn select_acs(root: &Element, metadata: &SpMetadata) -> Result<Endpoint, Request
         .map_err(|_| RequestError::before_trust(RejectReason::AcsMismatch))
 }
 
-fn check_name_id_policy(root: &Element) -> Result<(), RejectReason> {
+/// The NameID format the request asks for, if any; `unspecified` leaves the choice to
+/// Portner, so it counts as none.
+fn check_name_id_policy(root: &Element) -> Result<Option<String>, RejectReason> {
     let Some(policy) = root.only_child(PROTOCOL_NS, "NameIDPolicy") else {
         return match root.children_named(PROTOCOL_NS, "NameIDPolicy").count() {
-            0 => Ok(()),
+            0 => Ok(None),
             _ => Err(RejectReason::Malformed),
         };
     };
     match policy.attribute("Format") {
-        None => Ok(()),
-        Some(format) if NAME_ID_FORMATS.contains(&format) => Ok(()),
+        None => Ok(None),
+        Some(format) if format.ends_with(":unspecified") => Ok(None),
+        Some(format) if NAME_ID_FORMATS.contains(&format) => Ok(Some(format.to_owned())),
         Some(_) => Err(RejectReason::NameIdPolicy),
     }
 }

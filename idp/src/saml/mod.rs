@@ -19,7 +19,9 @@ pub mod redirect;
 pub mod registry;
 pub mod response;
 pub mod routes;
+pub mod slo;
 pub mod sp_metadata;
+pub mod sso;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod xml;

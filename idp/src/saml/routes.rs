@@ -1,21 +1,29 @@
-//! The SAML HTTP endpoints. So far: the IdP metadata and the auto-submit script of the POST
-//! binding page.
+//! The SAML HTTP endpoints: the IdP metadata, single sign-on (`/saml/sso` and the same-origin
+//! `/saml/continue` that follows sign-in), and the auto-submit script of the POST binding page.
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::authn_request::{self, DEFAULT_SKEW, RequestError};
 use super::idp_metadata::{self, MetadataProfile};
-use super::post_page;
+use super::sso::{self, Next, RequestHandle, SsoError};
+use super::xml::{self, Limits};
+use super::{ASSERTION_NS, post_page, redirect};
 use crate::app::AppState;
+use crate::signin::html::Text;
+use crate::signin::pages::{ClientAddress, Visitor};
 
 /// The SAML routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/saml/metadata", get(metadata))
+        .route("/saml/sso", get(sso_redirect))
+        .route("/saml/continue", get(continue_request))
+        .route("/saml/slo", get(slo_redirect))
         .route(post_page::AUTOSUBMIT_SCRIPT_PATH, get(autosubmit_script))
 }
 
@@ -42,6 +50,157 @@ async fn metadata(State(state): State<AppState>, Query(query): Query<MetadataQue
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// `GET /saml/sso?SAMLRequest=…`: the HTTP-Redirect binding (SAML Bindings §3.4). The query
+/// is taken raw, as received, because the signature covers those exact bytes (A3).
+async fn sso_redirect(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let visitor = Visitor::of(&headers, address, &state.signin);
+    let outcome = redirect_outcome(&state, &visitor, query.as_deref().unwrap_or_default()).await;
+    answer(&visitor, outcome, state.signin.secure_cookies)
+}
+
+async fn redirect_outcome(
+    state: &AppState,
+    visitor: &Visitor,
+    query: &str,
+) -> Result<Next, SsoError> {
+    let message = match redirect::decode(query) {
+        Ok(message) if message.kind == redirect::MessageKind::Request => message,
+        Ok(_) => return sso::refuse_untrusted(state, "MALFORMED", &visitor.origin).await,
+        Err(error) => return sso::refuse_untrusted(state, error.code(), &visitor.origin).await,
+    };
+
+    // The verifier looks the issuer up synchronously; the registry is in the store, so the
+    // issuer is read first from the same strictly parsed XML and its SP loaded.
+    let mut read = state.store.read().await?;
+    let sp = match claimed_issuer(&message.xml) {
+        Some(issuer) => sso::load_sp(&mut read, &issuer).await?,
+        None => None,
+    };
+    read.rollback().await?;
+
+    let verified = authn_request::verify_redirect(
+        &message,
+        &state.identity.sso_url(),
+        state.clock.now(),
+        DEFAULT_SKEW,
+        |issuer| {
+            sp.as_ref()
+                .filter(|sp| sp.registration.entity_id == issuer)
+                .map(sso::LoadedSp::verifier_view)
+        },
+    );
+    let registered = sp.as_ref().map(|sp| sp.registration.entity_id.as_str());
+    match verified {
+        Ok(request) => sso::accept(state, request, "redirect", DEFAULT_SKEW, &visitor.origin).await,
+        Err(error) => refuse(state, registered, &error, visitor).await,
+    }
+}
+
+async fn refuse(
+    state: &AppState,
+    registered_issuer: Option<&str>,
+    error: &RequestError,
+    visitor: &Visitor,
+) -> Result<Next, SsoError> {
+    sso::refuse(state, registered_issuer, error, &visitor.origin).await
+}
+
+/// The `Issuer` a message claims, before anything about it is trusted.
+pub(crate) fn claimed_issuer(message_xml: &[u8]) -> Option<String> {
+    let root = xml::parse(message_xml, Limits::MESSAGE).ok()?;
+    root.only_child(ASSERTION_NS, "Issuer")
+        .and_then(xml::Element::simple_text)
+        .map(str::to_owned)
+}
+
+/// `GET /saml/slo?SAMLRequest=…`: SP-initiated single logout over the Redirect binding. A
+/// GET without a valid signed message changes nothing (SL-6).
+async fn slo_redirect(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let visitor = Visitor::of(&headers, address, &state.signin);
+    let query = query.as_deref().unwrap_or_default();
+    let outcome = super::slo::logout_redirect(&state, query, &visitor.origin).await;
+    answer(&visitor, outcome, state.signin.secure_cookies)
+}
+
+#[derive(Debug, Deserialize)]
+struct ContinueQuery {
+    request: Option<String>,
+}
+
+/// `GET /saml/continue?request=<handle>`: same-origin, so the session cookie is present.
+async fn continue_request(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    Query(query): Query<ContinueQuery>,
+) -> Response {
+    let visitor = Visitor::of(&headers, address, &state.signin);
+    let Some(handle) = query.request.as_deref().and_then(RequestHandle::parse) else {
+        return answer(&visitor, Ok(Next::ErrorPage), state.signin.secure_cookies);
+    };
+    let outcome = sso::continue_request(
+        &state,
+        &handle,
+        visitor.session_cookie.as_deref(),
+        &visitor.origin,
+    )
+    .await;
+    answer(&visitor, outcome, state.signin.secure_cookies)
+}
+
+/// Turns the flow's answer into HTTP.
+fn answer(visitor: &Visitor, outcome: Result<Next, SsoError>, secure: bool) -> Response {
+    match outcome {
+        Ok(Next::Redirect(path)) => Redirect::to(&path).into_response(),
+        Ok(Next::Logout(location)) => {
+            let mut response = Redirect::to(&location).into_response();
+            let cleared = crate::signin::SessionCookie::clear(secure);
+            if let Ok(value) = HeaderValue::from_str(&cleared) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Ok(Next::Post {
+            action,
+            message_base64,
+            relay_state,
+        }) => post_response(&action, &message_base64, relay_state.as_deref()),
+        Ok(Next::ErrorPage) => visitor.error_page(StatusCode::BAD_REQUEST, Text::SamlRefused),
+        Err(error) => {
+            tracing::error!(%error, "single sign-on failed");
+            visitor.error_page(StatusCode::INTERNAL_SERVER_ERROR, Text::SamlFailed)
+        }
+    }
+}
+
+/// The POST binding page with its own CSP (form-action the ACS's origin only) and no caching
+/// (TM-4: a response is delivered once and never cached).
+fn post_response(action: &str, message_base64: &str, relay_state: Option<&str>) -> Response {
+    let page = post_page::render(
+        action,
+        post_page::FormField::Response,
+        message_base64,
+        relay_state,
+    );
+    let mut response = axum::response::Html(page).into_response();
+    let headers = response.headers_mut();
+    if let Ok(policy) = HeaderValue::from_str(&post_page::content_security_policy(action)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// `GET /saml/autosubmit.js`: the one script the POST binding page loads.
