@@ -12,6 +12,7 @@
 
 pub mod authn_request;
 pub mod canonical;
+pub mod dsig;
 pub mod idp_metadata;
 pub mod post;
 pub mod post_page;
