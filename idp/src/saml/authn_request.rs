@@ -1,9 +1,12 @@
 //! Turning a decoded AuthnRequest into a [`VerifiedAuthnRequest`], the only form in which a
-//! request reaches sign-in (DESIGN.md, data flow step 1).
+//! request reaches sign-in (DESIGN.md, data flow step 1), over the Redirect binding
+//! ([`verify_redirect`]) and the POST binding ([`verify_post`]).
 //!
 //! The checks run in an order that never trusts what has not been verified: strict parse;
 //! `Issuer` names a registered SP (`ISSUER_UNKNOWN`); a signature is present and verifies with
-//! that SP's metadata keys (A2, A12); then `Version`, `ID` (an NCName of at most 256
+//! that SP's metadata keys (A2, A12) — over the raw query bytes for Redirect, as an enveloped
+//! XML signature covering the root for POST (A1, [`super::dsig`]); then, for both bindings
+//! alike, `Version`, `ID` (an NCName of at most 256
 //! characters, A14), `Destination` exactly equal to the SSO URL (A13), `IssueInstant` within
 //! the skew (TM-2), the ACS (RQ-4, A4), the binding, `NameIDPolicy` (RQ-7) and the requested
 //! authentication context (AC-*). The replay check needs the store and runs in the caller,

@@ -681,3 +681,46 @@ proptest! {
         prop_assert!(!matches!(verified, Ok(Ok(()))));
     }
 }
+
+const LOGOUT_REQUEST: &str = r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_t1" Version="2.0" IssueInstant="2026-12-03T11:59:30Z" Destination="https://login.test.example.dk/saml/slo">
+  <saml:Issuer>https://sp.test.example.dk/saml</saml:Issuer>
+  {SIGNATURE}
+  <saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">victim@x.evil</saml:NameID>
+  <samlp:SessionIndex>_session-1</samlp:SessionIndex>
+</samlp:LogoutRequest>"#;
+
+/// The same verifier serves single logout (issue 4 item 6): a signed LogoutRequest verifies,
+/// a comment inside the NameID neither breaks the signature nor truncates the value (A10),
+/// and the wrapping attack of A1 is refused for LogoutRequest too.
+#[test]
+fn logout_requests_verify_and_resist_wrapping() {
+    let Some(xmlsec1) = test_support::xmlsec1() else {
+        return;
+    };
+    let template = LOGOUT_REQUEST.replace("{SIGNATURE}", &signature_template(PLAIN));
+    let key = sp_pair();
+    let signed = xmlsec1_sign(
+        &xmlsec1,
+        &template,
+        &key.private.private_key_to_pem_pkcs8().unwrap(),
+        &key.certificate.to_pem().unwrap(),
+        "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
+    );
+    let commented = signed.replace("victim@x.evil", "victim@x<!---->.evil");
+    let body = signed.split_once("?>").unwrap().1;
+    let wrapped = format!(
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_attacker\" Version=\"2.0\">\
+         <saml:NameID>someone-else</saml:NameID>\
+         <samlp:Extensions>{body}</samlp:Extensions></samlp:LogoutRequest>"
+    );
+
+    assert_eq!(verify(&signed), Ok(()));
+    assert_eq!(verify(&commented), Ok(()));
+    let root = xml::parse(commented.as_bytes(), Limits::MESSAGE).unwrap();
+    let name_id = root
+        .only_child(crate::saml::ASSERTION_NS, "NameID")
+        .unwrap();
+    assert_eq!(name_id.simple_text(), Some("victim@x.evil"));
+    assert_eq!(verify(&wrapped), Err(SignatureError::Wrapped));
+}
