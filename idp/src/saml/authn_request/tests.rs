@@ -224,7 +224,17 @@ fn other_messages_and_doctypes_are_refused() {
 // HTTP-POST binding: the same request, signed by the third-party `xmlsec1` with the test SP's
 // key (enveloped, exclusive c14n, RSA-SHA256), then verified by `verify_post`.
 
-const SIGNATURE_TEMPLATE: &str = r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="SIGNATURE_METHOD"/><ds:Reference URI="#_req1"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="DIGEST_METHOD"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"##;
+const SIGNATURE_TEMPLATE: &str = concat!(
+    r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>"#,
+    r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#,
+    r#"<ds:SignatureMethod Algorithm="SIGNATURE_METHOD"/>"#,
+    r##"<ds:Reference URI="#_req1"><ds:Transforms>"##,
+    r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>"#,
+    r#"<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>"#,
+    r#"<ds:DigestMethod Algorithm="DIGEST_METHOD"/><ds:DigestValue/></ds:Reference>"#,
+    r#"</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo>"#,
+    r#"</ds:Signature>"#,
+);
 
 const SHA256_PAIR: (&str, &str) = (RSA_SHA256, "http://www.w3.org/2001/04/xmlenc#sha256");
 const SHA1_PAIR: (&str, &str) = (
@@ -275,9 +285,12 @@ fn verify_posted(xml: &str) -> Result<VerifiedAuthnRequest, RequestError> {
 const POST_BODY: &str = r#"
   <samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/>
   <samlp:RequestedAuthnContext Comparison="minimum">
-    <saml:AuthnContextClassRef>https://data.gov.dk/concept/core/nsis/loa/Substantial</saml:AuthnContextClassRef>
+    <saml:AuthnContextClassRef
+      >https://data.gov.dk/concept/core/nsis/loa/Substantial</saml:AuthnContextClassRef>
   </samlp:RequestedAuthnContext>
-  <samlp:Scoping><samlp:RequesterID>https://end-sp.test.example.dk</samlp:RequesterID></samlp:Scoping>"#;
+  <samlp:Scoping>
+    <samlp:RequesterID>https://end-sp.test.example.dk</samlp:RequesterID>
+  </samlp:Scoping>"#;
 
 #[test]
 fn a_post_signed_request_verifies_to_the_same_value_as_over_redirect() {

@@ -108,7 +108,8 @@ const PRETTY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 /// Default namespaces: the protocol as default, the assertion namespace declared locally as
 /// default, an element taking the default away again (`xmlns=""`) and a `Signature` in the
 /// default XML Signature namespace (the template uses no prefix for this document).
-const DEFAULT_NAMESPACES: &str = r#"<AuthnRequest xmlns="urn:oasis:names:tc:SAML:2.0:protocol" ID="_t1" Version="2.0">
+const DEFAULT_NAMESPACES: &str = r#"<AuthnRequest xmlns="urn:oasis:names:tc:SAML:2.0:protocol"
+    ID="_t1" Version="2.0">
   <Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">https://sp.test.example.dk/saml</Issuer>
   {SIGNATURE}
   <Extensions>
@@ -121,15 +122,19 @@ const DEFAULT_NAMESPACES: &str = r#"<AuthnRequest xmlns="urn:oasis:names:tc:SAML
 /// in attributes (literal ones normalised to spaces, referenced ones kept), CDATA, a CR by
 /// reference, a literal CR LF, non-ASCII text.
 const ESCAPING: &str = "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
-ID=\"_t1\" Version=\"2.0\"\r\n    Note=\"a &amp; b &lt; c &gt; d &quot;e&quot; 'f' &#9;tab&#10;lf&#13;cr\r\n\
+ID=\"_t1\" Version=\"2.0\"\r\n    \
+Note=\"a &amp; b &lt; c &gt; d &quot;e&quot; 'f' &#9;tab&#10;lf&#13;cr\r\n\
 literal newline\tliteral tab\" Consent='single \"quoted\" &apos;value&apos; æøå ✓'>\r\n\
   <samlp:Extensions><v>R&amp;D &lt;lab&gt; \"q\" 'a' &#13; and&#xD;&#xA;crlf\r\nnext\
-<![CDATA[<not markup> & ]]]]><![CDATA[>]]> 🙂 &#x1F600;</v><w a=\"&#x20;\"/></samlp:Extensions>\r\n\
+<![CDATA[<not markup> & ]]]]><![CDATA[>]]> 🙂 &#x1F600;</v><w a=\"&#x20;\"/>\
+</samlp:Extensions>\r\n\
   {SIGNATURE}\r\n</samlp:AuthnRequest>\r\n";
 
 /// Nested and redeclared prefixes, prefixed attributes, `xml:lang`, attributes out of
 /// canonical order.
-const NESTED: &str = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:x="urn:test:x" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xml:lang="da" x:b="2" x:a="1" z="3" a="4" Version="2.0" ID="_t1">
+const NESTED: &str = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"
+    xmlns:x="urn:test:x" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"
+    xml:lang="da" x:b="2" x:a="1" z="3" a="4" Version="2.0" ID="_t1">
   <saml:Issuer>https://sp.test.example.dk/saml</saml:Issuer>
   {SIGNATURE}
   <samlp:Extensions xmlns:x="urn:test:other">
@@ -141,7 +146,11 @@ const NESTED: &str = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML
 
 /// Namespaces used inside attribute values (`xsi:type="xs:string"`), which is what
 /// `InclusiveNamespaces` exists for, and a default namespace on a prefixed root.
-const QNAME_VALUES: &str = r#"<samlp:AuthnRequest xmlns="urn:test:default" xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="_t1" Version="2.0">
+const QNAME_VALUES: &str = r#"<samlp:AuthnRequest xmlns="urn:test:default"
+    xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"
+    xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"
+    xmlns:xs="http://www.w3.org/2001/XMLSchema"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="_t1" Version="2.0">
   <saml:Issuer>https://sp.test.example.dk/saml</saml:Issuer>
   {SIGNATURE}
   <samlp:Extensions>
@@ -682,10 +691,14 @@ proptest! {
     }
 }
 
-const LOGOUT_REQUEST: &str = r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_t1" Version="2.0" IssueInstant="2026-12-03T11:59:30Z" Destination="https://login.test.example.dk/saml/slo">
+const LOGOUT_REQUEST: &str = r#"<samlp:LogoutRequest
+    xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"
+    xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_t1" Version="2.0"
+    IssueInstant="2026-12-03T11:59:30Z" Destination="https://login.test.example.dk/saml/slo">
   <saml:Issuer>https://sp.test.example.dk/saml</saml:Issuer>
   {SIGNATURE}
-  <saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">victim@x.evil</saml:NameID>
+  <saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+    >victim@x.evil</saml:NameID>
   <samlp:SessionIndex>_session-1</samlp:SessionIndex>
 </samlp:LogoutRequest>"#;
 
