@@ -202,7 +202,7 @@ pub fn verify_redirect(
         .signature
         .as_ref()
         .ok_or(RequestError::before_trust(RejectReason::SignatureMissing))?;
-    let keys = public_keys(&sp.metadata);
+    let keys = dsig::metadata_keys(&sp.metadata);
     signature.verify(&keys, sp.allow_sha1).map_err(|error| {
         RequestError::before_trust(match error {
             super::redirect::RedirectError::AlgorithmForbidden => {
@@ -249,7 +249,7 @@ pub fn verify_post(
     let root = parse_request(xml)?;
     let (issuer, sp) = registered_issuer(&root, find_sp)?;
 
-    let keys = public_keys(&sp.metadata);
+    let keys = dsig::metadata_keys(&sp.metadata);
     dsig::verify_enveloped(&root, &keys, sp.allow_sha1)
         .map_err(|error| RequestError::before_trust(signature_reason(error)))?;
 
@@ -345,14 +345,6 @@ fn issuer(root: &Element) -> Result<String, RequestError> {
         .filter(|issuer| !issuer.is_empty())
         .map(str::to_owned)
         .ok_or(RequestError::before_trust(RejectReason::IssuerUnknown))
-}
-
-fn public_keys(metadata: &SpMetadata) -> Vec<openssl::pkey::PKey<openssl::pkey::Public>> {
-    metadata
-        .signing_certificates
-        .iter()
-        .filter_map(|certificate| certificate.public_key().ok())
-        .collect()
 }
 
 /// An NCName (XML Namespaces §3) of at most [`MAX_ID_CHARS`]; SAML IDs are `xs:ID`.

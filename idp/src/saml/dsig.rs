@@ -18,7 +18,7 @@
 //!    one of the metadata keys. It only ever narrows the choice: the keys tried are the
 //!    metadata keys, never a key from the message (the pysaml2 CVE-2021-21239 shape).
 //! 4. **Digest.** The root without the `Signature` (enveloped transform), canonicalised by
-//!    [`c14n`] over the same tree the caller reads fields from, hashed, and compared in
+//!    the private `c14n` module over the same tree the caller reads fields from, hashed, and compared in
 //!    constant time with `DigestValue`.
 //! 5. **Signature.** `SignedInfo` canonicalised (its in-scope namespaces come from the root
 //!    and the `Signature`), verified against each metadata key of the matching type.
@@ -38,6 +38,7 @@ use openssl::x509::X509;
 
 use super::DSIG_NS;
 use super::redirect::{SignatureAlgorithm, verify_with};
+use super::sp_metadata::SpMetadata;
 use super::xml::Element;
 
 const EXCLUSIVE_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -175,6 +176,17 @@ pub fn verify_enveloped(
     } else {
         Err(SignatureError::Invalid)
     }
+}
+
+/// The public keys of an SP's metadata signing certificates, the only keys
+/// [`verify_enveloped`] should be given (A12). A certificate whose key OpenSSL cannot read is
+/// left out, so it can verify nothing.
+pub fn metadata_keys(metadata: &SpMetadata) -> Vec<PKey<Public>> {
+    metadata
+        .signing_certificates
+        .iter()
+        .filter_map(|certificate| certificate.public_key().ok())
+        .collect()
 }
 
 /// Checks the shape (A1) and the algorithms (A12) without any cryptography.
