@@ -1,7 +1,8 @@
 //! The reference implementation is the third-party `xmlsec1` (libxmlsec1 over libxml2): it
 //! signs templates at test time, with many namespace, white-space, comment and escaping
-//! shapes, and the verifier must accept every one. Agreement on the digest proves the
-//! canonical form of the document; agreement on the signature proves that of `SignedInfo`.
+//! shapes, and the verifier must accept every one. Both canonical forms (the root without its
+//! signature, and `SignedInfo`) are compared byte for byte with the buffers `xmlsec1` prints
+//! while it verifies the same document.
 //! Then the signed documents are tampered with, re-wrapped and re-keyed, and every change
 //! must be refused with its own reason (A1, A12).
 
@@ -258,6 +259,49 @@ fn between<'a>(document: &'a str, open: &str, close: &str) -> &'a str {
     &document[start..end]
 }
 
+/// The octets `xmlsec1` digests and signs when it verifies `signed` with only the SP
+/// certificate trusted: its `--store-references` and `--store-signatures` buffers.
+fn xmlsec1_canonical_forms(xmlsec1: &Path, signed: &str, certificate: &X509) -> (String, String) {
+    let folder = tempfile::tempdir().unwrap();
+    let document_path = folder.path().join("signed.xml");
+    let certificate_path = folder.path().join("cert.pem");
+    std::fs::write(&document_path, signed).unwrap();
+    std::fs::write(&certificate_path, certificate.to_pem().unwrap()).unwrap();
+    let output = std::process::Command::new(xmlsec1)
+        .args(["--verify", "--store-references", "--store-signatures"])
+        .args(["--enabled-key-data", "raw-x509-cert", "--pubkey-cert-pem"])
+        .arg(&certificate_path)
+        .args(["--id-attr:ID", AUTHN_REQUEST])
+        .arg(&document_path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "xmlsec1 does not verify:\n{signed}"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let buffer = |name: &str| {
+        let start = format!("== {name} data - start buffer:\n");
+        let end = format!("\n== {name} data - end buffer");
+        between(&stdout, &start, &end).to_owned()
+    };
+    (buffer("PreDigest"), buffer("PreSigned"))
+}
+
+/// Our canonical forms of `signed` are byte for byte those of `xmlsec1`.
+fn assert_same_canonical_forms(xmlsec1: &Path, signed: &str, certificate: &X509) {
+    let root = xml::parse(signed.as_bytes(), Limits::MESSAGE).unwrap();
+    let checked = check(&root, true).unwrap();
+    let ours = canonical_forms(&root, &checked);
+    let (root_form, signed_info_form) = xmlsec1_canonical_forms(xmlsec1, signed, certificate);
+
+    assert_eq!(ours.root, root_form, "canonical root differs for\n{signed}");
+    assert_eq!(
+        ours.signed_info, signed_info_form,
+        "canonical SignedInfo differs"
+    );
+}
+
 #[test]
 fn documents_signed_by_xmlsec1_verify() {
     let Some(xmlsec1) = test_support::xmlsec1() else {
@@ -281,6 +325,7 @@ fn documents_signed_by_xmlsec1_verify() {
     for (name, document, template) in cases {
         let signed = sign(&xmlsec1, document, template);
 
+        assert_same_canonical_forms(&xmlsec1, &signed, &sp_pair().certificate);
         assert_eq!(verify(&signed), Ok(()), "{name}:\n{signed}");
     }
 }
@@ -313,6 +358,7 @@ fn inclusive_namespace_prefix_lists_are_honoured() {
             };
             let signed = sign(&xmlsec1, document, template);
 
+            assert_same_canonical_forms(&xmlsec1, &signed, &sp_pair().certificate);
             assert_eq!(
                 verify(&signed),
                 Ok(()),
