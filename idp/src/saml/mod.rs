@@ -6,12 +6,15 @@
 //! signature checks against keys from the SP's registered metadata ([`sp_metadata`]). Nothing
 //! from a message is trusted before that. Limits follow `security-tests.md` §3.
 //!
-//! Still to come with the SAML issue: POST-binding signature verification (xmlsec, behind the
-//! structural checks of A1), the verified request value handed to sign-in, response building,
-//! signing and encryption, and single logout. They need the sign-in sessions.
+//! POST-binding messages carry an enveloped XML signature, verified by [`dsig`] over an
+//! exclusive canonical form of the same strict tree (A1).
+//!
+//! Still to come with the SAML issue: the verified request value handed to sign-in, response
+//! building, signing and encryption, and single logout. They need the sign-in sessions.
 
 pub mod authn_request;
 pub mod canonical;
+pub mod dsig;
 pub mod idp_metadata;
 pub mod post;
 pub mod post_page;

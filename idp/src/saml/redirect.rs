@@ -128,7 +128,8 @@ impl SignatureAlgorithm {
         }
     }
 
-    fn key_type(self) -> Id {
+    /// The key type that can make signatures of this algorithm.
+    pub(crate) fn key_type(self) -> Id {
         match self {
             Self::EcdsaSha256 => Id::EC,
             _ => Id::RSA,
@@ -342,7 +343,9 @@ fn inflate(deflated: &[u8]) -> Result<Vec<u8>, RedirectError> {
     Ok(xml)
 }
 
-fn verify_with(
+/// Whether `key` made `signature` over `signed_octets` with `algorithm`; shared with the
+/// POST binding's XML signatures (`dsig`).
+pub(crate) fn verify_with(
     key: &PKey<Public>,
     algorithm: SignatureAlgorithm,
     signed_octets: &[u8],

@@ -18,7 +18,7 @@ use portner_shared::domain::SamlParticipant;
 
 use super::canonical::CanonicalWriter;
 use super::redirect::{self, MessageKind, RedirectMessage};
-use super::sso::{LoadedSp, Next, SsoError, load_sp};
+use super::sso::{LoadedSp, Next, SsoError};
 use super::xml::{self, Element, Limits};
 use super::{ASSERTION_NS, BINDING_REDIRECT, PROTOCOL_NS};
 use crate::app::AppState;
@@ -141,13 +141,7 @@ pub async fn logout_redirect(
         Ok(_) => return super::sso::refuse_untrusted(state, "MALFORMED", origin).await,
         Err(error) => return super::sso::refuse_untrusted(state, error.code(), origin).await,
     };
-    let mut read = state.store.read().await?;
-    let sp = match super::routes::claimed_issuer(&message.xml) {
-        Some(issuer) => load_sp(&mut read, &issuer).await?,
-        None => None,
-    };
-    read.rollback().await?;
-    let Some(sp) = sp else {
+    let Some(sp) = super::routes::registered_sp(state, &message.xml).await? else {
         return super::sso::refuse_untrusted(state, "ISSUER_UNKNOWN", origin).await;
     };
     let Some(endpoint) = sp
