@@ -9,8 +9,9 @@
 //! POST-binding messages carry an enveloped XML signature, verified by [`dsig`] over an
 //! exclusive canonical form of the same strict tree (A1).
 //!
-//! Still to come with the SAML issue: the verified request value handed to sign-in, response
-//! building, signing and encryption, and single logout. They need the sign-in sessions.
+//! A verified request reaches sign-in only through [`sso`], which stores it server-side and
+//! answers it once with the assertion ([`response`]) on the POST page ([`post_page`]);
+//! [`slo`] ends a session at an SP's request.
 
 pub mod authn_request;
 pub mod canonical;

@@ -25,6 +25,7 @@ const SP_METADATA: &str = include_str!("../../data/saml/sp-metadata.xml");
 const SP_KEY: &str = include_str!("../../data/saml/sp-test.key");
 const SP: &str = "https://sp.test.example.dk/saml";
 const ACS: &str = "https://sp.test.example.dk/acs";
+const EMAIL: &str = "https://data.gov.dk/model/core/eid/email";
 
 /// A rig with the test SP registered (assertions unencrypted, so the test can read them; the
 /// encrypted path is covered by the response builder's tests and the pysaml2 suite).
@@ -32,6 +33,7 @@ async fn sso_rig(store: TestStore) -> Rig {
     let rig = rig(store).await;
     let settings = SpSettings {
         encryption: EncryptionProfile::None,
+        released_attributes: vec![EMAIL.to_owned()],
         ..SpSettings::default()
     };
     let context = AuditContext::cli();
@@ -213,6 +215,14 @@ async fn sign_in_then_single_sign_on(store: TestStore) {
     assert!(xml.contains(">Substantial<"), "{xml}");
     assert!(xml.contains(">91234567<"), "{xml}");
     assert!(xml.contains(">OIO-SAML-3.0<"), "{xml}");
+    assert!(
+        xml.contains(EMAIL) && xml.contains(">sofie@testfirma.dk<"),
+        "{xml}"
+    );
+    assert!(
+        !xml.contains("fullName"),
+        "only configured attributes are released"
+    );
     let name_id = between(&xml, "nameid-format:persistent\">", "<").to_owned();
     let certificate = rig.identity.signing.certificate.to_der().unwrap();
     assert!(
@@ -337,6 +347,25 @@ async fn force_authn_passive_and_unknown_issuers(store: TestStore) {
     let url = signed_request_url(&rig, SP, "_high", "", high, None);
     let (xml, _) = posted(&follow(&rig, &mut browser, &url).await.0);
     assert!(xml.contains("status:NoAuthnContext"), "{xml}");
+
+    // Registration refuses attributes Portner does not know how to release.
+    let bogus_attribute = SpSettings {
+        released_attributes: vec!["https://example.dk/anything".to_owned()],
+        ..SpSettings::default()
+    };
+    let context = AuditContext::cli();
+    let metadata = SP_METADATA.replace(SP, "https://other.test.example.dk/saml");
+    let refused = register(
+        &rig.store.store,
+        &rig.clock,
+        &context,
+        &metadata,
+        SpProfile::Own,
+        None,
+        &bogus_attribute,
+    )
+    .await;
+    assert!(refused.is_err());
 
     // A continue handle that names nothing, and a request from an unregistered SP.
     let bogus = browser
