@@ -23,8 +23,8 @@ use super::session::{self, ActiveSession, SessionCookie};
 use super::{Origin, PolicyViolation, SignIn, SignInError, account, activation, login};
 use crate::app::AppState;
 
-const CSRF_COOKIE: &str = "portner-csrf";
-const LANG_COOKIE: &str = "portner-lang";
+pub(crate) const CSRF_COOKIE: &str = "portner-csrf";
+pub(crate) const LANG_COOKIE: &str = "portner-lang";
 /// Largest form body accepted; the WebAuthn response is the largest field.
 const MAX_BODY_BYTES: usize = 96 * 1024;
 /// Pages may load only their own script; nothing may frame them (STYLE.md 3.14).
@@ -97,7 +97,7 @@ fn request_info(
     }
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -108,7 +108,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-fn csrf_token(cookie: &str) -> String {
+pub(crate) fn csrf_token(cookie: &str) -> String {
     hex::encode(sha256(format!("portner-csrf-v1:{cookie}").as_bytes()))
 }
 
@@ -157,7 +157,7 @@ fn csrf_for(info: &RequestInfo) -> Result<(String, Vec<String>), SignInError> {
 
 /// The client's socket address, when the server was started with connection info (tests
 /// driving the router directly may leave it out, or insert it to simulate sources).
-struct ClientAddress(Option<SocketAddr>);
+pub(crate) struct ClientAddress(pub(crate) Option<SocketAddr>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
