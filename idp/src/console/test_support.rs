@@ -149,15 +149,28 @@ pub async fn send(
     session: Option<&str>,
     form: &[(&str, &str)],
 ) -> Answer {
+    send_with(router, method, path, session, form, true).await
+}
+
+/// [`send`], optionally without the CSRF token in the form.
+pub async fn send_with(
+    router: &Router,
+    method: &str,
+    path: &str,
+    session: Option<&str>,
+    form: &[(&str, &str)],
+    with_token: bool,
+) -> Answer {
     let mut cookies = vec![format!("portner-csrf={CSRF_COOKIE_VALUE}")];
     if let Some(value) = session {
         cookies.push(format!("__Host-portner-session={value}"));
     }
     let token = crate::signin::pages::csrf_token(CSRF_COOKIE_VALUE);
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("csrf", &token)
-        .extend_pairs(form)
-        .finish();
+    let mut body = url::form_urlencoded::Serializer::new(String::new());
+    if with_token {
+        body.append_pair("csrf", &token);
+    }
+    let body = body.extend_pairs(form).finish();
     let request = Request::builder()
         .method(method)
         .uri(path)
@@ -177,4 +190,14 @@ pub async fn send(
         location,
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
+}
+
+/// The text between `start` and the next `end` in `text`.
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in {text}"))
+        + start.len();
+    let length = text[from..].find(end).unwrap();
+    &text[from..from + length]
 }

@@ -19,6 +19,9 @@
 
 pub mod pages;
 
+#[cfg(test)]
+mod http_tests;
+
 use chrono::{DateTime, Duration, Utc};
 use portner_audit::{AuditContext, AuditEvent, Subject};
 use portner_shared::domain::{
