@@ -2,7 +2,7 @@
 //! password, each step written with its audit event in one transaction (issue 5, item 2).
 //!
 //! Every credential action rests on an identity verification that the same operator recorded
-//! for the same user less than [`VERIFICATION_VALID_MINUTES`] ago (HD-1, HD-3). The
+//! for the same user less than [`VERIFICATION_VALID_MINUTES`] ago (HD-1). The
 //! verification's level caps the account's identity level (HD-2, IP-3): an account helped on
 //! the strength of a call-back is Low from then on, until it is proofed again. Codes are the
 //! activation codes of issue 3, valid for [`CODE_VALID_MINUTES`] (HD-4): the user chooses the
@@ -15,7 +15,9 @@
 //! - codes are shown once on screen; e-mail through an SMTP relay is not built;
 //! - "require a password change" is recorded, shown, and met by any password change, but the
 //!   sign-in flow does not yet force the change at the next sign-in (that lives in
-//!   `signin/login.rs`, which is being reworked for SAML return-to at the same time).
+//!   `signin/login.rs`, which is being reworked for SAML return-to at the same time);
+//! - replacing a lost second factor needs no second approver yet (HD-3), and the user is not
+//!   notified of a reset (HD-5): both need the mail relay that is not built.
 
 pub mod pages;
 

@@ -204,7 +204,8 @@ fn user_markup(lang: Lang, token: &str, view: &UserView, now: DateTime<Utc>) -> 
         dl {
             dt { (lang.console(Text::WrongFailures)) } dd { (view.failures.failures) }
             @if let Some(until) = view.failures.locked_until.filter(|until| *until > now) {
-                dt { (lang.console(Text::LockedUntil)) } dd id="locked-until" { (until.to_rfc3339()) }
+                dt { (lang.console(Text::LockedUntil)) }
+                dd id="locked-until" { (until.to_rfc3339()) }
             }
         }
         h2 { (lang.console(Text::Credentials)) }
@@ -221,36 +222,50 @@ fn user_markup(lang: Lang, token: &str, view: &UserView, now: DateTime<Utc>) -> 
 }
 
 fn credentials_markup(lang: Lang, token: &str, base: &str, view: &UserView) -> Markup {
+    if view.credentials.is_empty() {
+        return html! { p { (lang.console(Text::NoCredentials)) } };
+    }
+    let proofing = view.verification.as_ref().map(|record| record.id);
     html! {
-        @if view.credentials.is_empty() {
-            p { (lang.console(Text::NoCredentials)) }
-        } @else {
-            table {
-                thead { tr {
-                    th scope="col" { (lang.console(Text::Name)) }
-                    th scope="col" { (lang.console(Text::Level)) }
-                    th scope="col" { (lang.console(Text::LastUsed)) }
-                    @if view.verification.is_some() { th scope="col" { (lang.console(Text::Action)) } }
-                } }
-                tbody {
-                    @for credential in &view.credentials {
-                        tr {
-                            td { (credential.name) }
-                            td { (credential.level.oiosaml_name()) }
-                            td { (credential.last_used_at.map(|at| at.to_rfc3339()).unwrap_or_default()) }
-                            @if let Some(verification) = &view.verification {
-                                td {
-                                    form method="post" action={ (base) "/revoke-credential" } {
-                                        input type="hidden" name="csrf" value=(token);
-                                        input type="hidden" name="proofing" value=(verification.id);
-                                        input type="hidden" name="credential"
-                                            value=(hex::encode(&credential.credential_id));
-                                        (reason_field(lang, &format!("revoke-{}", hex::encode(&credential.credential_id))))
-                                        button type="submit" { (lang.console(Text::Revoke)) }
-                                    }
-                                }
-                            }
-                        }
+        table {
+            thead { tr {
+                th scope="col" { (lang.console(Text::Name)) }
+                th scope="col" { (lang.console(Text::Level)) }
+                th scope="col" { (lang.console(Text::LastUsed)) }
+                @if proofing.is_some() { th scope="col" { (lang.console(Text::Action)) } }
+            } }
+            tbody {
+                @for credential in &view.credentials {
+                    (credential_row(lang, token, base, credential, proofing))
+                }
+            }
+        }
+    }
+}
+
+/// One security key; with a live verification, a form to revoke it.
+fn credential_row(
+    lang: Lang,
+    token: &str,
+    base: &str,
+    credential: &WebAuthnCredential,
+    proofing: Option<i64>,
+) -> Markup {
+    let id = hex::encode(&credential.credential_id);
+    let last_used = credential.last_used_at.map(|at| at.to_rfc3339());
+    html! {
+        tr {
+            td { (credential.name) }
+            td { (credential.level.oiosaml_name()) }
+            td { (last_used.unwrap_or_default()) }
+            @if let Some(proofing) = proofing {
+                td {
+                    form method="post" action={ (base) "/revoke-credential" } {
+                        input type="hidden" name="csrf" value=(token);
+                        input type="hidden" name="proofing" value=(proofing);
+                        input type="hidden" name="credential" value=(id);
+                        (reason_field(lang, &format!("revoke-{id}")))
+                        button type="submit" { (lang.console(Text::Revoke)) }
                     }
                 }
             }
