@@ -38,6 +38,7 @@ on_both_backends!(
     search_matches_wildcard_characters_literally,
     a_users_recent_events_come_newest_first_and_filtered_by_kind,
     helpdesk_reset_to_sign_in_at_the_verifications_level,
+    verifications_back_actions_for_30_minutes_and_codes_work_for_60,
 );
 
 const ORIGIN: &str = "http://localhost:8080";
@@ -609,4 +610,79 @@ async fn helpdesk_reset_to_sign_in_at_the_verifications_level(store: TestStore) 
         "{}",
         activated.data
     );
+}
+
+/// Records a verification as the operator and returns its ID and the page's CSRF token.
+async fn verified(desk: &Desk, operator: &mut Browser, user_path: &str) -> (String, String) {
+    let page = operator.get(&desk.router, user_path).await;
+    let csrf = field(&page, "csrf").to_owned();
+    let verification = [
+        ("csrf", csrf.as_str()),
+        ("method", "in_person"),
+        ("document_type", "passport"),
+        ("reference", "passport AB1234567"),
+        ("level", "substantial"),
+    ];
+    let path = format!("{user_path}/verify");
+    let recorded = operator
+        .send(&desk.router, "POST", &path, &verification)
+        .await;
+    assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+    let page = operator.get(&desk.router, user_path).await;
+    (field(&page, "proofing").to_owned(), csrf)
+}
+
+async fn verifications_back_actions_for_30_minutes_and_codes_work_for_60(store: TestStore) {
+    let clock = portner_tests::fixed_clock();
+    let cvr = org(&store, &clock, "91234567").await;
+    let (desk, mut operator) = desk(store, &clock, &cvr).await;
+    let caller = user(&desk.store, &clock, &cvr, "caller").await;
+    let user_path = format!("/helpdesk/users/{}", caller.id);
+
+    // A verification older than 30 minutes backs nothing, and the page asks for a new one.
+    let (proofing, csrf) = verified(&desk, &mut operator, &user_path).await;
+    clock.advance(Duration::minutes(31));
+    let action = [
+        ("csrf", csrf.as_str()),
+        ("proofing", proofing.as_str()),
+        ("reason", "forgot password"),
+    ];
+    let code_path = format!("{user_path}/code");
+    let stale = operator
+        .send(&desk.router, "POST", &code_path, &action)
+        .await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN, "{}", stale.body);
+    assert!(stale.body.contains("Registrér en identitetskontrol"), "{}", stale.body);
+    let page = operator.get(&desk.router, &user_path).await;
+    assert!(
+        !page.body.contains(r#"name="proofing""#),
+        "actions offered without a verification"
+    );
+
+    // A code stops working after 60 minutes (HD-4).
+    let (proofing, csrf) = verified(&desk, &mut operator, &user_path).await;
+    let action = [
+        ("csrf", csrf.as_str()),
+        ("proofing", proofing.as_str()),
+        ("reason", "forgot password"),
+    ];
+    let issued = operator
+        .send(&desk.router, "POST", &code_path, &action)
+        .await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+    let code = between(&issued.body, r#"id="issued-code">"#, "<").to_owned();
+    clock.advance(Duration::minutes(61));
+    let mut browser = Browser::new(31);
+    let form = browser.get(&desk.router, "/activate").await;
+    let token = field(&form, "csrf").to_owned();
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "caller"),
+        ("code", code.as_str()),
+        ("new_password", PASSWORD),
+    ];
+    let late = browser
+        .send(&desk.router, "POST", "/activate", &fields)
+        .await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED, "{}", late.body);
 }
