@@ -10,9 +10,10 @@
 //! caller holds the role somewhere, the handler that they hold it in the organisation of the
 //! user acted on ([`Operator::holds`]).
 //!
-//! Refusals of a signed-in caller are audited (`ACCESS_REFUSED`). Requests without a session
-//! are answered without writing anything: an anonymous client must not be able to make the
-//! server append to the audit chain, whose appends are serialised.
+//! Refusals of a signed-in caller are audited (`ACCESS_REFUSED`). Requests without a live
+//! session add no record of their own (only an expired session's end is recorded, as on every
+//! page): an anonymous client must not be able to make the server append to the audit chain,
+//! whose appends are serialised.
 
 use std::net::SocketAddr;
 
@@ -22,7 +23,8 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use portner_audit::{AuditEvent, Subject};
-use portner_shared::domain::{Cvr, NsisLevel, Role, RoleAssignment, User, UserStatus};
+use portner_shared::domain::{Cvr, NsisLevel, Role, RoleAssignment, User, UserId, UserStatus};
+use portner_shared::store::StoreError;
 
 use super::page::{self, Lang, Text};
 use crate::app::AppState;
@@ -244,16 +246,9 @@ async fn admit(
         ..origin
     };
 
-    let mut tx = state
-        .store
-        .read()
+    let (user, roles) = account_and_roles(state, active.session.user_id)
         .await
-        .map_err(|e| internal(lang, &e.into()))?;
-    let user = tx.user(active.session.user_id).await;
-    let roles = tx.roles_of(active.session.user_id).await;
-    tx.rollback().await.map_err(|e| internal(lang, &e.into()))?;
-    let user = user.map_err(|e| internal(lang, &e.into()))?;
-    let roles = roles.map_err(|e| internal(lang, &e.into()))?;
+        .map_err(|error| internal(lang, &error.into()))?;
     let Some(user) = user.filter(|user| user.status == UserStatus::Active) else {
         return Err(unauthenticated(route));
     };
@@ -269,6 +264,18 @@ async fn admit(
         Ok(()) => Ok(operator),
         Err(refusal) => Err(refuse(state, &operator, method, route, refusal).await),
     }
+}
+
+/// The session holder's account and roles, read in one transaction.
+async fn account_and_roles(
+    state: &AppState,
+    user_id: UserId,
+) -> Result<(Option<User>, Vec<RoleAssignment>), StoreError> {
+    let mut tx = state.store.read().await?;
+    let user = tx.user(user_id).await?;
+    let roles = tx.roles_of(user_id).await?;
+    tx.rollback().await?;
+    Ok((user, roles))
 }
 
 /// The table's verdict for an operator whose session has been found.

@@ -652,7 +652,11 @@ async fn verifications_back_actions_for_30_minutes_and_codes_work_for_60(store: 
         .send(&desk.router, "POST", &code_path, &action)
         .await;
     assert_eq!(stale.status, StatusCode::FORBIDDEN, "{}", stale.body);
-    assert!(stale.body.contains("Registrér en identitetskontrol"), "{}", stale.body);
+    assert!(
+        stale.body.contains("Registrér en identitetskontrol"),
+        "{}",
+        stale.body
+    );
     let page = operator.get(&desk.router, &user_path).await;
     assert!(
         !page.body.contains(r#"name="proofing""#),
