@@ -479,6 +479,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn api_routes_answer_401_and_403_with_codes_instead_of_pages() {
+        let rig = Rig::new().await;
+        let admin = rig.user("91234567", "admin", &Role::ALL).await;
+        let cookie = rig.session(&admin, true).await;
+        let router = probe(&rig.state, Some("/api/v1/unlisted"));
+
+        let anonymous = send(&router, "GET", "/api/v1/unlisted", None, &[]).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(anonymous.body, "SESSION_REQUIRED");
+        let unlisted = send(&router, "GET", "/api/v1/unlisted", Some(&cookie), &[]).await;
+        assert_eq!(unlisted.status, StatusCode::FORBIDDEN);
+        assert_eq!(unlisted.body, "NO_ACCESS_RULE");
+    }
+
+    #[tokio::test]
     async fn every_table_route_of_the_real_router_is_guarded() {
         let rig = Rig::new().await;
         let target = rig.user("91234567", "target", &[]).await;
