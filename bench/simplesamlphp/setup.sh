@@ -202,14 +202,19 @@ CONF
     apachectl configtest 2>/dev/null || die "apachectl configtest failed"
 }
 
+# A full stop and start, not a restart: a restart answers connections during the switch with a
+# reset, and the old listener would make the wait below return too early.
 start_apache() {
     if pgrep -x apache2 >/dev/null; then
-        apachectl -k restart
-    else
-        apachectl start
+        apachectl stop
+        for _ in $(seq 50); do
+            pgrep -x apache2 >/dev/null || break
+            sleep 0.2
+        done
     fi
+    apachectl start
     for _ in $(seq 50); do
-        if ss -ltn | grep -q '127.0.0.1:8080 '; then
+        if curl -s -o /dev/null "http://127.0.0.1:8080/simplesamlphp/"; then
             break
         fi
         sleep 0.2
