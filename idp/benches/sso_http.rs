@@ -5,9 +5,9 @@
 //!
 //! Run: `cargo bench -p portner-idp --bench sso_http` (optionally `-- SECONDS` per phase,
 //! default 10, and `--rsa-bits 2048` for comparisons with peers that use RSA-2048). With
-//! `PORTNER_BENCH_SIMPLESAMLPHP=http://127.0.0.1:8080` it also measures a local SimpleSAMLphp
-//! set up by `bench/simplesamlphp/setup.sh` and prints Portner's rate over the peer's
-//! (target ≥ 5).
+//! `PORTNER_BENCH_SIMPLESAMLPHP=http://127.0.0.1:8080/simplesamlphp` it also measures a local
+//! SimpleSAMLphp set up by `bench/simplesamlphp/setup.sh` and prints Portner's rate over the
+//! peer's (target ≥ 5).
 //!
 //! One SSO is what a browser does for a second service in the same session: GET
 //! `/saml/sso` with a signed Redirect AuthnRequest, follow the 303, GET `/saml/continue` with
@@ -20,7 +20,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-// mod peer;
+mod peer;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -95,6 +95,23 @@ fn main() {
         sso.per_second / raw
     );
 
+    if let Ok(base_url) = std::env::var("PORTNER_BENCH_SIMPLESAMLPHP") {
+        match peer::measure_simplesamlphp(&base_url, concurrency, phase) {
+            Ok(result) => println!(
+                "SimpleSAMLphp: {:.0} responses/s ({} failures), p50 {:.1} ms, p99 {:.1} ms, \
+                 server CPU {} ms per response; Portner ÷ SimpleSAMLphp: {:.1} (target ≥ 5)",
+                result.responses_per_second,
+                result.failures,
+                result.p50_ms,
+                result.p99_ms,
+                result
+                    .cpu_ms_per_response
+                    .map_or_else(|| "unknown".to_owned(), |ms| format!("{ms:.2}")),
+                sso.per_second / result.responses_per_second
+            ),
+            Err(error) => println!("SimpleSAMLphp peer not measured: {error}"),
+        }
+    }
     runtime.shutdown_background();
 }
 

@@ -355,18 +355,21 @@ fn issuer(root: &Element) -> Result<String, RequestError> {
 
 /// An NCName (XML Namespaces §3) of at most [`MAX_ID_CHARS`]; SAML IDs are `xs:ID`.
 fn request_id(root: &Element) -> Result<String, RequestError> {
-    let id = root
-        .attribute("ID")
-        .ok_or(RequestError::before_trust(RejectReason::Malformed))?;
+    root.attribute("ID")
+        .filter(|id| is_saml_id(id))
+        .map(str::to_owned)
+        .ok_or(RequestError::before_trust(RejectReason::Malformed))
+}
+
+/// Whether `id` is an NCName (XML Namespaces §3) of at most [`MAX_ID_CHARS`], as SAML's
+/// `xs:ID` values must be (A14).
+pub(crate) fn is_saml_id(id: &str) -> bool {
     let mut characters = id.chars();
     let starts_well = characters
         .next()
         .is_some_and(|c| c.is_alphabetic() || c == '_');
     let continues_well = characters.all(|c| c.is_alphanumeric() || "_-.".contains(c));
-    if id.chars().count() > MAX_ID_CHARS || !starts_well || !continues_well {
-        return Err(RequestError::before_trust(RejectReason::Malformed));
-    }
-    Ok(id.to_owned())
+    starts_well && continues_well && id.chars().count() <= MAX_ID_CHARS
 }
 
 fn check_header(

@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/saml/metadata", get(metadata))
         .route("/saml/sso", get(sso_redirect).post(sso_post))
         .route("/saml/continue", get(continue_request))
-        .route("/saml/slo", get(slo_redirect))
+        .route("/saml/slo", get(slo_redirect).post(slo_post))
         .route(post_page::AUTOSUBMIT_SCRIPT_PATH, get(autosubmit_script))
         .layer(DefaultBodyLimit::max(MAX_POST_BODY_BYTES))
 }
@@ -206,6 +206,24 @@ async fn slo_redirect(
     answer(&visitor, outcome, state.signin.secure_cookies)
 }
 
+/// `POST /saml/slo`: SP-initiated single logout over the POST binding.
+async fn slo_post(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let visitor = Visitor::of(&headers, address, &state.signin);
+    let outcome = match post_fields(&body) {
+        Some((message, relay_state)) => {
+            let relay_state = relay_state.as_deref();
+            super::slo::logout_post(&state, &message, relay_state, &visitor.origin).await
+        }
+        None => sso::refuse_untrusted(&state, "PARAM_AMBIGUOUS", &visitor.origin).await,
+    };
+    answer(&visitor, outcome, state.signin.secure_cookies)
+}
+
 #[derive(Debug, Deserialize)]
 struct ContinueQuery {
     request: Option<String>,
@@ -313,29 +331,43 @@ mod tests {
 
     /// A POST-binding AuthnRequest from the test SP, issued now, signed by xmlsec1.
     fn posted_request(xmlsec1: &std::path::Path) -> String {
+        posted_message(xmlsec1, "AuthnRequest", "sso", "")
+    }
+
+    /// A protocol message `kind` to endpoint `path`, from the test SP, issued now, with
+    /// `body` after the signature, signed by xmlsec1.
+    fn posted_message(xmlsec1: &std::path::Path, kind: &str, path: &str, body: &str) -> String {
         let issued = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let signature = test_support_saml::SIGNATURE_TEMPLATE
             .replace("SIGNATURE_METHOD", test_support_saml::RSA_SHA256)
             .replace("DIGEST_METHOD", "http://www.w3.org/2001/04/xmlenc#sha256");
         let template = format!(
-            "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+            "<samlp:{kind} xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
              xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_req1\" \
              Version=\"2.0\" IssueInstant=\"{issued}\" \
-             Destination=\"https://login.test.example.dk/saml/sso\">\
-             <saml:Issuer>https://sp.test.example.dk/saml</saml:Issuer>{signature}\
-             </samlp:AuthnRequest>"
+             Destination=\"https://login.test.example.dk/saml/{path}\">\
+             <saml:Issuer>https://sp.test.example.dk/saml</saml:Issuer>{signature}{body}\
+             </samlp:{kind}>"
         );
         let key = test_support_saml::sp_key()
             .private_key_to_pem_pkcs8()
             .unwrap();
         let certificate = test_support_saml::SP_CERTIFICATE.as_bytes();
-        let node = "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest";
-        test_support_saml::xmlsec1_sign(xmlsec1, &template, &key, certificate, node)
+        let node = format!("urn:oasis:names:tc:SAML:2.0:protocol:{kind}");
+        test_support_saml::xmlsec1_sign(xmlsec1, &template, &key, certificate, &node)
     }
 
     async fn post_form(router: Router, body: String) -> (StatusCode, Option<String>) {
+        post_form_to(router, "/saml/sso", body).await
+    }
+
+    async fn post_form_to(
+        router: Router,
+        path: &str,
+        body: String,
+    ) -> (StatusCode, Option<String>) {
         use tower::ServiceExt;
-        let request = axum::http::Request::post("/saml/sso")
+        let request = axum::http::Request::post(path)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(axum::body::Body::from(body))
             .unwrap();
@@ -394,6 +426,48 @@ mod tests {
         assert!(accepted.1.unwrap().starts_with("/saml/continue?request="));
         assert_eq!(refused, (StatusCode::BAD_REQUEST, None));
         assert_eq!(twice, (StatusCode::BAD_REQUEST, None));
+    }
+
+    #[tokio::test]
+    async fn a_signed_post_logout_request_is_answered_over_redirect_and_a_forged_one_refused() {
+        let Some(xmlsec1) = test_support_saml::xmlsec1() else {
+            return;
+        };
+        let (store, _folder) = test_support::store().await;
+        let context = portner_audit::AuditContext::cli();
+        let settings = super::super::registry::SpSettings::default();
+        let profile = portner_shared::domain::SpProfile::Own;
+        let metadata = test_support_saml::SP_METADATA;
+        let clock = portner_shared::SystemClock;
+        super::super::registry::register(
+            &store, &clock, &context, metadata, profile, None, &settings,
+        )
+        .await
+        .unwrap();
+        let router = app(test_support::state(store));
+        let body = "<saml:NameID>https://data.gov.dk/model/core/eid/professional/uuid/x\
+                    </saml:NameID><samlp:SessionIndex>_unknown</samlp:SessionIndex>";
+        let signed = posted_message(&xmlsec1, "LogoutRequest", "slo", body);
+        let form = |xml: &str| {
+            let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, xml);
+            let value: String = url::form_urlencoded::byte_serialize(encoded.as_bytes()).collect();
+            format!("SAMLRequest={value}")
+        };
+
+        let answered = post_form_to(router.clone(), "/saml/slo", form(&signed)).await;
+        let forged = signed.replace("_unknown", "_other");
+        let refused = post_form_to(router, "/saml/slo", form(&forged)).await;
+
+        // No session has that index: the SP is told so with a signed Requester status.
+        assert_eq!(answered.0, StatusCode::SEE_OTHER);
+        let location = answered.1.unwrap();
+        let query = location
+            .strip_prefix("https://sp.test.example.dk/slo?")
+            .unwrap();
+        let response = redirect::decode(query).unwrap();
+        let xml = String::from_utf8(response.xml).unwrap();
+        assert!(xml.contains("status:Requester") && xml.contains("InResponseTo=\"_req1\""));
+        assert_eq!(refused, (StatusCode::BAD_REQUEST, None));
     }
 
     #[tokio::test]

@@ -9,8 +9,8 @@
 //!
 //! Known gap: logout is not yet propagated front-channel to the session's other SPs (SL-2).
 //! Their participation is forgotten with the session, and the initiator is told so with the
-//! second-level status `PartialLogout`, as SAML Core §3.7.3.2 provides (SL-4). A request over
-//! the POST binding waits for the POST signature verifier.
+//! second-level status `PartialLogout`, as SAML Core §3.7.3.2 provides (SL-4). The answer
+//! always goes over the Redirect binding, so an SP needs a Redirect logout endpoint.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use portner_audit::{AuditEvent, Subject};
@@ -55,7 +55,38 @@ pub fn verify_redirect(
     now: DateTime<Utc>,
     skew: Duration,
 ) -> Result<VerifiedLogoutRequest, &'static str> {
-    let root = xml::parse(&message.xml, Limits::MESSAGE).map_err(|_| "MALFORMED")?;
+    let root = logout_root(&message.xml, sp)?;
+    let signature = message.signature.as_ref().ok_or("SIG_MISSING")?;
+    let keys = super::dsig::metadata_keys(&sp.metadata);
+    signature
+        .verify(&keys, sp.settings.allow_sha1)
+        .map_err(|error| error.code())?;
+    check_verified(&root, slo_url, now, skew)
+}
+
+/// Verifies a POST-binding LogoutRequest from `sp`: the enveloped XML signature, then the
+/// same checks as over Redirect.
+///
+/// # Errors
+///
+/// The reason code of the first check that failed.
+pub fn verify_post(
+    xml: &[u8],
+    sp: &LoadedSp,
+    slo_url: &str,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<VerifiedLogoutRequest, &'static str> {
+    let root = logout_root(xml, sp)?;
+    let keys = super::dsig::metadata_keys(&sp.metadata);
+    super::dsig::verify_enveloped(&root, &keys, sp.settings.allow_sha1)
+        .map_err(|error| error.code())?;
+    check_verified(&root, slo_url, now, skew)
+}
+
+/// The strict parse; the root must be a LogoutRequest from `sp`.
+fn logout_root(xml: &[u8], sp: &LoadedSp) -> Result<Element, &'static str> {
+    let root = xml::parse(xml, Limits::MESSAGE).map_err(|_| "MALFORMED")?;
     if !root.is(PROTOCOL_NS, "LogoutRequest") {
         return Err("MALFORMED");
     }
@@ -63,17 +94,17 @@ pub fn verify_redirect(
     if issuer != sp.registration.entity_id {
         return Err("ISSUER_UNKNOWN");
     }
-    let signature = message.signature.as_ref().ok_or("SIG_MISSING")?;
-    let keys: Vec<_> = sp
-        .metadata
-        .signing_certificates
-        .iter()
-        .filter_map(|certificate| certificate.public_key().ok())
-        .collect();
-    signature
-        .verify(&keys, sp.settings.allow_sha1)
-        .map_err(|error| error.code())?;
+    Ok(root)
+}
 
+/// The checks after the signature, common to both bindings.
+fn check_verified(
+    root: &Element,
+    slo_url: &str,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<VerifiedLogoutRequest, &'static str> {
+    let issuer = simple_child(root, ASSERTION_NS, "Issuer").ok_or("ISSUER_UNKNOWN")?;
     if root.attribute("Version") != Some("2.0") {
         return Err("MALFORMED");
     }
@@ -90,9 +121,9 @@ pub fn verify_redirect(
     }
     let id = root
         .attribute("ID")
-        .filter(|id| is_ncname(id))
+        .filter(|id| super::authn_request::is_saml_id(id))
         .ok_or("MALFORMED")?;
-    let name_id = simple_child(&root, ASSERTION_NS, "NameID").ok_or("MALFORMED")?;
+    let name_id = simple_child(root, ASSERTION_NS, "NameID").ok_or("MALFORMED")?;
     let session_indexes: Vec<String> = root
         .children_named(PROTOCOL_NS, "SessionIndex")
         .filter_map(Element::simple_text)
@@ -115,17 +146,6 @@ fn simple_child<'a>(root: &'a Element, namespace: &str, name: &str) -> Option<&'
         .and_then(Element::simple_text)
 }
 
-/// An `xs:ID` of at most 256 characters (A14).
-fn is_ncname(id: &str) -> bool {
-    let mut characters = id.chars();
-    let starts_well = characters
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_');
-    starts_well
-        && id.chars().count() <= 256
-        && characters.all(|c| c.is_alphanumeric() || "_-.".contains(c))
-}
-
 /// `GET /saml/slo?SAMLRequest=…`: verifies, ends the session, answers the SP.
 ///
 /// # Errors
@@ -144,28 +164,82 @@ pub async fn logout_redirect(
     let Some(sp) = super::routes::registered_sp(state, &message.xml).await? else {
         return super::sso::refuse_untrusted(state, "ISSUER_UNKNOWN", origin).await;
     };
-    let Some(endpoint) = sp
-        .metadata
-        .single_logout_services
-        .iter()
-        .find(|endpoint| endpoint.binding == BINDING_REDIRECT)
-        .map(|endpoint| endpoint.location.clone())
-    else {
+    let Some(endpoint) = redirect_endpoint(&sp) else {
         return super::sso::refuse_untrusted(state, "SLO_ENDPOINT_MISSING", origin).await;
     };
 
     let now = state.clock.now();
     let skew = super::authn_request::DEFAULT_SKEW;
-    let request = match verify_redirect(&message, &sp, &state.identity.slo_url(), now, skew) {
+    let verified = verify_redirect(&message, &sp, &state.identity.slo_url(), now, skew);
+    answer(
+        state,
+        verified,
+        &endpoint,
+        message.relay_state.as_deref(),
+        origin,
+    )
+    .await
+}
+
+/// `POST /saml/slo`: the same over the POST binding; the answer still goes back over the
+/// Redirect binding, signed over the query.
+///
+/// # Errors
+///
+/// The store, audit trail or signer failed.
+pub async fn logout_post(
+    state: &AppState,
+    message_base64: &str,
+    relay_state: Option<&str>,
+    origin: &Origin,
+) -> Result<Next, SsoError> {
+    if relay_state.is_some_and(|state| state.len() > redirect::MAX_RELAY_STATE_BYTES) {
+        return super::sso::refuse_untrusted(state, "RELAYSTATE_INVALID", origin).await;
+    }
+    let xml = match super::post::decode_form_value(message_base64) {
+        Ok(xml) => xml,
+        Err(error) => return super::sso::refuse_untrusted(state, error.code(), origin).await,
+    };
+    let Some(sp) = super::routes::registered_sp(state, &xml).await? else {
+        return super::sso::refuse_untrusted(state, "ISSUER_UNKNOWN", origin).await;
+    };
+    let Some(endpoint) = redirect_endpoint(&sp) else {
+        return super::sso::refuse_untrusted(state, "SLO_ENDPOINT_MISSING", origin).await;
+    };
+    let now = state.clock.now();
+    let skew = super::authn_request::DEFAULT_SKEW;
+    let verified = verify_post(&xml, &sp, &state.identity.slo_url(), now, skew);
+    answer(state, verified, &endpoint, relay_state, origin).await
+}
+
+/// The SP's logout endpoint for the Redirect binding, from its metadata.
+fn redirect_endpoint(sp: &LoadedSp) -> Option<String> {
+    sp.metadata
+        .single_logout_services
+        .iter()
+        .find(|endpoint| endpoint.binding == BINDING_REDIRECT)
+        .map(|endpoint| endpoint.location.clone())
+}
+
+/// Ends the session of a verified request and answers the SP; refuses an unverified one.
+async fn answer(
+    state: &AppState,
+    verified: Result<VerifiedLogoutRequest, &'static str>,
+    endpoint: &str,
+    relay_state: Option<&str>,
+    origin: &Origin,
+) -> Result<Next, SsoError> {
+    let request = match verified {
         Ok(request) => request,
         Err(reason) => return super::sso::refuse_untrusted(state, reason, origin).await,
     };
+    let now = state.clock.now();
     let status = end_session(state, &request, origin).await?;
-    let response = logout_response(state, &request, &endpoint, status, now)?;
+    let response = logout_response(state, &request, endpoint, status, now)?;
     let query = redirect::encode_signed(
         MessageKind::Response,
         &response,
-        message.relay_state.as_deref(),
+        relay_state,
         &state.identity.signing.key,
     )
     .map_err(|error| SsoError::Internal(error.to_string()))?;
@@ -288,17 +362,4 @@ fn logout_response(
             .map_err(unrepresentable)?;
     }
     Ok(writer.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_must_be_short_ncnames() {
-        assert!(is_ncname("_abc-1.2"));
-        assert!(!is_ncname("1abc"));
-        assert!(!is_ncname("_a b"));
-        assert!(!is_ncname(&format!("_{}", "a".repeat(256))));
-    }
 }

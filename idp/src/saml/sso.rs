@@ -263,6 +263,8 @@ pub enum Decision {
     NoPassive,
     /// The level cannot be reached for this user, or not at all (AC-4).
     NoAuthnContext,
+    /// The helpdesk required a new password, which must be chosen first (AC-7, HD-*).
+    ChangePassword,
 }
 
 /// Decides how to answer `request`, received at `received_at`, for a browser with `session`
@@ -272,6 +274,7 @@ pub fn decide(
     requirement: Option<&Requirement>,
     received_at: DateTime<Utc>,
     session: Option<&Factors>,
+    password_change_required: bool,
     now: DateTime<Utc>,
     settings: &SignInSettings,
 ) -> Decision {
@@ -285,6 +288,15 @@ pub fn decide(
             Decision::SignIn
         };
     };
+    // Nothing is issued while the helpdesk's demand for a new password stands (AC-7 lists
+    // a pending password change among the reasons for NoPassive).
+    if password_change_required {
+        return if request.is_passive {
+            Decision::NoPassive
+        } else {
+            Decision::ChangePassword
+        };
+    }
 
     // Under ForceAuthn only factors verified after the request arrived count (AC-6).
     let since_request = |at: Option<DateTime<Utc>>| at.is_some_and(|at| at >= received_at);
@@ -461,12 +473,24 @@ pub async fn continue_request(
     };
 
     let session = crate::signin::session::load(&state.signin, session_cookie, origin).await?;
+    let change_required = match &session {
+        Some(active) => {
+            let mut read = state.store.read().await?;
+            let required = read
+                .password_change_required(active.session.user_id)
+                .await?;
+            read.rollback().await?;
+            required.is_some()
+        }
+        None => false,
+    };
     let requirement = Requirement::of(&request, sp.settings.minimum_level);
     let decision = decide(
         &request,
         requirement.as_ref(),
         pending.received_at,
         session.as_ref().map(|active| &active.factors),
+        change_required,
         now,
         &state.signin.settings,
     );
@@ -478,6 +502,9 @@ pub async fn continue_request(
             "/login?request={}",
             handle.as_str()
         ))),
+        // The request is left to expire: the user returns to the service after choosing
+        // the new password, which starts a fresh request.
+        (Decision::ChangePassword, _) => Ok(Next::Redirect("/account".to_owned())),
         (Decision::StepUp, _) => Ok(Next::Redirect(format!(
             "/login?request={}&step=key",
             handle.as_str()

@@ -95,6 +95,7 @@ pub enum Text {
     EndSession,
     SamlRefused,
     SamlFailed,
+    PasswordChangeRequired,
 }
 
 impl Text {
@@ -168,6 +169,10 @@ impl Text {
                  til tjenesten og prøv igen.",
                 "The request from the service could not be accepted, or it has expired. Go back \
                  to the service and try again.",
+            ),
+            Self::PasswordChangeRequired => (
+                "Vælg en ny adgangskode, før du fortsætter til andre tjenester.",
+                "Choose a new password before you continue to other services.",
             ),
             Self::SamlFailed => (
                 "Der opstod en fejl hos Portner. Prøv igen om lidt.",

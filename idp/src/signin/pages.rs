@@ -651,9 +651,15 @@ async fn account_markup(
         .ok_or(SignInError::SessionRequired)?;
     let credentials = tx.webauthn_credentials(user.id).await?;
     let sessions = tx.sessions_of(user.id).await?;
+    let change_required = tx.password_change_required(user.id).await?.is_some();
     tx.rollback().await?;
     let lang = info.lang;
     let markup = html! {
+        @if change_required {
+            p role="alert" id="password-change-required" {
+                (lang.text(Text::PasswordChangeRequired))
+            }
+        }
         p { (user.display_name) " (" (user.username) ")" }
         p {
             (lang.text(Text::Level)) ": "

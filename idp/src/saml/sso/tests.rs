@@ -60,6 +60,7 @@ fn decision(
         requirement.as_ref(),
         start(),
         session,
+        false,
         start() + Duration::minutes(now_minutes),
         &SignInSettings::default(),
     )
@@ -192,4 +193,28 @@ fn handles_are_exactly_32_lowercase_hex_digits() {
             .continue_path(),
         "/saml/continue?request=0123456789abcdef0123456789abcdef"
     );
+}
+
+#[test]
+fn a_pending_password_change_stops_issuing_until_it_is_done() {
+    let session = factors(Some(-1), Some(-1));
+    let requirement = Requirement::of(&request(false, false), NsisLevel::Substantial);
+    let decide_with = |request: &VerifiedAuthnRequest| {
+        let settings = SignInSettings::default();
+        decide(
+            request,
+            requirement.as_ref(),
+            start(),
+            Some(&session),
+            true,
+            start(),
+            &settings,
+        )
+    };
+
+    assert_eq!(
+        decide_with(&request(false, false)),
+        Decision::ChangePassword
+    );
+    assert_eq!(decide_with(&request(false, true)), Decision::NoPassive);
 }
