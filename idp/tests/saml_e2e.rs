@@ -1,11 +1,12 @@
 //! End to end with pysaml2 as the SP (issue 4, "Tests that must exist").
 //!
-//! Runs the real `portner` binary and a real third-party SP, `tests/e2e/saml/sp.py` (pysaml2 in
-//! its strict mode, with fresh keys of its own), registered with the legacy encryption pair
-//! because pysaml2 decrypts through the xmlsec1 command line (security-tests.md 7.1). Then
-//! `tests/e2e/signin/saml-sso.mjs` drives Debian's Chromium with a CDP virtual authenticator
-//! through SP-initiated sign-in over both bindings, a replayed Response, single sign-on and
-//! single logout, and prints a report that this test checks flow by flow.
+//! Runs the real `portner` binary and two instances of a real third-party SP,
+//! `tests/e2e/saml/sp.py` (pysaml2 in its strict mode, each with fresh keys of its own),
+//! registered with the legacy encryption pair because pysaml2 decrypts through the xmlsec1
+//! command line (security-tests.md 7.1). Then `tests/e2e/signin/saml-sso.mjs` drives Debian's
+//! Chromium with a CDP virtual authenticator through SP-initiated sign-in over both bindings,
+//! a replayed Response, single sign-on to the second SP and single logout across both, and
+//! prints a report that this test checks flow by flow.
 //!
 //! Needs Node with the modules of `tests/e2e/signin`, Chromium, xmlsec1 and the Python of
 //! `PORTNER_TEST_PYTHON_XMLSEC` with pysaml2 (`tests/e2e/saml/requirements.txt`). Without them
@@ -75,12 +76,12 @@ fn register_sp(data: &Path, port: u16, metadata: &Path) {
     support::run_ok(add);
 }
 
-fn run_browser(idp_url: &str, sp_url: &str, code: &str) -> Value {
+fn run_browser(idp_url: &str, sp_urls: [&str; 2], code: &str) -> Value {
     let mut browser = Command::new("node");
     browser
         .current_dir(support::e2e_folder())
         .arg("saml-sso.mjs")
-        .args([idp_url, sp_url, USERNAME, code, PASSWORD])
+        .args([idp_url, sp_urls[0], sp_urls[1], USERNAME, code, PASSWORD])
         .env("CHROMIUM_PATH", support::chromium_path());
     let output = browser.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -98,25 +99,31 @@ fn pysaml2_signs_an_employee_in_over_both_bindings_with_sso_replay_refusal_and_s
     };
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
-    let sp_folder = folder.path().join("sp");
-    let (port, sp_port) = (support::free_port(), support::free_port());
+    let port = support::free_port();
     let idp_url = format!("http://localhost:{port}");
-    let sp_url = format!("http://127.0.0.1:{sp_port}");
-
-    // The SP comes first: it writes its metadata for `sp add` and reads Portner's on first use.
-    let sp = start_sp(&python, &sp_folder, sp_port, &idp_url);
     let code = support::pending_user(&data, port);
-    register_sp(&data, port, &sp_folder.join("sp-metadata.xml"));
+
+    // The SPs come first: each writes its metadata for `sp add` and reads Portner's on first
+    // use. They run on 127.0.0.1, another site than Portner's `localhost` (7.4).
+    let mut sps = Vec::new();
+    let mut sp_urls = Vec::new();
+    for name in ["sp-a", "sp-b"] {
+        let sp_folder = folder.path().join(name);
+        let sp_port = support::free_port();
+        sps.push(start_sp(&python, &sp_folder, sp_port, &idp_url));
+        register_sp(&data, port, &sp_folder.join("sp-metadata.xml"));
+        sp_urls.push(format!("http://127.0.0.1:{sp_port}"));
+    }
     let server = support::start_server(&data, port);
 
-    let report = run_browser(&idp_url, &sp_url, &code);
+    let report = run_browser(&idp_url, [&sp_urls[0], &sp_urls[1]], &code);
     let checks = Checks {
         report: &report,
         idp_url: &idp_url,
-        sp_url: &sp_url,
+        sp_a: &sp_urls[0],
     };
     checks.all();
-    drop((server, sp));
+    drop((server, sps));
 
     let mut verify = support::portner(&data, port);
     verify.args(["audit", "verify"]);
@@ -127,7 +134,7 @@ fn pysaml2_signs_an_employee_in_over_both_bindings_with_sso_replay_refusal_and_s
 struct Checks<'a> {
     report: &'a Value,
     idp_url: &'a str,
-    sp_url: &'a str,
+    sp_a: &'a str,
 }
 
 impl Checks<'_> {
@@ -154,12 +161,13 @@ impl Checks<'_> {
         flow
     }
 
-    /// A12 / CR-7: Portner answers an RSA-SHA1 request with its own error page, before sign-in.
+    /// A12 / CR-7: Portner answers an RSA-SHA1 request with an error before sign-in, and
+    /// sends the browser nowhere (RQ-8).
     fn sha1_refused(&self) {
         let flow = self.flow("sha1");
         let status = flow["status"].as_u64().unwrap();
         assert!((400..500).contains(&status), "{flow:#}");
-        assert_eq!(flow["reached_acs"], false, "{flow:#}");
+        assert_eq!(flow["redirect"], Value::Null, "{flow:#}");
     }
 
     /// The first sign-in asks for password and key and lands at the SP with the attributes.
@@ -206,16 +214,18 @@ impl Checks<'_> {
         );
     }
 
-    /// Issue 4 §5: the second SP-initiated login in the session shows no page at Portner, and
-    /// RS-8: its AuthnInstant is still the time of the real sign-in.
+    /// Issue 4 §5: the second SP gets its assertion without a page at Portner; RS-8: its
+    /// AuthnInstant is still the time of the real sign-in; NI-3: its persistent NameID is its
+    /// own (pairwise per SP, Portner's default).
     fn single_sign_on(&self) {
         let first = &self.flow("redirect")["sp"];
         let flow = self.signed_in("sso");
         assert_eq!(flow["password_page"], false, "{flow:#}");
         let sp = &flow["sp"];
-        assert_eq!(sp["name_id"], first["name_id"], "{sp:#}");
-        assert_ne!(sp["in_response_to"], first["in_response_to"], "{sp:#}");
+        assert_eq!(sp["name_id"]["format"], PERSISTENT, "{sp:#}");
+        assert_ne!(sp["name_id"]["value"], first["name_id"]["value"], "{sp:#}");
         assert_eq!(sp["authn"], first["authn"], "{sp:#}");
+        assert_eq!(sp["attributes"][LOA], serde_json::json!(["Substantial"]));
     }
 
     /// SS-4: a POST-binding request (cross-site, without Portner's Lax cookie) still finds the
@@ -229,14 +239,23 @@ impl Checks<'_> {
         assert_eq!(sp["attributes"][LOA], serde_json::json!(["Substantial"]));
     }
 
-    /// SL-1, SL-2: SP-initiated logout gets a signed LogoutResponse (checked by the SP over
-    /// the raw query), and the next login asks for the password again.
+    /// SL-1, SL-2: logout started at A reaches B through Portner (B checks the signed
+    /// LogoutRequest and answers), A gets a signed LogoutResponse (checked over the raw
+    /// query), neither SP keeps a session, and the next login asks for the password again.
     fn single_logout(&self) {
         let flow = self.flow("slo");
-        assert_eq!(flow["url"], format!("{}/slo", self.sp_url), "{flow:#}");
+        assert_eq!(flow["url"], format!("{}/slo", self.sp_a), "{flow:#}");
         assert_eq!(flow["sp"]["logout"], "success", "{flow:#}");
         assert_eq!(flow["sp"]["issuer"], self.idp_url, "{flow:#}");
         assert_eq!(flow["sp"]["subject_still_cached"], false, "{flow:#}");
+
+        let sessions = self.flow("sessions");
+        assert_eq!(sessions["a"]["signed_in"], false, "{sessions:#}");
+        assert_eq!(sessions["b"]["signed_in"], false, "{sessions:#}");
+        let b_name_id = &self.flow("sso")["sp"]["name_id"]["value"];
+        let passed_on = sessions["b"]["logged_out_by_idp"].as_array().unwrap();
+        assert!(passed_on.contains(b_name_id), "{sessions:#}");
+
         let after = self.flow("after_slo");
         assert_eq!(after["password_page"], true, "{after:#}");
     }

@@ -18,8 +18,15 @@ POST is cross-site as in production, security-tests.md 7.4):
   with a signed AuthnRequest over that binding (`sigalg=sha1` only for negative tests).
 - `POST /acs`: the Response; 200 with a JSON result in `<pre id="result">`, or 4xx with a
   JSON error in `<pre id="error">`.
+- `GET /session`: whether this browser is signed in here, and as whom.
 - `GET /logout`: SP-initiated single logout of the signed-in subject over Redirect.
-- `GET /slo`: the LogoutResponse, its Redirect signature checked over the raw query bytes.
+- `GET /slo` with a LogoutResponse: the answer to `/logout`, its Redirect signature checked
+  over the raw query bytes.
+- `GET|POST /slo` with a LogoutRequest: Portner passing a logout on from another SP (SL-2);
+  the request must be signed, and is answered with a signed LogoutResponse.
+
+Several instances may run side by side on different ports; each names its cookie after its
+port, since cookies do not separate ports.
 
 Usage: sp.py PORT STATE_DIR IDP_METADATA_URL [XMLSEC1]
 """
@@ -54,7 +61,6 @@ from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 ASSERTION_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 PROTOCOL_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
 LOA_PREFIX = "https://data.gov.dk/concept/core/nsis/loa/"
-COOKIE = "portner_e2e_sp"
 
 # Caps on what the SP reads; hostile input gets a 4xx, never a traceback.
 MAX_BODY_BYTES = 512 * 1024
@@ -122,10 +128,14 @@ def sp_settings(base_url, signing, encryption, xmlsec1, idp_metadata=None):
                 "name": "Portner e2e SP",
                 "endpoints": {
                     "assertion_consumer_service": [(f"{base_url}/acs", BINDING_HTTP_POST)],
-                    "single_logout_service": [(f"{base_url}/slo", BINDING_HTTP_REDIRECT)],
+                    "single_logout_service": [
+                        (f"{base_url}/slo", BINDING_HTTP_REDIRECT),
+                        (f"{base_url}/slo", BINDING_HTTP_POST),
+                    ],
                 },
                 "authn_requests_signed": True,
                 "logout_requests_signed": True,
+                "logout_responses_signed": True,
                 "want_assertions_signed": True,
                 "want_response_signed": False,
                 "allow_unsolicited": False,
@@ -173,11 +183,13 @@ class ServiceProvider:
 
     def __init__(self, base_url, settings, idp_metadata_url):
         self.base_url = base_url
+        self.cookie = "portner_e2e_sp_" + base_url.rsplit(":", 1)[1]
         self.settings = settings
         self.idp_metadata_url = idp_metadata_url
         self.client = None
         self.outstanding = {}
         self.sessions = {}
+        self.logged_out_by_idp = []
         self.lock = threading.Lock()
 
     def saml_client(self):
@@ -283,12 +295,22 @@ class ServiceProvider:
         location = dict(bindings[0][1]["headers"])["Location"]
         return location
 
-    def slo(self, raw_query, query, session):
-        """Consumes the LogoutResponse; its signature is required (A17)."""
-        if "SAMLResponse" not in query:
-            raise Refused(400, "NO_SAMLRESPONSE")
+    def session(self, session):
+        """Whether the browser's SP session is alive, and the subject's NameID."""
+        with self.lock:
+            name_id = self.sessions.get(session)
+            logged_out_by_idp = list(self.logged_out_by_idp)
+        signed_in = name_id is not None and self.saml_client().is_logged_in(name_id)
+        return {
+            "signed_in": signed_in,
+            "name_id": name_id.text if signed_in else None,
+            "logged_out_by_idp": logged_out_by_idp,
+        }
+
+    def logout_response(self, raw_query, query, session):
+        """Consumes the LogoutResponse to our `/logout`; its signature is required (A17)."""
         client = self.saml_client()
-        verify_redirect_signature(raw_query, self.idp_signing_certificates())
+        verify_redirect_signature(raw_query, "SAMLResponse", self.idp_signing_certificates())
         response = client.parse_logout_request_response(
             query["SAMLResponse"], BINDING_HTTP_REDIRECT
         )
@@ -309,6 +331,34 @@ class ServiceProvider:
             "issuer": response.issuer(),
             "subject_still_cached": bool(name_id and client.is_logged_in(name_id)),
         }
+
+    def logout_request(self, binding, raw_query, message):
+        """Answers a LogoutRequest that Portner passes on from another SP (SL-2).
+
+        pysaml2 checks no signature on a Redirect LogoutRequest and only an existing one on a
+        POST, so the SP demands one itself. Returns (status, headers, body) for the answer.
+        """
+        client = self.saml_client()
+        if binding == BINDING_HTTP_REDIRECT:
+            verify_redirect_signature(raw_query, "SAMLRequest", self.idp_signing_certificates())
+        elif not message_is_signed(message["SAMLRequest"]):
+            raise Refused(400, "LOGOUT_REQUEST_UNSIGNED")
+        request = client.parse_logout_request(message["SAMLRequest"], binding)
+        if request is None:
+            raise Refused(400, "UNPARSABLE_LOGOUT_REQUEST")
+        name_id = request.message.name_id
+        with self.lock:
+            self.logged_out_by_idp.append(name_id.text)
+            for key in [key for key, value in self.sessions.items() if value == name_id]:
+                del self.sessions[key]
+
+        info = client.handle_logout_request(
+            message["SAMLRequest"], name_id, binding, sign=True, sign_alg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256, relay_state=message.get("RelayState"),
+        )
+        if info.get("method") == "GET" or "Location" in dict(info.get("headers", [])):
+            return "303 See Other", [("Location", dict(info["headers"])["Location"])], b""
+        return "200 OK", [("Content-Type", "text/html; charset=utf-8")], info["data"].encode()
 
     def idp_signing_certificates(self):
         client = self.saml_client()
@@ -352,10 +402,10 @@ def result_of(response, session_info, relay_state, shape):
     }
 
 
-def verify_redirect_signature(raw_query, certificates):
+def verify_redirect_signature(raw_query, message_name, certificates):
     """Checks a Redirect-binding signature over the query bytes as received (Bindings 3.4.4.1).
 
-    pysaml2 does not check the signature of a Redirect LogoutResponse, and its own helper
+    pysaml2 does not check the signature of Redirect logout messages, and its own helper
     re-encodes the parameters, so the SP checks it here: RSA-SHA256 only, with a key from
     Portner's metadata only.
     """
@@ -366,11 +416,11 @@ def verify_redirect_signature(raw_query, certificates):
             raise Refused(400, "AMBIGUOUS_QUERY")
         raw[pair[0]] = pair[1]
     if "Signature" not in raw or "SigAlg" not in raw:
-        raise Refused(400, "LOGOUT_RESPONSE_UNSIGNED")
+        raise Refused(400, "LOGOUT_MESSAGE_UNSIGNED")
     if urllib.parse.unquote(raw["SigAlg"]) != SIG_RSA_SHA256:
-        raise Refused(400, "LOGOUT_RESPONSE_SIGALG")
+        raise Refused(400, "LOGOUT_MESSAGE_SIGALG")
     signed = "&".join(
-        f"{name}={raw[name]}" for name in ("SAMLResponse", "RelayState", "SigAlg") if name in raw
+        f"{name}={raw[name]}" for name in (message_name, "RelayState", "SigAlg") if name in raw
     )
     signature = base64.b64decode(urllib.parse.unquote(raw["Signature"]))
     for certificate in certificates:
@@ -380,7 +430,16 @@ def verify_redirect_signature(raw_query, certificates):
             return
         except InvalidSignature:
             continue
-    raise Refused(400, "LOGOUT_RESPONSE_SIGNATURE_INVALID")
+    raise Refused(400, "LOGOUT_MESSAGE_SIGNATURE_INVALID")
+
+
+def message_is_signed(message):
+    """Whether a POSTed message's root carries a signature for pysaml2 to verify."""
+    try:
+        root = ElementTree.fromstring(base64.b64decode(message, validate=False), forbid_dtd=True)
+    except Exception as error:
+        raise Refused(400, "MALFORMED_MESSAGE", type(error).__name__) from error
+    return root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,9 +474,9 @@ def single_values(parsed):
     return {name: values[0] for name, values in parsed.items()}
 
 
-def session_of(environ):
+def session_of(sp, environ):
     cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
-    return cookie[COOKIE].value if COOKIE in cookie else None
+    return cookie[sp.cookie].value if sp.cookie in cookie else None
 
 
 def application(sp):
@@ -449,14 +508,24 @@ def route(sp, environ):
         return "200 OK", [("Content-Type", "application/samlmetadata+xml")], body
     if (method, path) == ("GET", "/login"):
         return sp.login(query)
+    session = session_of(sp, environ)
     if (method, path) == ("POST", "/acs"):
         result, session = sp.acs(read_form(environ))
-        cookie = f"{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax"
+        cookie = f"{sp.cookie}={session}; Path=/; HttpOnly; SameSite=Lax"
         return page("200 OK", "result", result, [("Set-Cookie", cookie)])
+    if (method, path) == ("GET", "/session"):
+        return page("200 OK", "result", sp.session(session))
     if (method, path) == ("GET", "/logout"):
-        return "303 See Other", [("Location", sp.logout(session_of(environ)))], b""
-    if (method, path) == ("GET", "/slo"):
-        return page("200 OK", "result", sp.slo(raw_query, query, session_of(environ)))
+        return "303 See Other", [("Location", sp.logout(session))], b""
+    if (method, path) == ("GET", "/slo") and "SAMLResponse" in query:
+        return page("200 OK", "result", sp.logout_response(raw_query, query, session))
+    if (method, path) == ("GET", "/slo") and "SAMLRequest" in query:
+        return sp.logout_request(BINDING_HTTP_REDIRECT, raw_query, query)
+    if (method, path) == ("POST", "/slo"):
+        form = read_form(environ)
+        if "SAMLRequest" not in form:
+            raise Refused(400, "NO_SAMLREQUEST")
+        return sp.logout_request(BINDING_HTTP_POST, "", form)
     raise Refused(404, "NOT_FOUND", f"{method} {path}")
 
 

@@ -1,33 +1,36 @@
 // Real-browser SAML end-to-end run for Portner (issue 4), driven by idp/tests/saml_e2e.rs.
 //
-// A pysaml2 service provider (tests/e2e/saml/sp.py) signs an employee in through Portner in
-// Debian's Chromium, whose CDP virtual authenticator answers Portner's own WebAuthn script.
-// The script records what happened in each flow and prints one JSON report; the Rust test
-// asserts on it. Flows, in order:
-//   sha1      a request signed with RSA-SHA1 is refused by Portner before sign-in (A12)
+// Two pysaml2 service providers (tests/e2e/saml/sp.py), A and B, sign an employee in through
+// Portner in Debian's Chromium, whose CDP virtual authenticator answers Portner's own
+// WebAuthn script. The script records what happened in each flow and prints one JSON report;
+// the Rust test asserts on it. Flows, in order:
+//   sha1      A's request signed with RSA-SHA1 is refused by Portner before sign-in (A12)
 //   activate  the user activates with the one-time code, then signs out
-//   redirect  SP-initiated login over HTTP-Redirect: password page, key, Response to the ACS
-//   replay    the captured SAMLResponse POSTed again: the SP must refuse it (A6, 6.8.3)
-//   sso       a second SP-initiated login in the same session: no password page (issue 4 §5)
-//   post      SP-initiated login over HTTP-POST, also without a password page (SS-4)
-//   slo       SP-initiated single logout over Redirect, answered with a LogoutResponse
-//   after_slo the next login asks for the password again (the session really ended)
+//   redirect  login at A over HTTP-Redirect: password page, key, Response to A's ACS
+//   replay    the captured SAMLResponse POSTed to A again: A must refuse it (A6, 6.8.3)
+//   sso       login at B in the same session: no page at Portner (issue 4 §5)
+//   post      login at A over HTTP-POST, again without a page (SS-4)
+//   slo       logout started at A over Redirect; Portner passes it on to B (SL-2) and
+//             answers A with a LogoutResponse
+//   sessions  what A and B know afterwards
+//   after_slo the next login at B asks for the password again (the session really ended)
 // Each flow is recorded even when it fails, so one missing feature does not hide the others.
 //
-// Usage: node saml-sso.mjs IDP_URL SP_URL USERNAME CODE PASSWORD
+// Usage: node saml-sso.mjs IDP_URL SP_A_URL SP_B_URL USERNAME CODE PASSWORD
 
 import { chromium } from "playwright-core";
 
-const [idpUrl, spUrl, username, code, password] = process.argv.slice(2);
-if (!idpUrl || !spUrl || !username || !code || !password) {
-  console.error("usage: node saml-sso.mjs IDP_URL SP_URL USERNAME CODE PASSWORD");
+const [idpUrl, spA, spB, username, code, password] = process.argv.slice(2);
+if (!idpUrl || !spA || !spB || !username || !code || !password) {
+  console.error("usage: node saml-sso.mjs IDP_URL SP_A_URL SP_B_URL USERNAME CODE PASSWORD");
   process.exit(2);
 }
 const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const TIMEOUT = 20000;
+const ssoUrl = `${idpUrl}/saml/sso`;
 
-// A RelayState an SP might send, with characters that need escaping in a URL and in HTML;
-// it must come back byte for byte (A5, RS-13).
+// RelayStates an SP might send, with characters that need escaping in a URL and in HTML;
+// each must come back byte for byte (A5, RS-13).
 const RELAY_STATES = {
   redirect: 'e2e/redirect?a=1&b="two" <three> æøå %2f',
   sso: "e2e-sso",
@@ -35,14 +38,14 @@ const RELAY_STATES = {
 };
 
 const report = { relay_states: RELAY_STATES, flows: {} };
-// The first Response POST body seen per binding; kept out of the printed report.
-const captured = {};
+// The Response POST body of the redirect flow, for the replay; kept out of the report.
+let capturedResponse = null;
 
 function log(message) {
   console.error(`saml-sso: ${message}`);
 }
 
-/** Every main-frame navigation URL (redirect hops included), for the flow being run. */
+/** Every main-frame navigation URL (redirect hops included) of the flow being run. */
 function recordNavigations(page) {
   const urls = [];
   page.on("request", (request) => {
@@ -53,27 +56,27 @@ function recordNavigations(page) {
   return urls;
 }
 
-const ssoUrl = `${idpUrl}/saml/sso`;
+function withoutQuery(url) {
+  return url.split("?")[0];
+}
 
 function isPortnerLogin(url) {
   return url.startsWith(`${idpUrl}/login`);
 }
 
-/** Reads the SP's JSON page: `#result` on success, `#error` on refusal. */
+/** Reads an SP's JSON page: `#result` on success, `#error` on refusal. */
 async function spPage(page) {
-  const result = await page.$("#result");
-  const error = await page.$("#error");
-  const element = result || error;
+  const element = (await page.$("#result")) || (await page.$("#error"));
   if (!element) {
     return { page: (await page.content()).slice(0, 500) };
   }
   return JSON.parse(await element.textContent());
 }
 
-/** Runs `action` and waits for the Response POST to land at the SP's ACS. */
-async function landAtAcs(page, action) {
+/** Runs `action` and waits for the Response POST to land at `sp`'s ACS. */
+async function landAtAcs(page, sp, action) {
   const acs = page.waitForResponse(
-    (response) => response.url() === `${spUrl}/acs` && response.request().method() === "POST",
+    (response) => response.url() === `${sp}/acs` && response.request().method() === "POST",
     { timeout: TIMEOUT },
   );
   // If the action fails first, its error is the one reported; this one must not go unhandled.
@@ -81,11 +84,7 @@ async function landAtAcs(page, action) {
   await action();
   const response = await acs;
   await page.waitForLoadState("load");
-  return {
-    status: response.status(),
-    form: response.request().postData(),
-    sp: await spPage(page),
-  };
+  return { response, sp: await spPage(page) };
 }
 
 async function signInWithPasswordAndKey(page) {
@@ -96,118 +95,135 @@ async function signInWithPasswordAndKey(page) {
   await page.click("#webauthn-start");
 }
 
-let previousFailed = false;
-
-async function flow(page, name, body) {
-  log(name);
-  if (previousFailed) {
-    // Stop whatever the failed flow left loading, so it cannot interrupt this one.
-    await page.goto("about:blank").catch(() => {});
-  }
-  try {
-    report.flows[name] = await body();
-    previousFailed = false;
-  } catch (error) {
-    report.flows[name] = { error: String(error) };
-    previousFailed = true;
+/** Leaves the page blank, so nothing an earlier flow left loading interrupts the next one. */
+async function blank(page) {
+  // A failed navigation (an error status with an empty body) commits Chromium's error page a
+  // moment later; wait for it before leaving.
+  await page.waitForLoadState("load").catch(() => {});
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const left = await page.goto("about:blank").then(
+      () => true,
+      () => false,
+    );
+    if (left && page.url() === "about:blank") {
+      return;
+    }
   }
 }
 
-/** An SP-initiated login; `signIn` says whether Portner's password page is expected. */
-async function login(page, navigations, binding, relay, signIn, extra = "") {
+async function flow(page, name, body) {
+  log(name);
+  await blank(page);
+  try {
+    report.flows[name] = await body();
+  } catch (error) {
+    report.flows[name] = { error: String(error) };
+  }
+}
+
+/** An SP-initiated login at `sp`; `signIn` says whether Portner's password page is due. */
+async function login(page, navigations, sp, binding, relay, signIn, extra = "") {
   navigations.length = 0;
   const query = `binding=${binding}&relay=${encodeURIComponent(relay)}${extra}`;
-  const landed = await landAtAcs(page, async () => {
-    await page.goto(`${spUrl}/login?${query}`);
+  const landed = await landAtAcs(page, sp, async () => {
+    await page.goto(`${sp}/login?${query}`);
     if (signIn) {
       await signInWithPasswordAndKey(page);
     }
   });
-  captured[binding] = captured[binding] || landed.form;
   return {
-    status: landed.status,
+    status: landed.response.status(),
+    form: landed.response.request().postData(),
     sp: landed.sp,
     password_page: navigations.some(isPortnerLogin),
-    navigations: navigations.map((url) => url.split("?")[0]),
+    navigations: navigations.map(withoutQuery),
   };
 }
 
-async function run(page, cdp, authenticatorId, navigations) {
-  await flow(page, "sha1", async () => {
-    // Portner refuses SHA-1 unless the SP is configured for it (A12, CR-7): an error page at
-    // Portner, and nothing POSTed to the SP.
-    navigations.length = 0;
-    const refusal = page.waitForResponse((response) => response.url().startsWith(ssoUrl), {
-      timeout: TIMEOUT,
-    });
-    refusal.catch(() => {});
-    // Chromium fails `goto` on an error status with an empty body; the status is what counts.
-    await page.goto(`${spUrl}/login?binding=redirect&sigalg=sha1`).catch(() => {});
-    const response = await refusal;
-    return {
-      status: response.status(),
-      reached_acs: navigations.some((url) => url.startsWith(`${spUrl}/acs`)),
-    };
-  });
+/** Loads an SP page and returns its JSON. */
+async function spJson(page, url) {
+  const response = await page.goto(url);
+  return { status: response.status(), url: withoutQuery(response.url()), sp: await spPage(page) };
+}
 
-  await flow(page, "activate", async () => {
-    await page.goto(`${idpUrl}/activate`);
-    await page.fill("#username", username);
-    await page.fill("#code", code);
-    await page.fill("#new_password", password);
-    await page.click("button[type=submit]");
-    await page.click("#webauthn-start");
-    await page.waitForURL(`${idpUrl}/account`, { timeout: TIMEOUT });
-    await page.click("#sign-out");
-    await page.waitForURL(`${idpUrl}/login`, { timeout: TIMEOUT });
-    return { activated: true };
+async function sha1Refused(page) {
+  // Portner refuses SHA-1 unless the SP is configured for it (A12, CR-7): an error status at
+  // Portner, and no redirect anywhere (RQ-8). Sent from Node rather than the page, since
+  // only the answer matters and a failed page load would disturb the flows after it.
+  const start = await page.request.get(`${spA}/login?binding=redirect&sigalg=sha1`, {
+    maxRedirects: 0,
   });
+  const location = start.headers()["location"] || "";
+  if (!location.startsWith(`${ssoUrl}?`)) {
+    throw new Error(`the SP did not redirect to Portner: ${start.status()} ${location}`);
+  }
+  const refusal = await page.request.get(location, { maxRedirects: 0 });
+  return { status: refusal.status(), redirect: refusal.headers()["location"] || null };
+}
 
-  await flow(page, "redirect", () =>
-    login(page, navigations, "redirect", RELAY_STATES.redirect, true),
+async function activate(page) {
+  await page.goto(`${idpUrl}/activate`);
+  await page.fill("#username", username);
+  await page.fill("#code", code);
+  await page.fill("#new_password", password);
+  await page.click("button[type=submit]");
+  await page.click("#webauthn-start");
+  await page.waitForURL(`${idpUrl}/account`, { timeout: TIMEOUT });
+  await page.click("#sign-out");
+  await page.waitForURL(`${idpUrl}/login`, { timeout: TIMEOUT });
+  return { activated: true };
+}
+
+async function replay(page) {
+  if (!capturedResponse) {
+    throw new Error("no Response was captured in the redirect flow");
+  }
+  // Sent from A's own page, so it is the same browser and origin that first used it.
+  await page.goto(`${spA}/session`);
+  return page.evaluate(
+    async ({ url, body }) => {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body,
+      });
+      return { status: response.status, body: await response.text() };
+    },
+    { url: `${spA}/acs`, body: capturedResponse },
   );
+}
 
-  await flow(page, "replay", async () => {
-    const form = captured.redirect;
-    if (!form) {
-      throw new Error("no Response was captured in the redirect flow");
-    }
-    // Sent from the SP's own page, so it is the same browser and origin that first used it.
-    return page.evaluate(
-      async ({ url, body }) => {
-        const response = await fetch(url, {
-          method: "POST",
-          headers: { "Content-Type": "application/x-www-form-urlencoded" },
-          body,
-        });
-        return { status: response.status, body: await response.text() };
-      },
-      { url: `${spUrl}/acs`, body: form },
-    );
+async function run(page, cdp, authenticatorId, navigations) {
+  await flow(page, "sha1", () => sha1Refused(page));
+  await flow(page, "activate", () => activate(page));
+
+  await flow(page, "redirect", async () => {
+    const result = await login(page, navigations, spA, "redirect", RELAY_STATES.redirect, true);
+    capturedResponse = result.form;
+    return result;
   });
-
-  await flow(page, "sso", () => login(page, navigations, "redirect", RELAY_STATES.sso, false));
+  await flow(page, "replay", () => replay(page));
+  await flow(page, "sso", () =>
+    login(page, navigations, spB, "redirect", RELAY_STATES.sso, false),
+  );
   await flow(page, "post", () =>
-    login(page, navigations, "post", RELAY_STATES.post, false, "&loa=Substantial"),
+    login(page, navigations, spA, "post", RELAY_STATES.post, false, "&loa=Substantial"),
   );
 
   await flow(page, "slo", async () => {
     navigations.length = 0;
-    const response = await page.goto(`${spUrl}/logout`);
-    return {
-      status: response.status(),
-      url: response.url().split("?")[0],
-      sp: await spPage(page),
-      navigations: [...navigations].map((url) => url.split("?")[0]),
-    };
+    const result = await spJson(page, `${spA}/logout`);
+    return { ...result, navigations: navigations.map(withoutQuery) };
   });
-
+  await flow(page, "sessions", async () => ({
+    a: (await spJson(page, `${spA}/session`)).sp,
+    b: (await spJson(page, `${spB}/session`)).sp,
+  }));
   await flow(page, "after_slo", async () => {
-    // Only meaningful when SLO succeeded: a live session would skip the password page.
-    navigations.length = 0;
-    await page.goto(`${spUrl}/login?binding=redirect&relay=after-slo`);
+    // A live session would skip the password page and land at B's ACS.
+    await page.goto(`${spB}/login?binding=redirect&relay=after-slo`);
     await page.waitForLoadState("load");
-    return { url: page.url().split("?")[0], password_page: isPortnerLogin(page.url()) };
+    return { url: withoutQuery(page.url()), password_page: isPortnerLogin(page.url()) };
   });
 
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
@@ -238,11 +254,19 @@ async function main() {
   }
 }
 
+/** The report as printed: without the captured Responses. */
+function printable(result) {
+  for (const flowReport of Object.values(report.flows)) {
+    delete flowReport.form;
+  }
+  return JSON.stringify({ ...result, ...report });
+}
+
 main()
   .then(() => {
-    console.log(JSON.stringify({ result: "completed", ...report }));
+    console.log(printable({ result: "completed" }));
   })
   .catch((error) => {
-    console.log(JSON.stringify({ result: "crashed", error: String(error), ...report }));
+    console.log(printable({ result: "crashed", error: String(error) }));
     process.exit(1);
   });
