@@ -37,7 +37,6 @@ import html
 import json
 import secrets
 import sys
-import threading
 import urllib.parse
 import urllib.request
 from http.cookies import SimpleCookie
@@ -179,6 +178,7 @@ class ServiceProvider:
     The state is server-side, keyed by request ID and by an SP cookie, because the Response
     POST from Portner is cross-site and carries no SameSite=Lax cookie (7.4). A request ID
     leaves `outstanding` when its Response is accepted, so a replay is unsolicited (A6/A16).
+    The wsgiref server handles one request at a time, so the state needs no lock.
     """
 
     def __init__(self, base_url, settings, idp_metadata_url):
@@ -190,7 +190,6 @@ class ServiceProvider:
         self.outstanding = {}
         self.sessions = {}
         self.logged_out_by_idp = []
-        self.lock = threading.Lock()
 
     def saml_client(self):
         """The pysaml2 client, built when Portner's metadata is first needed."""
@@ -236,8 +235,7 @@ class ServiceProvider:
             digest_alg=DIGEST_SHA256,
             **extra,
         )
-        with self.lock:
-            self.outstanding[request_id] = f"{self.base_url}/login"
+        self.outstanding[request_id] = f"{self.base_url}/login"
 
         if binding == BINDING_HTTP_REDIRECT:
             location = dict(info["headers"])["Location"]
@@ -255,30 +253,25 @@ class ServiceProvider:
             raise Refused(400, "NOT_ONE_ENCRYPTED_ASSERTION", json.dumps(shape))
 
         client = self.saml_client()
-        with self.lock:
-            outstanding = dict(self.outstanding)
         response = client.parse_authn_request_response(
-            saml_response, BINDING_HTTP_POST, outstanding=outstanding
+            saml_response, BINDING_HTTP_POST, outstanding=self.outstanding
         )
         if response is None:
             raise Refused(400, "UNPARSABLE_RESPONSE")
-        with self.lock:
-            # One Response per request: the ID is spent (pysaml2 then calls a replay unsolicited).
-            self.outstanding.pop(response.in_response_to, None)
+        # One Response per request: the ID is spent (pysaml2 then calls a replay unsolicited).
+        self.outstanding.pop(response.in_response_to, None)
 
         session_info = response.session_info()
         if not client.users.get_identity(session_info["name_id"])[0]:
             # pysaml2 caches only unencrypted assertions itself; SLO needs the subject cached.
             client.users.add_information_about_person(session_info)
         session = secrets.token_urlsafe(24)
-        with self.lock:
-            self.sessions[session] = session_info["name_id"]
+        self.sessions[session] = session_info["name_id"]
         return result_of(response, session_info, form.get("RelayState"), shape), session
 
     def logout(self, session):
         """Starts SP-initiated single logout over Redirect for the session's subject."""
-        with self.lock:
-            name_id = self.sessions.get(session)
+        name_id = self.sessions.get(session)
         if name_id is None:
             raise Refused(400, "NO_SP_SESSION")
         client = self.saml_client()
@@ -297,9 +290,8 @@ class ServiceProvider:
 
     def session(self, session):
         """Whether the browser's SP session is alive, and the subject's NameID."""
-        with self.lock:
-            name_id = self.sessions.get(session)
-            logged_out_by_idp = list(self.logged_out_by_idp)
+        name_id = self.sessions.get(session)
+        logged_out_by_idp = list(self.logged_out_by_idp)
         signed_in = name_id is not None and self.saml_client().is_logged_in(name_id)
         return {
             "signed_in": signed_in,
@@ -322,8 +314,7 @@ class ServiceProvider:
         if status != STATUS_SUCCESS:
             raise Refused(400, "LOGOUT_FAILED", status)
         client.handle_logout_response(response)
-        with self.lock:
-            name_id = self.sessions.pop(session, None)
+        name_id = self.sessions.pop(session, None)
         return {
             "logout": "success",
             "status": status,
@@ -347,10 +338,9 @@ class ServiceProvider:
         if request is None:
             raise Refused(400, "UNPARSABLE_LOGOUT_REQUEST")
         name_id = request.message.name_id
-        with self.lock:
-            self.logged_out_by_idp.append(name_id.text)
-            for key in [key for key, value in self.sessions.items() if value == name_id]:
-                del self.sessions[key]
+        self.logged_out_by_idp.append(name_id.text)
+        for key in [key for key, value in self.sessions.items() if value == name_id]:
+            del self.sessions[key]
 
         info = client.handle_logout_request(
             message["SAMLRequest"], name_id, binding, sign=True, sign_alg=SIG_RSA_SHA256,

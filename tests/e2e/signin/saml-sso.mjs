@@ -29,12 +29,12 @@ const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const TIMEOUT = 20000;
 const ssoUrl = `${idpUrl}/saml/sso`;
 
-// RelayStates an SP might send, with characters that need escaping in a URL and in HTML;
-// each must come back byte for byte (A5, RS-13).
+// RelayStates with characters that need escaping in a URL and in HTML, one of them markup
+// that breaks out of an unescaped form field; each must come back byte for byte (A5, RS-13).
 const RELAY_STATES = {
   redirect: 'e2e/redirect?a=1&b="two" <three> æøå %2f',
   sso: "e2e-sso",
-  post: "e2e/post?c=3&d=<four>",
+  post: 'e2e/post?c=3"><script>alert(1)</script>',
 };
 
 const report = { relay_states: RELAY_STATES, flows: {} };
