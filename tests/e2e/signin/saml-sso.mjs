@@ -60,8 +60,9 @@ function withoutQuery(url) {
   return url.split("?")[0];
 }
 
+/** Takes a string or, from `waitForURL`, a URL object. */
 function isPortnerLogin(url) {
-  return url.startsWith(`${idpUrl}/login`);
+  return String(url).startsWith(`${idpUrl}/login`);
 }
 
 /** Reads an SP's JSON page: `#result` on success, `#error` on refusal. */
