@@ -520,8 +520,12 @@ def route(sp, environ):
 
 
 class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
-        sys.stderr.write("sp: " + (format % args) + "\n")
+    """Logs method, path and status only: queries carry whole SAML messages."""
+
+    def log_request(self, code="-", size="-"):
+        path = self.path.split("?", 1)[0]
+        port = self.server.server_address[1]
+        sys.stderr.write(f"sp {port}: {self.command} {path} {code}\n")
 
 
 def main():
