@@ -128,6 +128,41 @@ fn pysaml2_signs_an_employee_in_over_both_bindings_with_sso_replay_refusal_and_s
     let mut verify = support::portner(&data, port);
     verify.args(["audit", "verify"]);
     support::run_ok(verify);
+    saml_audit_events_are_recorded(&data);
+}
+
+/// Issue 4 §7: each refused request and each issued response is an audit event; so is the
+/// logout. Read straight from the stopped server's database.
+fn saml_audit_events_are_recorded(data: &Path) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Events of `kind` whose data contains `text`.
+    let count = |kind: &str, text: &str| -> i64 {
+        runtime.block_on(async {
+            let url = format!("sqlite://{}?mode=ro", data.join("portner.db").display());
+            let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM audit_events WHERE kind = ? AND instr(data, ?) > 0",
+            )
+            .bind(kind)
+            .bind(text)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+            sqlx::Row::get(&row, "n")
+        })
+    };
+
+    // Redirect at A, SSO at B, POST at A.
+    assert_eq!(count("SAML_RESPONSE_ISSUED", ""), 3);
+    // The SHA-1 request, with its reason code (security-tests.md §0).
+    assert_eq!(count("SAML_REQUEST_REFUSED", ""), 1);
+    assert_eq!(count("SAML_REQUEST_REFUSED", "SIG_ALG_FORBIDDEN"), 1);
+    assert_eq!(count("SAML_LOGOUT", ""), 1);
 }
 
 /// The assertions on the browser report, one function per flow.
