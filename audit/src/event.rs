@@ -277,6 +277,61 @@ pub enum AuditEvent {
         /// Users queued for the initial load.
         queued: u64,
     },
+    // Single sign-on (issue 4). Kinds start with `SAML_`: per-message events with their own
+    // retention period (LG-4).
+    /// An AuthnRequest passed every check and waits for the user (RQ-*; LG-1 "requests").
+    SamlRequestAccepted {
+        /// The SP's entityID.
+        issuer: String,
+        /// The request ID.
+        request_id: String,
+        /// `redirect` or `post`.
+        binding: String,
+        /// `ForceAuthn` was set.
+        force_authn: bool,
+        /// `IsPassive` was set.
+        is_passive: bool,
+        /// `Scoping/RequesterID` values (RQ-5).
+        requester_ids: Vec<String>,
+    },
+    /// An AuthnRequest was refused (security-tests.md §0 reason codes).
+    SamlRequestRefused {
+        /// The SP's entityID when the request named a registered one.
+        issuer: Option<String>,
+        /// The request ID once verified.
+        request_id: Option<String>,
+        /// The stable reason code, e.g. `SIG_INVALID`, `REPLAY`, `NO_PASSIVE`.
+        reason: String,
+        /// Whether a signed error Response went to the verified ACS (RS-11); otherwise only
+        /// Portner's error page was shown.
+        answered: bool,
+    },
+    /// An assertion was issued (LG-1 "assertions"; NL-8).
+    SamlResponseIssued {
+        /// The SP's entityID.
+        sp: String,
+        /// The user it names.
+        user_id: UserId,
+        /// The NameID sent.
+        name_id: String,
+        /// The level asserted (AT-2).
+        level: NsisLevel,
+        /// The assertion ID.
+        assertion_id: String,
+        /// The request answered.
+        in_response_to: String,
+    },
+    /// An SP asked for single logout (SL-1, SL-4).
+    SamlLogout {
+        /// The SP's entityID.
+        sp: String,
+        /// Whose session ended, when the request named one.
+        user_id: Option<UserId>,
+        /// `SUCCESS`, `PARTIAL` (other SPs were not told) or `NO_SESSION`.
+        status: String,
+        /// How many other SPs took part in the session.
+        other_participants: u64,
+    },
 }
 
 impl AuditEvent {
@@ -316,6 +371,11 @@ impl AuditEvent {
             Self::SyncDriftFound { .. } => "SYNC_DRIFT_FOUND",
             Self::SyncUnauthorized { .. } => "SYNC_UNAUTHORIZED",
             Self::SyncEnabled { .. } => "SYNC_ENABLED",
+            // Single sign-on (issue 4).
+            Self::SamlRequestAccepted { .. } => "SAML_REQUEST_ACCEPTED",
+            Self::SamlRequestRefused { .. } => "SAML_REQUEST_REFUSED",
+            Self::SamlResponseIssued { .. } => "SAML_RESPONSE_ISSUED",
+            Self::SamlLogout { .. } => "SAML_LOGOUT",
         }
     }
 }

@@ -176,7 +176,7 @@ async fn full_logins(
     let identity = portner_idp::saml::idp_metadata::IdpIdentity {
         entity_id: origin.clone(),
         base_url: origin.clone(),
-        signing_certificate: pair.certificate.clone(),
+        signing: pair.signing_key(),
         encryption_certificate: pair.certificate,
     };
     let state = AppState {

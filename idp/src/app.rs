@@ -106,7 +106,7 @@ pub(crate) mod test_support {
         let identity = IdpIdentity {
             entity_id: "https://saml.test.example.dk".into(),
             base_url: "https://login.test.example.dk".into(),
-            signing_certificate: signing.certificate,
+            signing: signing.signing_key(),
             encryption_certificate: encryption.certificate,
         };
         AppState::new(store, Arc::new(SystemClock), identity).unwrap()

@@ -234,6 +234,10 @@ pub struct SpAddArgs {
     /// The lowest NSIS level this SP is served at.
     #[arg(long, default_value = "substantial")]
     pub minimum_level: String,
+    /// An attribute to release beyond the OIOSAML 3 core set (repeatable; own SPs only):
+    /// https://data.gov.dk/model/core/eid/email, …/fullName or …/cprNumber.
+    #[arg(long = "attribute", value_name = "NAME")]
+    pub attributes: Vec<String>,
 }
 
 /// `portner sp remove` arguments.

@@ -48,6 +48,14 @@ pub struct KeyPair {
 }
 
 impl KeyPair {
+    /// The pair as the SAML response builder uses it for signing.
+    pub fn signing_key(&self) -> crate::saml::response::SigningKey {
+        crate::saml::response::SigningKey {
+            key: self.private_key.clone(),
+            certificate: self.certificate.clone(),
+        }
+    }
+
     /// Generates an RSA-3072 key and a self-signed certificate whose subject is
     /// `CN=<common_name>`.
     ///

@@ -64,7 +64,7 @@ async fn metrics_show_queue_depth_and_links() {
     let identity = portner_idp::saml::idp_metadata::IdpIdentity {
         entity_id: "https://saml.test.example.dk".into(),
         base_url: "https://login.test.example.dk".into(),
-        signing_certificate: pair.certificate.clone(),
+        signing: pair.signing_key(),
         encryption_certificate: pair.certificate,
     };
     let state = AppState::new(store, Arc::new(SystemClock), identity).unwrap();

@@ -174,7 +174,7 @@ impl Environment {
         crate::saml::idp_metadata::IdpIdentity {
             entity_id: self.config.saml_entity_id.clone(),
             base_url: self.config.public_url.clone(),
-            signing_certificate: self.data.signing.certificate.clone(),
+            signing: self.data.signing.signing_key(),
             encryption_certificate: self.data.encryption.certificate.clone(),
         }
     }

@@ -59,7 +59,7 @@ async fn add(args: SpAddArgs, environment: &Environment) -> Result<(), CommandEr
         sign_response: args.sign_response,
         allow_sha1: args.allow_sha1,
         minimum_level: args.minimum_level.parse()?,
-        released_attributes: Vec::new(),
+        released_attributes: args.attributes,
     };
     let metadata = read_metadata(&args.metadata)?;
 

@@ -1,9 +1,12 @@
 //! Turning a decoded AuthnRequest into a [`VerifiedAuthnRequest`], the only form in which a
-//! request reaches sign-in (DESIGN.md, data flow step 1).
+//! request reaches sign-in (DESIGN.md, data flow step 1), over the Redirect binding
+//! ([`verify_redirect`]) and the POST binding ([`verify_post`]).
 //!
 //! The checks run in an order that never trusts what has not been verified: strict parse;
 //! `Issuer` names a registered SP (`ISSUER_UNKNOWN`); a signature is present and verifies with
-//! that SP's metadata keys (A2, A12); then `Version`, `ID` (an NCName of at most 256
+//! that SP's metadata keys (A2, A12) — over the raw query bytes for Redirect, as an enveloped
+//! XML signature covering the root for POST (A1, [`super::dsig`]); then, for both bindings
+//! alike, `Version`, `ID` (an NCName of at most 256
 //! characters, A14), `Destination` exactly equal to the SSO URL (A13), `IssueInstant` within
 //! the skew (TM-2), the ACS (RQ-4, A4), the binding, `NameIDPolicy` (RQ-7) and the requested
 //! authentication context (AC-*). The replay check needs the store and runs in the caller,
@@ -13,8 +16,10 @@
 //! goes back to the SP as a SAML error response (RQ-8, RS-11), which [`RequestError`] carries.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::redirect::RedirectMessage;
+use super::dsig::{self, SignatureError};
+use super::redirect::{MAX_RELAY_STATE_BYTES, RedirectMessage};
 use super::sp_metadata::{Endpoint, SpMetadata};
 use super::xml::{self, Element, Limits};
 use super::{ASSERTION_NS, BINDING_POST, PROTOCOL_NS};
@@ -47,6 +52,12 @@ pub enum RejectReason {
     IssuerUnknown,
     /// No signature.
     SignatureMissing,
+    /// A POST signature that does not cover the request root alone, exactly once (A1).
+    SignatureWrapped,
+    /// A POST signature whose `KeyInfo` carries a key or a certificate not in metadata (A12).
+    KeyUntrusted,
+    /// RelayState longer than allowed (A5).
+    RelayStateInvalid,
     /// The algorithm is not allowed.
     SignatureAlgorithmForbidden,
     /// No metadata key verifies the signature.
@@ -76,6 +87,9 @@ impl RejectReason {
             Self::TooLarge => "TOO_LARGE",
             Self::IssuerUnknown => "ISSUER_UNKNOWN",
             Self::SignatureMissing => "SIG_MISSING",
+            Self::SignatureWrapped => "SIG_WRAPPED",
+            Self::KeyUntrusted => "KEY_UNTRUSTED",
+            Self::RelayStateInvalid => "RELAYSTATE_INVALID",
             Self::SignatureAlgorithmForbidden => "SIG_ALG_FORBIDDEN",
             Self::SignatureInvalid => "SIG_INVALID",
             Self::Destination => "DESTINATION",
@@ -109,7 +123,7 @@ impl RequestError {
 }
 
 /// How requested levels compare with the level reached (SAML Core §3.3.2.2.1).
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub enum Comparison {
     /// The level reached must be one of those listed (the SAML default).
     Exact,
@@ -118,7 +132,7 @@ pub enum Comparison {
 }
 
 /// The parts of `RequestedAuthnContext` Portner acts on.
-#[derive(Clone, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct RequestedContext {
     /// How to compare.
     pub comparison: Comparison,
@@ -135,8 +149,9 @@ pub struct RegisteredSp {
     pub allow_sha1: bool,
 }
 
-/// A request that passed every check but the replay cache.
-#[derive(Clone, Debug, Eq, PartialEq)]
+/// A request that passed every check but the replay cache. Serialisable, because it waits in
+/// the store while the user signs in (SS-4).
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct VerifiedAuthnRequest {
     /// The request ID, to answer in `InResponseTo`.
     pub id: String,
@@ -156,6 +171,9 @@ pub struct VerifiedAuthnRequest {
     pub requester_ids: Vec<String>,
     /// RelayState to return byte for byte.
     pub relay_state: Option<String>,
+    /// The NameID format asked for in `NameIDPolicy`, when one was (RQ-7, NI-1).
+    #[serde(default)]
+    pub name_id_format: Option<String>,
 }
 
 impl VerifiedAuthnRequest {
@@ -180,24 +198,16 @@ pub fn verify_redirect(
     skew: Duration,
     find_sp: impl FnOnce(&str) -> Option<RegisteredSp>,
 ) -> Result<VerifiedAuthnRequest, RequestError> {
-    let root = xml::parse(&message.xml, Limits::MESSAGE).map_err(|error| {
-        RequestError::before_trust(match error {
-            xml::XmlError::Doctype => RejectReason::Doctype,
-            xml::XmlError::TooLarge | xml::XmlError::LimitExceeded => RejectReason::TooLarge,
-            xml::XmlError::Malformed => RejectReason::Malformed,
-        })
-    })?;
-    if !root.is(PROTOCOL_NS, "AuthnRequest") {
-        return Err(RequestError::before_trust(RejectReason::Malformed));
-    }
+    let root = parse_request(&message.xml)?;
+    let (issuer, sp) = registered_issuer(&root, find_sp)?;
 
-    let issuer = issuer(&root)?;
-    let sp = find_sp(&issuer).ok_or(RequestError::before_trust(RejectReason::IssuerUnknown))?;
+    // The Redirect signature covers the raw query bytes (SAML Bindings §3.4.4.1), checked by
+    // the decoder's signature over exactly what was received.
     let signature = message
         .signature
         .as_ref()
         .ok_or(RequestError::before_trust(RejectReason::SignatureMissing))?;
-    let keys = public_keys(&sp.metadata);
+    let keys = dsig::metadata_keys(&sp.metadata);
     signature.verify(&keys, sp.allow_sha1).map_err(|error| {
         RequestError::before_trust(match error {
             super::redirect::RedirectError::AlgorithmForbidden => {
@@ -207,10 +217,101 @@ pub fn verify_redirect(
         })
     })?;
 
-    let id = request_id(&root)?;
-    check_header(&root, sso_url, now, skew)?;
-    let issue_instant = issue_instant(&root)?;
-    let acs = select_acs(&root, &sp.metadata)?;
+    check_verified(
+        &root,
+        issuer,
+        &sp,
+        message.relay_state.clone(),
+        sso_url,
+        now,
+        skew,
+    )
+}
+
+/// Verifies a POST-binding AuthnRequest (SAML Bindings §3.5).
+///
+/// `xml` is the decoded `SAMLRequest` form value ([`super::post::decode_form_value`]);
+/// `relay_state` the `RelayState` form value as received, returned byte for byte (A5: at most
+/// [`MAX_RELAY_STATE_BYTES`]). The enveloped signature is checked by
+/// [`dsig::verify_enveloped`] with the keys of the SP the `Issuer` names; every field is then
+/// read from the same parse that was verified (A1). The other arguments and every later check
+/// are those of [`verify_redirect`].
+///
+/// # Errors
+///
+/// A [`RequestError`] naming the first check that failed.
+pub fn verify_post(
+    xml: &[u8],
+    relay_state: Option<&str>,
+    sso_url: &str,
+    now: DateTime<Utc>,
+    skew: Duration,
+    find_sp: impl FnOnce(&str) -> Option<RegisteredSp>,
+) -> Result<VerifiedAuthnRequest, RequestError> {
+    if relay_state.is_some_and(|relay_state| relay_state.len() > MAX_RELAY_STATE_BYTES) {
+        return Err(RequestError::before_trust(RejectReason::RelayStateInvalid));
+    }
+    let root = parse_request(xml)?;
+    let (issuer, sp) = registered_issuer(&root, find_sp)?;
+
+    let keys = dsig::metadata_keys(&sp.metadata);
+    dsig::verify_enveloped(&root, &keys, sp.allow_sha1)
+        .map_err(|error| RequestError::before_trust(signature_reason(error)))?;
+
+    let relay_state = relay_state.map(str::to_owned);
+    check_verified(&root, issuer, &sp, relay_state, sso_url, now, skew)
+}
+
+fn signature_reason(error: SignatureError) -> RejectReason {
+    match error {
+        SignatureError::Missing => RejectReason::SignatureMissing,
+        SignatureError::Wrapped => RejectReason::SignatureWrapped,
+        SignatureError::AlgorithmForbidden => RejectReason::SignatureAlgorithmForbidden,
+        SignatureError::KeyUntrusted => RejectReason::KeyUntrusted,
+        SignatureError::Invalid => RejectReason::SignatureInvalid,
+    }
+}
+
+/// The strict parse, and the root must be an AuthnRequest.
+fn parse_request(xml: &[u8]) -> Result<Element, RequestError> {
+    let root = xml::parse(xml, Limits::MESSAGE).map_err(|error| {
+        RequestError::before_trust(match error {
+            xml::XmlError::Doctype => RejectReason::Doctype,
+            xml::XmlError::TooLarge | xml::XmlError::LimitExceeded => RejectReason::TooLarge,
+            xml::XmlError::Malformed => RejectReason::Malformed,
+        })
+    })?;
+    if !root.is(PROTOCOL_NS, "AuthnRequest") {
+        return Err(RequestError::before_trust(RejectReason::Malformed));
+    }
+    Ok(root)
+}
+
+/// The `Issuer` and its registration; the signature is checked with that SP's keys next.
+fn registered_issuer(
+    root: &Element,
+    find_sp: impl FnOnce(&str) -> Option<RegisteredSp>,
+) -> Result<(String, RegisteredSp), RequestError> {
+    let issuer = issuer(root)?;
+    let sp = find_sp(&issuer).ok_or(RequestError::before_trust(RejectReason::IssuerUnknown))?;
+    Ok((issuer, sp))
+}
+
+/// The checks after the signature, common to both bindings: header, ACS, binding, flags,
+/// NameID policy and requested context.
+fn check_verified(
+    root: &Element,
+    issuer: String,
+    sp: &RegisteredSp,
+    relay_state: Option<String>,
+    sso_url: &str,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<VerifiedAuthnRequest, RequestError> {
+    let id = request_id(root)?;
+    check_header(root, sso_url, now, skew)?;
+    let issue_instant = issue_instant(root)?;
+    let acs = select_acs(root, &sp.metadata)?;
     let reply = |reason| RequestError {
         reason,
         reply_to: Some((acs.clone(), id.clone())),
@@ -227,8 +328,8 @@ pub fn verify_redirect(
     if force_authn && is_passive {
         return Err(reply(RejectReason::ConflictingFlags));
     }
-    check_name_id_policy(&root).map_err(reply)?;
-    let requested_context = requested_context(&root).map_err(reply)?;
+    let name_id_format = check_name_id_policy(root).map_err(reply)?;
+    let requested_context = requested_context(root).map_err(reply)?;
 
     Ok(VerifiedAuthnRequest {
         id: id.clone(),
@@ -238,8 +339,9 @@ pub fn verify_redirect(
         force_authn,
         is_passive,
         requested_context,
-        requester_ids: requester_ids(&root),
-        relay_state: message.relay_state.clone(),
+        requester_ids: requester_ids(root),
+        relay_state,
+        name_id_format,
     })
 }
 
@@ -249,14 +351,6 @@ fn issuer(root: &Element) -> Result<String, RequestError> {
         .filter(|issuer| !issuer.is_empty())
         .map(str::to_owned)
         .ok_or(RequestError::before_trust(RejectReason::IssuerUnknown))
-}
-
-fn public_keys(metadata: &SpMetadata) -> Vec<openssl::pkey::PKey<openssl::pkey::Public>> {
-    metadata
-        .signing_certificates
-        .iter()
-        .filter_map(|certificate| certificate.public_key().ok())
-        .collect()
 }
 
 /// An NCName (XML Namespaces §3) of at most [`MAX_ID_CHARS`]; SAML IDs are `xs:ID`.
@@ -317,16 +411,19 @@ fn select_acs(root: &Element, metadata: &SpMetadata) -> Result<Endpoint, Request
         .map_err(|_| RequestError::before_trust(RejectReason::AcsMismatch))
 }
 
-fn check_name_id_policy(root: &Element) -> Result<(), RejectReason> {
+/// The NameID format the request asks for, if any; `unspecified` leaves the choice to
+/// Portner, so it counts as none.
+fn check_name_id_policy(root: &Element) -> Result<Option<String>, RejectReason> {
     let Some(policy) = root.only_child(PROTOCOL_NS, "NameIDPolicy") else {
         return match root.children_named(PROTOCOL_NS, "NameIDPolicy").count() {
-            0 => Ok(()),
+            0 => Ok(None),
             _ => Err(RejectReason::Malformed),
         };
     };
     match policy.attribute("Format") {
-        None => Ok(()),
-        Some(format) if NAME_ID_FORMATS.contains(&format) => Ok(()),
+        None => Ok(None),
+        Some(format) if format.ends_with(":unspecified") => Ok(None),
+        Some(format) if NAME_ID_FORMATS.contains(&format) => Ok(Some(format.to_owned())),
         Some(_) => Err(RejectReason::NameIdPolicy),
     }
 }

@@ -11,8 +11,8 @@
 //! No XML declaration, comments, processing instructions or whitespace between elements.
 //!
 //! This is only correct for documents built through this writer. Documents from elsewhere (SP
-//! signatures) are verified with xmlsec, never with this module. Every signed output is
-//! cross-checked by the third-party `xmlsec1` in the tests.
+//! signatures) are canonicalised from their parsed tree by [`super::dsig`], never with this
+//! module. Every signed output is cross-checked by the third-party `xmlsec1` in the tests.
 
 /// A character that XML 1.0 cannot carry (NUL, other C0 controls, U+FFFE, U+FFFF) was in a
 /// value; the document is not produced.

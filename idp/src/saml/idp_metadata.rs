@@ -16,6 +16,7 @@ use openssl::x509::X509;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
+use super::response::SigningKey;
 use super::{BINDING_POST, BINDING_REDIRECT, DSIG_NS, METADATA_NS, PROTOCOL_NS};
 
 /// The attributes Portner offers (MD-2; AT-1, AT-2, AT-4, AT-5, AT-8 in `oiosaml3-nsis.md`).
@@ -40,8 +41,8 @@ pub struct IdpIdentity {
     pub entity_id: String,
     /// The public base URL, without a trailing slash.
     pub base_url: String,
-    /// The certificate of the signing key.
-    pub signing_certificate: X509,
+    /// The signing key and its certificate.
+    pub signing: SigningKey,
     /// The certificate SPs encrypt to.
     pub encryption_certificate: X509,
 }
@@ -91,7 +92,7 @@ pub fn render(
     descriptor.push_attribute(("protocolSupportEnumeration", PROTOCOL_NS));
     writer.write_event(Event::Start(descriptor))?;
 
-    key_descriptor(&mut writer, "signing", &identity.signing_certificate)?;
+    key_descriptor(&mut writer, "signing", &identity.signing.certificate)?;
     key_descriptor(&mut writer, "encryption", &identity.encryption_certificate)?;
     let slo = identity.slo_url();
     for binding in [BINDING_REDIRECT, BINDING_POST] {
@@ -211,7 +212,7 @@ mod tests {
         IdpIdentity {
             entity_id: "https://saml.test.example.dk?a=1&b=\"2\"".into(),
             base_url: "https://login.test.example.dk".into(),
-            signing_certificate: signing.certificate,
+            signing: signing.signing_key(),
             encryption_certificate: encryption.certificate,
         }
     }

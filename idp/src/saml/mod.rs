@@ -6,12 +6,16 @@
 //! signature checks against keys from the SP's registered metadata ([`sp_metadata`]). Nothing
 //! from a message is trusted before that. Limits follow `security-tests.md` §3.
 //!
-//! Still to come with the SAML issue: POST-binding signature verification (xmlsec, behind the
-//! structural checks of A1), the verified request value handed to sign-in, response building,
-//! signing and encryption, and single logout. They need the sign-in sessions.
+//! POST-binding messages carry an enveloped XML signature, verified by [`dsig`] over an
+//! exclusive canonical form of the same strict tree (A1).
+//!
+//! A verified request reaches sign-in only through [`sso`], which stores it server-side and
+//! answers it once with the assertion ([`response`]) on the POST page ([`post_page`]);
+//! [`slo`] ends a session at an SP's request.
 
 pub mod authn_request;
 pub mod canonical;
+pub mod dsig;
 pub mod idp_metadata;
 pub mod post;
 pub mod post_page;
@@ -19,7 +23,9 @@ pub mod redirect;
 pub mod registry;
 pub mod response;
 pub mod routes;
+pub mod slo;
 pub mod sp_metadata;
+pub mod sso;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod xml;

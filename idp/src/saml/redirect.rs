@@ -128,7 +128,8 @@ impl SignatureAlgorithm {
         }
     }
 
-    fn key_type(self) -> Id {
+    /// The key type that can make signatures of this algorithm.
+    pub(crate) fn key_type(self) -> Id {
         match self {
             Self::EcdsaSha256 => Id::EC,
             _ => Id::RSA,
@@ -342,7 +343,9 @@ fn inflate(deflated: &[u8]) -> Result<Vec<u8>, RedirectError> {
     Ok(xml)
 }
 
-fn verify_with(
+/// Whether `key` made `signature` over `signed_octets` with `algorithm`; shared with the
+/// POST binding's XML signatures (`dsig`).
+pub(crate) fn verify_with(
     key: &PKey<Public>,
     algorithm: SignatureAlgorithm,
     signed_octets: &[u8],
@@ -372,6 +375,63 @@ fn ecdsa_der(raw: &[u8]) -> Option<Vec<u8>> {
     let signature =
         EcdsaSig::from_private_components(BigNum::from_slice(r).ok()?, BigNum::from_slice(s).ok()?);
     signature.ok()?.to_der().ok()
+}
+
+/// `SigAlg` of outbound messages: RSA-SHA256 (CR-2).
+const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+
+/// Encodes and signs an outbound message for the Redirect binding: raw DEFLATE, base64,
+/// percent-encoding, and an RSA-SHA256 signature over
+/// `SAMLRequest=…[&RelayState=…]&SigAlg=…` exactly as sent (SAML Bindings §3.4.4.1).
+/// Returns the query string, without `?`.
+///
+/// # Errors
+///
+/// OpenSSL failed, or the compressor failed writing to memory.
+pub fn encode_signed(
+    kind: MessageKind,
+    xml: &str,
+    relay_state: Option<&str>,
+    key: &PKey<openssl::pkey::Private>,
+) -> Result<String, EncodeError> {
+    use std::io::Write;
+
+    let mut deflater =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflater.write_all(xml.as_bytes())?;
+    let message = STANDARD.encode(deflater.finish()?);
+    let name = match kind {
+        MessageKind::Request => "SAMLRequest",
+        MessageKind::Response => "SAMLResponse",
+    };
+    let mut query = format!("{name}={}", percent(&message));
+    if let Some(relay_state) = relay_state {
+        query.push_str(&format!("&RelayState={}", percent(relay_state)));
+    }
+    query.push_str(&format!("&SigAlg={}", percent(RSA_SHA256)));
+    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key)?;
+    let signature = signer.sign_oneshot_to_vec(query.as_bytes())?;
+    query.push_str(&format!(
+        "&Signature={}",
+        percent(&STANDARD.encode(signature))
+    ));
+    Ok(query)
+}
+
+/// Why an outbound message could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// OpenSSL failed.
+    #[error("signing failed: {0}")]
+    Crypto(#[from] openssl::error::ErrorStack),
+    /// The compressor failed.
+    #[error("compression failed: {0}")]
+    Compress(#[from] std::io::Error),
+}
+
+/// Percent-encodes a query value (the form-urlencoded set, `+` for space).
+fn percent(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[cfg(test)]

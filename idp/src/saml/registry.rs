@@ -91,6 +91,21 @@ pub async fn register(
             "NemLog-in requires encrypted assertions (RS-1)",
         ));
     }
+    let releasable = |name: &String| {
+        super::sso::RELEASABLE
+            .iter()
+            .any(|(known, _)| known == name)
+    };
+    if !settings.released_attributes.iter().all(releasable) {
+        return Err(RegistryError::Settings(
+            "unknown attribute; releasable are the e-mail, fullName and cprNumber attributes",
+        ));
+    }
+    if profile == SpProfile::Nemlogin && !settings.released_attributes.is_empty() {
+        return Err(RegistryError::Settings(
+            "NemLog-in receives exactly the OIOSAML 3 core attributes (AT-6)",
+        ));
+    }
     if settings.encryption != EncryptionProfile::None && metadata.encryption_certificates.is_empty()
     {
         return Err(RegistryError::Settings(

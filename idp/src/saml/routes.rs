@@ -1,22 +1,32 @@
-//! The SAML HTTP endpoints. So far: the IdP metadata and the auto-submit script of the POST
-//! binding page.
+//! The SAML HTTP endpoints: the IdP metadata, single sign-on (`/saml/sso` and the same-origin
+//! `/saml/continue` that follows sign-in), and the auto-submit script of the POST binding page.
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::authn_request::{self, DEFAULT_SKEW, RequestError};
 use super::idp_metadata::{self, MetadataProfile};
-use super::post_page;
+use super::sso::{self, Next, RequestHandle, SsoError};
+use super::xml::{self, Limits};
+use super::{ASSERTION_NS, post, post_page, redirect};
 use crate::app::AppState;
+use crate::signin::html::Text;
+use crate::signin::pages::{ClientAddress, Visitor};
 
 /// The SAML routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/saml/metadata", get(metadata))
+        .route("/saml/sso", get(sso_redirect).post(sso_post))
+        .route("/saml/continue", get(continue_request))
+        .route("/saml/slo", get(slo_redirect))
         .route(post_page::AUTOSUBMIT_SCRIPT_PATH, get(autosubmit_script))
+        .layer(DefaultBodyLimit::max(MAX_POST_BODY_BYTES))
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +54,227 @@ async fn metadata(State(state): State<AppState>, Query(query): Query<MetadataQue
     }
 }
 
+/// `GET /saml/sso?SAMLRequest=…`: the HTTP-Redirect binding (SAML Bindings §3.4). The query
+/// is taken raw, as received, because the signature covers those exact bytes (A3).
+async fn sso_redirect(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let visitor = Visitor::of(&headers, address, &state.signin);
+    let outcome = redirect_outcome(&state, &visitor, query.as_deref().unwrap_or_default()).await;
+    answer(&visitor, outcome, state.signin.secure_cookies)
+}
+
+async fn redirect_outcome(
+    state: &AppState,
+    visitor: &Visitor,
+    query: &str,
+) -> Result<Next, SsoError> {
+    let message = match redirect::decode(query) {
+        Ok(message) if message.kind == redirect::MessageKind::Request => message,
+        Ok(_) => return sso::refuse_untrusted(state, "MALFORMED", &visitor.origin).await,
+        Err(error) => return sso::refuse_untrusted(state, error.code(), &visitor.origin).await,
+    };
+
+    // The verifier looks the issuer up synchronously; the registry is in the store, so the
+    // issuer is read first from the same strictly parsed XML and its SP loaded.
+    let sp = registered_sp(state, &message.xml).await?;
+    let verified = authn_request::verify_redirect(
+        &message,
+        &state.identity.sso_url(),
+        state.clock.now(),
+        DEFAULT_SKEW,
+        |issuer| verifier_view(sp.as_ref(), issuer),
+    );
+    let registered = sp.as_ref().map(|sp| sp.registration.entity_id.as_str());
+    match verified {
+        Ok(request) => sso::accept(state, request, "redirect", DEFAULT_SKEW, &visitor.origin).await,
+        Err(error) => refuse(state, registered, &error, visitor).await,
+    }
+}
+
+/// Largest POST body accepted at `/saml/sso`: the form value's cap and room for RelayState.
+const MAX_POST_BODY_BYTES: usize = post::MAX_FORM_VALUE_BYTES + 4 * 1024;
+
+/// `POST /saml/sso`: the HTTP-POST binding (SAML Bindings §3.5). This is a cross-site POST,
+/// so the Lax session cookie is absent; the request is stored and continued by a same-origin
+/// GET (SS-4).
+async fn sso_post(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let visitor = Visitor::of(&headers, address, &state.signin);
+    let outcome = post_outcome(&state, &visitor, &body).await;
+    answer(&visitor, outcome, state.signin.secure_cookies)
+}
+
+async fn post_outcome(state: &AppState, visitor: &Visitor, body: &[u8]) -> Result<Next, SsoError> {
+    let Some((message, relay_state)) = post_fields(body) else {
+        return sso::refuse_untrusted(state, "PARAM_AMBIGUOUS", &visitor.origin).await;
+    };
+    let xml = match post::decode_form_value(&message) {
+        Ok(xml) => xml,
+        Err(error) => return sso::refuse_untrusted(state, error.code(), &visitor.origin).await,
+    };
+    let sp = registered_sp(state, &xml).await?;
+    let verified = authn_request::verify_post(
+        &xml,
+        relay_state.as_deref(),
+        &state.identity.sso_url(),
+        state.clock.now(),
+        DEFAULT_SKEW,
+        |issuer| verifier_view(sp.as_ref(), issuer),
+    );
+    let registered = sp.as_ref().map(|sp| sp.registration.entity_id.as_str());
+    match verified {
+        Ok(request) => sso::accept(state, request, "post", DEFAULT_SKEW, &visitor.origin).await,
+        Err(error) => sso::refuse(state, registered, &error, &visitor.origin).await,
+    }
+}
+
+/// `SAMLRequest` exactly once and `RelayState` at most once; anything else is ambiguous (A3).
+fn post_fields(body: &[u8]) -> Option<(String, Option<String>)> {
+    let mut message = None;
+    let mut relay_state = None;
+    for (name, value) in url::form_urlencoded::parse(body) {
+        let slot = match name.as_ref() {
+            "SAMLRequest" => &mut message,
+            "RelayState" => &mut relay_state,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return None;
+        }
+    }
+    Some((message?, relay_state))
+}
+
+/// The SP a message claims to come from, if registered; the verifier checks the claim.
+pub(crate) async fn registered_sp(
+    state: &AppState,
+    xml: &[u8],
+) -> Result<Option<sso::LoadedSp>, SsoError> {
+    let Some(issuer) = claimed_issuer(xml) else {
+        return Ok(None);
+    };
+    let mut read = state.store.read().await?;
+    let sp = sso::load_sp(&mut read, &issuer).await?;
+    read.rollback().await?;
+    Ok(sp)
+}
+
+fn verifier_view(
+    sp: Option<&sso::LoadedSp>,
+    issuer: &str,
+) -> Option<super::authn_request::RegisteredSp> {
+    sp.filter(|sp| sp.registration.entity_id == issuer)
+        .map(sso::LoadedSp::verifier_view)
+}
+
+async fn refuse(
+    state: &AppState,
+    registered_issuer: Option<&str>,
+    error: &RequestError,
+    visitor: &Visitor,
+) -> Result<Next, SsoError> {
+    sso::refuse(state, registered_issuer, error, &visitor.origin).await
+}
+
+/// The `Issuer` a message claims, before anything about it is trusted.
+pub(crate) fn claimed_issuer(message_xml: &[u8]) -> Option<String> {
+    let root = xml::parse(message_xml, Limits::MESSAGE).ok()?;
+    root.only_child(ASSERTION_NS, "Issuer")
+        .and_then(xml::Element::simple_text)
+        .map(str::to_owned)
+}
+
+/// `GET /saml/slo?SAMLRequest=…`: SP-initiated single logout over the Redirect binding. A
+/// GET without a valid signed message changes nothing (SL-6).
+async fn slo_redirect(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let visitor = Visitor::of(&headers, address, &state.signin);
+    let query = query.as_deref().unwrap_or_default();
+    let outcome = super::slo::logout_redirect(&state, query, &visitor.origin).await;
+    answer(&visitor, outcome, state.signin.secure_cookies)
+}
+
+#[derive(Debug, Deserialize)]
+struct ContinueQuery {
+    request: Option<String>,
+}
+
+/// `GET /saml/continue?request=<handle>`: same-origin, so the session cookie is present.
+async fn continue_request(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    Query(query): Query<ContinueQuery>,
+) -> Response {
+    let visitor = Visitor::of(&headers, address, &state.signin);
+    let Some(handle) = query.request.as_deref().and_then(RequestHandle::parse) else {
+        return answer(&visitor, Ok(Next::ErrorPage), state.signin.secure_cookies);
+    };
+    let outcome = sso::continue_request(
+        &state,
+        &handle,
+        visitor.session_cookie.as_deref(),
+        &visitor.origin,
+    )
+    .await;
+    answer(&visitor, outcome, state.signin.secure_cookies)
+}
+
+/// Turns the flow's answer into HTTP.
+fn answer(visitor: &Visitor, outcome: Result<Next, SsoError>, secure: bool) -> Response {
+    match outcome {
+        Ok(Next::Redirect(path)) => Redirect::to(&path).into_response(),
+        Ok(Next::Logout(location)) => {
+            let mut response = Redirect::to(&location).into_response();
+            let cleared = crate::signin::SessionCookie::clear(secure);
+            if let Ok(value) = HeaderValue::from_str(&cleared) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Ok(Next::Post {
+            action,
+            message_base64,
+            relay_state,
+        }) => post_response(&action, &message_base64, relay_state.as_deref()),
+        Ok(Next::ErrorPage) => visitor.error_page(StatusCode::BAD_REQUEST, Text::SamlRefused),
+        Err(error) => {
+            tracing::error!(%error, "single sign-on failed");
+            visitor.error_page(StatusCode::INTERNAL_SERVER_ERROR, Text::SamlFailed)
+        }
+    }
+}
+
+/// The POST binding page with its own CSP (form-action the ACS's origin only) and no caching
+/// (TM-4: a response is delivered once and never cached).
+fn post_response(action: &str, message_base64: &str, relay_state: Option<&str>) -> Response {
+    let page = post_page::render(
+        action,
+        post_page::FormField::Response,
+        message_base64,
+        relay_state,
+    );
+    let mut response = axum::response::Html(page).into_response();
+    let headers = response.headers_mut();
+    if let Ok(policy) = HeaderValue::from_str(&post_page::content_security_policy(action)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// `GET /saml/autosubmit.js`: the one script the POST binding page loads.
 async fn autosubmit_script() -> Response {
     let headers = [
@@ -57,6 +288,7 @@ async fn autosubmit_script() -> Response {
 mod tests {
     use super::*;
     use crate::app::{app, test_support};
+    use crate::saml::test_support as test_support_saml;
 
     #[tokio::test]
     async fn metadata_is_served_as_saml_metadata_in_both_variants() {
@@ -77,6 +309,91 @@ mod tests {
         assert_eq!(full.2.matches("md:SingleSignOnService").count(), 2);
         assert_eq!(upload.2.matches("md:SingleSignOnService").count(), 1);
         assert_eq!(unknown.0, StatusCode::BAD_REQUEST);
+    }
+
+    /// A POST-binding AuthnRequest from the test SP, issued now, signed by xmlsec1.
+    fn posted_request(xmlsec1: &std::path::Path) -> String {
+        let issued = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let signature = test_support_saml::SIGNATURE_TEMPLATE
+            .replace("SIGNATURE_METHOD", test_support_saml::RSA_SHA256)
+            .replace("DIGEST_METHOD", "http://www.w3.org/2001/04/xmlenc#sha256");
+        let template = format!(
+            "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+             xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_req1\" \
+             Version=\"2.0\" IssueInstant=\"{issued}\" \
+             Destination=\"https://login.test.example.dk/saml/sso\">\
+             <saml:Issuer>https://sp.test.example.dk/saml</saml:Issuer>{signature}\
+             </samlp:AuthnRequest>"
+        );
+        let key = test_support_saml::sp_key()
+            .private_key_to_pem_pkcs8()
+            .unwrap();
+        let certificate = test_support_saml::SP_CERTIFICATE.as_bytes();
+        let node = "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest";
+        test_support_saml::xmlsec1_sign(xmlsec1, &template, &key, certificate, node)
+    }
+
+    async fn post_form(router: Router, body: String) -> (StatusCode, Option<String>) {
+        use tower::ServiceExt;
+        let request = axum::http::Request::post("/saml/sso")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|value| value.to_str().unwrap().to_owned());
+        (response.status(), location)
+    }
+
+    #[tokio::test]
+    async fn a_signed_post_request_is_stored_and_continued_by_a_same_origin_get() {
+        let Some(xmlsec1) = test_support_saml::xmlsec1() else {
+            return;
+        };
+        let (store, _folder) = test_support::store().await;
+        let context = portner_audit::AuditContext::cli();
+        let settings = super::super::registry::SpSettings::default();
+        let profile = portner_shared::domain::SpProfile::Own;
+        let metadata = test_support_saml::SP_METADATA;
+        let clock = portner_shared::SystemClock;
+        super::super::registry::register(
+            &store, &clock, &context, metadata, profile, None, &settings,
+        )
+        .await
+        .unwrap();
+        let router = app(test_support::state(store));
+        let signed = posted_request(&xmlsec1);
+        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &signed);
+        let field = |value: &str| {
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+        };
+
+        let accepted = post_form(
+            router.clone(),
+            format!("SAMLRequest={}&RelayState=r", field(&encoded)),
+        )
+        .await;
+        let tampered = signed.replace(
+            "https://sp.test.example.dk/saml<",
+            "https://sp.test.example.dk/saml<!---->",
+        );
+        let tampered = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            tampered.replace("Version=\"2.0\"", "Version=\"2.0\" ForceAuthn=\"true\""),
+        );
+        let refused = post_form(router.clone(), format!("SAMLRequest={}", field(&tampered))).await;
+        let twice = post_form(
+            router,
+            format!("SAMLRequest=a&SAMLRequest={}", field(&encoded)),
+        )
+        .await;
+
+        assert_eq!(accepted.0, StatusCode::SEE_OTHER);
+        assert!(accepted.1.unwrap().starts_with("/saml/continue?request="));
+        assert_eq!(refused, (StatusCode::BAD_REQUEST, None));
+        assert_eq!(twice, (StatusCode::BAD_REQUEST, None));
     }
 
     #[tokio::test]

@@ -24,7 +24,7 @@ pub enum MetadataError {
 }
 
 /// An endpoint of the SP.
-#[derive(Clone, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Eq, PartialEq, serde::Deserialize, serde::Serialize)]
 pub struct Endpoint {
     /// The binding URI.
     pub binding: String,

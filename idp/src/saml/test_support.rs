@@ -77,3 +77,81 @@ pub fn signed_query(
         encode(&STANDARD.encode(signature), lower)
     )
 }
+
+/// The test SP's certificate (PEM).
+pub const SP_CERTIFICATE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/data/saml/sp-test.crt"
+));
+
+/// `xmlsec1`, or `None` after printing why the calling test is skipped. Under CI (the `CI`
+/// environment variable set) a missing `xmlsec1` fails the test instead.
+pub fn xmlsec1() -> Option<std::path::PathBuf> {
+    let found = ["/usr/bin/xmlsec1", "/usr/local/bin/xmlsec1"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|path| path.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "xmlsec1 is required under CI"
+        );
+        println!("skipped: xmlsec1 is not installed");
+    }
+    found
+}
+
+/// Signs `template` (a document with an empty `ds:Signature` template) with the third-party
+/// `xmlsec1`, using `key_pem` and its `certificate_pem`. `id_node` names the element whose
+/// `ID` attribute the reference points at (`namespace:LocalName`).
+pub fn xmlsec1_sign(
+    xmlsec1: &std::path::Path,
+    template: &str,
+    key_pem: &[u8],
+    certificate_pem: &[u8],
+    id_node: &str,
+) -> String {
+    let folder = tempfile::tempdir().unwrap();
+    let key_path = folder.path().join("key.pem");
+    let certificate_path = folder.path().join("cert.pem");
+    let template_path = folder.path().join("template.xml");
+    let signed_path = folder.path().join("signed.xml");
+    std::fs::write(&key_path, key_pem).unwrap();
+    std::fs::write(&certificate_path, certificate_pem).unwrap();
+    std::fs::write(&template_path, template).unwrap();
+
+    let key_argument = format!("{},{}", key_path.display(), certificate_path.display());
+    let output = std::process::Command::new(xmlsec1)
+        .args([
+            "--sign",
+            "--privkey-pem",
+            &key_argument,
+            "--id-attr:ID",
+            id_node,
+        ])
+        .arg("--output")
+        .arg(&signed_path)
+        .arg(&template_path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "xmlsec1 --sign failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(&signed_path).unwrap()
+}
+
+/// An enveloped signature template for `xmlsec1 --sign` over the element with `ID="_req1"`;
+/// `SIGNATURE_METHOD` and `DIGEST_METHOD` are replaced by algorithm URIs.
+pub const SIGNATURE_TEMPLATE: &str = concat!(
+    r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>"#,
+    r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#,
+    r#"<ds:SignatureMethod Algorithm="SIGNATURE_METHOD"/>"#,
+    r##"<ds:Reference URI="#_req1"><ds:Transforms>"##,
+    r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>"#,
+    r#"<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>"#,
+    r#"<ds:DigestMethod Algorithm="DIGEST_METHOD"/><ds:DigestValue/></ds:Reference>"#,
+    r#"</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo>"#,
+    r#"</ds:Signature>"#,
+);

@@ -9,10 +9,16 @@
 //!
 //! Comments are dropped, and the text on either side of one is joined: `victim@x<!---->.evil`
 //! reads as `victim@x.evil`, never `victim@x` (A10).
+//!
+//! The tree also keeps what exclusive canonicalisation needs to reproduce the signed form of an
+//! inbound message (A1, [`super::dsig`]): prefixes as written, the namespace declarations made
+//! on each element, and where character data sits between child elements. Signature checks and
+//! field reads then work on one and the same parse, so no second parser can see a different
+//! document (A1: "read only from the verified bytes").
 
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{PrefixDeclaration, QName, ResolveResult};
 
 /// Caps applied while parsing (`security-tests.md` §3).
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +93,22 @@ pub struct Element {
     pub children: Vec<Element>,
     /// The element's own character data, concatenated (comments removed).
     pub text: String,
+    /// The prefix the name was written with.
+    pub prefix: Option<String>,
+    /// Namespace declarations made on this element, in document order.
+    pub declarations: Vec<Declaration>,
+    /// The character data around the children: `text_runs[i]` precedes `children[i]`, and the
+    /// last entry follows the last child. Parsed elements have `children.len() + 1` entries.
+    pub text_runs: Vec<String>,
+}
+
+/// One namespace declaration (`xmlns="…"` or `xmlns:prefix="…"`).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Declaration {
+    /// The declared prefix; `None` for the default namespace.
+    pub prefix: Option<String>,
+    /// The namespace URI; empty when the default namespace is undeclared (`xmlns=""`).
+    pub uri: String,
 }
 
 /// One attribute.
@@ -98,6 +120,8 @@ pub struct Attribute {
     pub name: String,
     /// The value, with entity and character references resolved.
     pub value: String,
+    /// The prefix the name was written with.
+    pub prefix: Option<String>,
 }
 
 impl Element {
@@ -238,6 +262,8 @@ fn open(
     let mut element = Element {
         namespace,
         name,
+        prefix: prefix_of(start.name()),
+        text_runs: vec![String::new()],
         ..Element::default()
     };
 
@@ -246,29 +272,77 @@ fn open(
             return Err(XmlError::LimitExceeded);
         }
         let attribute = attribute.map_err(|_| XmlError::Malformed)?;
-        if attribute.key.as_namespace_binding().is_some() {
+        let value = attribute
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|_| XmlError::Malformed)?;
+        if let Some(binding) = attribute.key.as_namespace_binding() {
             *namespaces += 1;
             if *namespaces > limits.max_namespaces {
                 return Err(XmlError::LimitExceeded);
             }
+            element
+                .declarations
+                .push(declaration(binding, &attribute.value, value)?);
             continue;
         }
         let (resolved, local) = reader.resolver().resolve_attribute(attribute.key);
-        let value = attribute
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|_| XmlError::Malformed)?;
         element.attributes.push(Attribute {
             namespace: namespace_of(&resolved)?,
             name: local.as_ref().to_owned(),
             value: value.into_owned(),
+            prefix: prefix_of(attribute.key),
         });
     }
+    check_distinct_attributes(&element.attributes)?;
     Ok(element)
+}
+
+fn prefix_of(name: QName<'_>) -> Option<String> {
+    name.prefix().map(|prefix| prefix.as_ref().to_owned())
+}
+
+/// A namespace declaration. The resolver keeps the raw value while the tree keeps the parsed
+/// one, so a value whose two forms differ (a reference or white space in a namespace URI) is
+/// refused: both views must name the same namespace.
+fn declaration(
+    binding: PrefixDeclaration<'_>,
+    raw: &str,
+    parsed: std::borrow::Cow<'_, str>,
+) -> Result<Declaration, XmlError> {
+    if raw != parsed {
+        return Err(XmlError::Malformed);
+    }
+    let prefix = match binding {
+        PrefixDeclaration::Default => None,
+        PrefixDeclaration::Named(prefix) => Some(prefix.to_owned()),
+    };
+    Ok(Declaration {
+        prefix,
+        uri: parsed.into_owned(),
+    })
+}
+
+/// Two attributes with the same expanded name under different prefixes (`a:x` and `b:x` with
+/// `a` and `b` bound to one URI) break XML Namespaces §6.3; quick-xml only compares the names
+/// as written.
+fn check_distinct_attributes(attributes: &[Attribute]) -> Result<(), XmlError> {
+    for (index, attribute) in attributes.iter().enumerate() {
+        let duplicate = attributes[..index]
+            .iter()
+            .any(|other| other.namespace == attribute.namespace && other.name == attribute.name);
+        if duplicate {
+            return Err(XmlError::Malformed);
+        }
+    }
+    Ok(())
 }
 
 fn close(stack: &mut [Element], element: Element, root: &mut Option<Element>) {
     match stack.last_mut() {
-        Some(parent) => parent.children.push(element),
+        Some(parent) => {
+            parent.children.push(element);
+            parent.text_runs.push(String::new());
+        }
         None => *root = Some(element),
     }
 }
@@ -278,6 +352,9 @@ fn append_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
     match stack.last_mut() {
         Some(element) => {
             element.text.push_str(text);
+            if let Some(run) = element.text_runs.last_mut() {
+                run.push_str(text);
+            }
             Ok(())
         }
         None if text.trim().is_empty() => Ok(()),

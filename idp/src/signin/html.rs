@@ -93,6 +93,8 @@ pub enum Text {
     ChangePassword,
     ThisSession,
     EndSession,
+    SamlRefused,
+    SamlFailed,
 }
 
 impl Text {
@@ -161,6 +163,16 @@ impl Text {
             Self::ChangePassword => ("Skift adgangskode", "Change password"),
             Self::ThisSession => ("denne session", "this session"),
             Self::EndSession => ("Afslut", "End"),
+            Self::SamlRefused => (
+                "Anmodningen fra tjenesten kunne ikke godkendes, eller den er udløbet. Gå tilbage \
+                 til tjenesten og prøv igen.",
+                "The request from the service could not be accepted, or it has expired. Go back \
+                 to the service and try again.",
+            ),
+            Self::SamlFailed => (
+                "Der opstod en fejl hos Portner. Prøv igen om lidt.",
+                "Something went wrong at Portner. Try again in a moment.",
+            ),
             Self::NeedsScript => (
                 "Dette trin kræver JavaScript til sikkerhedsnøglen.",
                 "This step needs JavaScript for the security key.",
@@ -196,7 +208,7 @@ pub fn page(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
             }
             body {
                 nav aria-label="language" {
-                    a href={ (path) "?lang=" (other.code()) }
+                    a href={ (path) (if path.contains('?') { "&" } else { "?" }) "lang=" (other.code()) }
                         hreflang=(other.code()) lang=(other.code()) {
                         (lang.text(Text::OtherLanguage))
                     }

@@ -48,6 +48,7 @@ struct LoginContext {
 pub async fn password_step(
     signin: &SignIn,
     origin: &Origin,
+    existing_cookie: Option<&str>,
     username: &str,
     password: &str,
 ) -> Result<WebAuthnChallenge, SignInError> {
@@ -57,6 +58,7 @@ pub async fn password_step(
     }
     let password = Password::new(password)?;
     let (user, stored) = find_user_and_hash(signin, username).await?;
+    let previous = session::load(signin, existing_cookie, origin).await?;
 
     // One verification whatever the account's state: the decision comes after it.
     let verification = signin
@@ -92,7 +94,8 @@ pub async fn password_step(
         };
         tx.set_password(&credential).await?;
     }
-    let challenge = start_second_factor(&mut tx, signin, origin, &user, now).await?;
+    let challenge =
+        start_second_factor(&mut tx, signin, origin, &user, previous.as_ref(), now).await?;
     tx.commit().await?;
     Ok(challenge)
 }
@@ -206,14 +209,28 @@ async fn record_wrong_password(
 }
 
 /// Starts the password-only session and the WebAuthn ceremony that will raise it.
+///
+/// A session the browser already holds is replaced, never kept beside the new one (SS-5).
+/// When it is the same user's (re-authentication for `ForceAuthn`, AC-6), the new session
+/// keeps its correlation ID, so the SPs it signed in to stay reachable for single logout.
 async fn start_second_factor(
     tx: &mut Tx,
     signin: &SignIn,
     origin: &Origin,
     user: &User,
+    previous: Option<&session::ActiveSession>,
     now: DateTime<Utc>,
 ) -> Result<WebAuthnChallenge, SignInError> {
-    let correlation_id = random_hex::<8>()?;
+    if let Some(previous) = previous {
+        tx.delete_session(&previous.session.id_hash).await?;
+    }
+    let continued = previous
+        .filter(|previous| previous.session.user_id == user.id)
+        .map(|previous| previous.factors.correlation_id.clone());
+    let correlation_id = match continued {
+        Some(correlation_id) => correlation_id,
+        None => random_hex::<8>()?,
+    };
     let factors = Factors {
         correlation_id: correlation_id.clone(),
         identity_level: user.identity_level,
@@ -233,19 +250,63 @@ async fn start_second_factor(
     };
     append(tx, &origin, user.id, now, &event).await?;
 
+    let mut challenge = prepare_ceremony(tx, signin, user, &session::hash_id(&cookie), now).await?;
+    challenge.cookie = Some(cookie);
+    Ok(challenge)
+}
+
+/// Prepares the WebAuthn ceremony for the session with `session_hash`, bound to it so that
+/// the assertion raises that session and no other.
+async fn prepare_ceremony(
+    tx: &mut Tx,
+    signin: &SignIn,
+    user: &User,
+    session_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<WebAuthnChallenge, SignInError> {
     let credentials = usable_credentials(tx, user.id).await?;
     let (options_json, state_json) = signin.webauthn.start_authentication(&credentials)?;
     let context = LoginContext {
-        session_hash: hex::encode(session::hash_id(&cookie)),
+        session_hash: hex::encode(session_hash),
     };
     let context_json = serde_json::to_string(&context)
         .map_err(|error| SignInError::Internal(error.to_string()))?;
     let handle = webauthn::store_ceremony(tx, user, "login", state_json, context_json, now).await?;
     Ok(WebAuthnChallenge {
-        cookie: Some(cookie),
+        cookie: None,
         handle,
         options_json,
     })
+}
+
+/// Step-up (AC-9): the session's password is still fresh but its second factor is missing or
+/// stale, so only the WebAuthn step is asked for.
+///
+/// # Errors
+///
+/// [`SignInError::SessionRequired`] without a session whose password is within its freshness
+/// window, or whose account can no longer sign in; the caller then shows the password form.
+pub async fn step_up(
+    signin: &SignIn,
+    origin: &Origin,
+    cookie: Option<&str>,
+) -> Result<WebAuthnChallenge, SignInError> {
+    let active = session::load(signin, cookie, origin)
+        .await?
+        .ok_or(SignInError::SessionRequired)?;
+    let now = signin.clock.now();
+    if !active.factors.password_fresh(now, &signin.settings) {
+        return Err(SignInError::SessionRequired);
+    }
+    let mut tx = signin.store.begin().await?;
+    let user = tx
+        .user(active.session.user_id)
+        .await?
+        .filter(|user| user.status == UserStatus::Active)
+        .ok_or(SignInError::SessionRequired)?;
+    let challenge = prepare_ceremony(&mut tx, signin, &user, &active.session.id_hash, now).await?;
+    tx.commit().await?;
+    Ok(challenge)
 }
 
 /// A user's credentials that are not flagged as possibly cloned.

@@ -15,7 +15,7 @@ pub mod session;
 pub mod throttle;
 pub mod webauthn;
 
-mod html;
+pub(crate) mod html;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -22,6 +22,7 @@ use super::html::{self, Field, Lang, Text};
 use super::session::{self, ActiveSession, SessionCookie};
 use super::{Origin, PolicyViolation, SignIn, SignInError, account, activation, login};
 use crate::app::AppState;
+use crate::saml::sso::RequestHandle;
 
 const CSRF_COOKIE: &str = "portner-csrf";
 const LANG_COOKIE: &str = "portner-lang";
@@ -155,9 +156,37 @@ fn csrf_for(info: &RequestInfo) -> Result<(String, Vec<String>), SignInError> {
     Ok((csrf_token(&value), cookies))
 }
 
+/// What another feature's pages need from a request: the language, the origin for the audit
+/// trail, and the session cookie.
+pub(crate) struct Visitor {
+    /// The page language.
+    pub lang: Lang,
+    /// Client address.
+    pub origin: Origin,
+    /// The session cookie's value, if sent.
+    pub session_cookie: Option<String>,
+}
+
+impl Visitor {
+    /// Reads the visitor from the request headers.
+    pub(crate) fn of(headers: &HeaderMap, address: Option<SocketAddr>, signin: &SignIn) -> Self {
+        let info = request_info(headers, address, None, signin);
+        Self {
+            lang: info.lang,
+            origin: info.origin,
+            session_cookie: info.session_cookie,
+        }
+    }
+
+    /// A page with one message, in the visitor's language.
+    pub(crate) fn error_page(&self, status: StatusCode, message: Text) -> Response {
+        error_page(status, self.lang, message)
+    }
+}
+
 /// The client's socket address, when the server was started with connection info (tests
 /// driving the router directly may leave it out, or insert it to simulate sources).
-struct ClientAddress(Option<SocketAddr>);
+pub(crate) struct ClientAddress(pub Option<SocketAddr>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
@@ -253,12 +282,27 @@ fn activation_fields() -> [Field; 3] {
     ]
 }
 
-fn login_form_page(info: &RequestInfo, status: StatusCode, error: Option<Text>) -> Response {
+/// Where a sign-in that continues a SAML request posts and links to: the handle rides along
+/// in the query, so the language switch and every step keep it.
+fn login_path(step: &str, request: Option<&RequestHandle>) -> String {
+    match request {
+        Some(handle) => format!("{step}?request={}", handle.as_str()),
+        None => step.to_owned(),
+    }
+}
+
+fn login_form_page(
+    info: &RequestInfo,
+    status: StatusCode,
+    error: Option<Text>,
+    request: Option<&RequestHandle>,
+) -> Response {
     match csrf_for(info) {
         Ok((token, cookies)) => {
+            let path = login_path("/login", request);
             let form = html::form(
                 info.lang,
-                "/login",
+                &path,
                 &token,
                 &login_fields(),
                 error,
@@ -267,12 +311,44 @@ fn login_form_page(info: &RequestInfo, status: StatusCode, error: Option<Text>) 
             );
             respond(
                 status,
-                html::page(info.lang, Text::SignIn, "/login", form),
+                html::page(info.lang, Text::SignIn, &path, form),
                 cookies,
             )
         }
         Err(error) => internal(info.lang, &error),
     }
+}
+
+/// The WebAuthn step of sign-in, after the password or as a step-up (AC-9).
+fn login_key_page(
+    info: &RequestInfo,
+    challenge: &login::WebAuthnChallenge,
+    request: Option<&RequestHandle>,
+    cookies: Vec<String>,
+) -> Response {
+    let (token, mut page_cookies) = match csrf_for(info) {
+        Ok(found) => found,
+        Err(error) => return internal(info.lang, &error),
+    };
+    page_cookies.extend(cookies);
+    let body = html::webauthn_step(
+        info.lang,
+        "get",
+        &login_path("/login/webauthn", request),
+        &token,
+        &challenge.handle,
+        &challenge.options_json,
+    );
+    respond(
+        StatusCode::OK,
+        html::page(
+            info.lang,
+            Text::SecurityKey,
+            &login_path("/login", request),
+            body,
+        ),
+        page_cookies,
+    )
 }
 
 fn activation_form_page(info: &RequestInfo, status: StatusCode, error: Option<Text>) -> Response {
@@ -297,14 +373,43 @@ fn activation_form_page(info: &RequestInfo, status: StatusCode, error: Option<Te
     }
 }
 
+/// The query of the sign-in steps: the language, the SAML request being continued, and
+/// whether only the key step is wanted (`step=key`, a step-up, AC-9).
+#[derive(Deserialize)]
+struct LoginQuery {
+    lang: Option<String>,
+    request: Option<String>,
+    step: Option<String>,
+}
+
+impl LoginQuery {
+    fn request(&self) -> Option<RequestHandle> {
+        self.request.as_deref().and_then(RequestHandle::parse)
+    }
+}
+
 async fn login_page(
     State(state): State<AppState>,
     connect: ClientAddress,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<LoginQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let info = request_info(&headers, connect.0, query.lang.as_deref(), &state.signin);
-    login_form_page(&info, StatusCode::OK, None)
+    let signin = &state.signin;
+    let info = request_info(&headers, connect.0, query.lang.as_deref(), signin);
+    let request = query.request();
+    if query.step.as_deref() == Some("key") {
+        // Step-up asks only for the missing factor; without a session whose password is
+        // still fresh it falls back to the whole sign-in.
+        let session_cookie = info.session_cookie.as_deref();
+        match login::step_up(signin, &info.origin, session_cookie).await {
+            Ok(challenge) => {
+                return login_key_page(&info, &challenge, request.as_ref(), Vec::new());
+            }
+            Err(SignInError::SessionRequired) => {}
+            Err(error) => return internal(info.lang, &error),
+        }
+    }
+    login_form_page(&info, StatusCode::OK, None, request.as_ref())
 }
 
 async fn activate_page(
@@ -349,38 +454,34 @@ fn failure_answer(error: &SignInError) -> Option<(StatusCode, Text)> {
 async fn login_submit(
     State(state): State<AppState>,
     connect: ClientAddress,
+    Query(query): Query<LoginQuery>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
     let signin = &state.signin;
     let info = request_info(&headers, connect.0, None, signin);
+    let request = query.request();
     if !csrf_valid(&info, &form.csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
-    match login::password_step(signin, &info.origin, &form.username, &form.password).await {
+    let step = login::password_step(
+        signin,
+        &info.origin,
+        info.session_cookie.as_deref(),
+        &form.username,
+        &form.password,
+    );
+    match step.await {
         Ok(challenge) => {
-            let token = csrf_token(info.csrf_cookie.as_deref().unwrap_or_default());
-            let body = html::webauthn_step(
-                info.lang,
-                "get",
-                "/login/webauthn",
-                &token,
-                &challenge.handle,
-                &challenge.options_json,
-            );
             let cookies = challenge
                 .cookie
                 .iter()
                 .map(|value| SessionCookie::set(value, signin.secure_cookies))
                 .collect();
-            respond(
-                StatusCode::OK,
-                html::page(info.lang, Text::SecurityKey, "/login", body),
-                cookies,
-            )
+            login_key_page(&info, &challenge, request.as_ref(), cookies)
         }
         Err(error) => match failure_answer(&error) {
-            Some((status, text)) => login_form_page(&info, status, Some(text)),
+            Some((status, text)) => login_form_page(&info, status, Some(text), request.as_ref()),
             None => internal(info.lang, &error),
         },
     }
@@ -396,11 +497,13 @@ struct WebAuthnForm {
 async fn login_webauthn(
     State(state): State<AppState>,
     connect: ClientAddress,
+    Query(query): Query<LoginQuery>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<WebAuthnForm>,
 ) -> Response {
     let signin = &state.signin;
     let info = request_info(&headers, connect.0, None, signin);
+    let request = query.request();
     if !csrf_valid(&info, &form.csrf) {
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
@@ -412,16 +515,22 @@ async fn login_webauthn(
         &form.credential,
     );
     match step.await {
-        Ok((cookie, _level)) => signed_in_redirect(&cookie, signin.secure_cookies),
+        Ok((cookie, _level)) => {
+            // Back to the SAML request when sign-in continues one: only Portner's own
+            // continue path with a syntactically checked handle, never a URL from the
+            // request, so there is no open redirect (A5).
+            let next = request.map_or_else(|| "/account".to_owned(), |h| h.continue_path());
+            signed_in_redirect(&cookie, signin.secure_cookies, &next)
+        }
         Err(error) => match failure_answer(&error) {
-            Some((status, text)) => login_form_page(&info, status, Some(text)),
+            Some((status, text)) => login_form_page(&info, status, Some(text), request.as_ref()),
             None => internal(info.lang, &error),
         },
     }
 }
 
-fn signed_in_redirect(cookie: &str, secure: bool) -> Response {
-    let mut response = Redirect::to("/account").into_response();
+fn signed_in_redirect(cookie: &str, secure: bool, next: &str) -> Response {
+    let mut response = Redirect::to(next).into_response();
     if let Ok(value) = HeaderValue::from_str(&SessionCookie::set(cookie, secure)) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -491,7 +600,7 @@ async fn activate_webauthn(
         return error_page(StatusCode::FORBIDDEN, info.lang, Text::Failed);
     }
     match activation::finish(signin, &info.origin, &form.ceremony, &form.credential).await {
-        Ok(cookie) => signed_in_redirect(&cookie, signin.secure_cookies),
+        Ok(cookie) => signed_in_redirect(&cookie, signin.secure_cookies, "/account"),
         Err(error) => match failure_answer(&error) {
             Some((status, text)) => activation_form_page(&info, status, Some(text)),
             None => internal(info.lang, &error),
@@ -708,7 +817,7 @@ fn after_action(
     secure: bool,
 ) -> Response {
     match result {
-        Ok(Some(cookie)) => signed_in_redirect(&cookie, secure),
+        Ok(Some(cookie)) => signed_in_redirect(&cookie, secure, "/account"),
         Ok(None) => Redirect::to("/account").into_response(),
         Err(SignInError::SessionRequired) => Redirect::to("/login").into_response(),
         Err(SignInError::NotAllowed(_)) => {

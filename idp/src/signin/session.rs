@@ -60,6 +60,18 @@ impl Factors {
             .max(password_only)
     }
 
+    /// Whether the password is within its freshness window (SS-2).
+    pub fn password_fresh(&self, now: DateTime<Utc>, settings: &SignInSettings) -> bool {
+        self.password_at.is_some_and(|at| {
+            now - at < Duration::minutes(i64::from(settings.session_password_fresh_minutes))
+        })
+    }
+
+    /// The time of the most recent factor: the assertion's `AuthnInstant` (RS-8).
+    pub fn last_authenticated(&self) -> Option<DateTime<Utc>> {
+        self.password_at.max(self.second_factor_at)
+    }
+
     /// Whether the second factor is within its freshness window (what self-service changes
     /// demand, ASVS 7.5.1).
     pub fn second_factor_fresh(&self, now: DateTime<Utc>, settings: &SignInSettings) -> bool {

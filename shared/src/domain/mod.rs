@@ -23,7 +23,7 @@ pub use organisation::{Cvr, NewOrganisation, Organisation, PNumber, SeNumber, Us
 pub use outbox::{OutboxAction, OutboxState, SyncAction};
 pub use proofing::{IdentityProofing, ProofingMethod};
 pub use right::{Right, RightAssignment, RightId, RightScope, RightSource};
-pub use service_provider::{ServiceProvider, SpProfile};
+pub use service_provider::{PendingSamlRequest, SamlParticipant, ServiceProvider, SpProfile};
 pub use session::Session;
 pub use signin::{ActivationCode, SignInFailures, WebAuthnCeremony};
 pub use sync::{SyncFinding, SyncLink, SyncMode, SyncOrganisation};

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ParseError;
+use super::{ParseError, UserId};
 
 /// Which rules an SP is served by.
 #[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, PartialEq, Serialize)]
@@ -54,4 +54,40 @@ pub struct ServiceProvider {
     pub settings_json: String,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
+}
+
+/// A verified AuthnRequest waiting for the user to sign in, stored server-side so that the
+/// browser carries only a random handle (SS-4).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct PendingSamlRequest {
+    /// SHA-256 of the handle in the continue URL.
+    pub handle_hash: Vec<u8>,
+    /// The verified request, serialised by the IdP.
+    pub request_json: String,
+    /// When Portner received it: factors must be newer than this under `ForceAuthn` (AC-6).
+    pub received_at: DateTime<Utc>,
+    /// After this the request can no longer be answered.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An SP that received an assertion in a sign-in session: what single logout needs to match
+/// and propagate (RS-8, SL-1, SL-2).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct SamlParticipant {
+    /// The session's correlation ID, stable across identifier rotation.
+    pub correlation_id: String,
+    /// The SP's entityID.
+    pub sp_entity_id: String,
+    /// The user the assertion named.
+    pub user_id: UserId,
+    /// The NameID sent.
+    pub name_id: String,
+    /// Its format URI.
+    pub name_id_format: String,
+    /// The SessionIndex sent.
+    pub session_index: String,
+    /// When the latest assertion was issued.
+    pub issued_at: DateTime<Utc>,
+    /// The session's absolute end; the row is useless after it.
+    pub expires_at: DateTime<Utc>,
 }

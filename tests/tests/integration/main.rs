@@ -35,5 +35,7 @@ macro_rules! on_both_backends {
 mod audit;
 mod evidence;
 mod signin;
+mod sso;
 mod store;
 mod sync;
+mod web;

@@ -246,3 +246,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn outbound_messages_decode_and_verify_with_the_signers_certificate() {
+    let key = test_support::sp_key();
+    let xml = "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>";
+    let relay_state = "a b&c=d/é";
+
+    let query = encode_signed(MessageKind::Request, xml, Some(relay_state), &key).unwrap();
+    let message = decode(&query).unwrap();
+
+    assert_eq!(message.kind, MessageKind::Request);
+    assert_eq!(message.xml, xml.as_bytes());
+    assert_eq!(message.relay_state.as_deref(), Some(relay_state));
+    message
+        .signature
+        .unwrap()
+        .verify(&[public(&key)], false)
+        .unwrap();
+}

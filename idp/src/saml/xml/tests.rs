@@ -118,6 +118,51 @@ fn malformed_shapes_are_refused() {
     }
 }
 
+#[test]
+fn the_tree_keeps_prefixes_declarations_and_text_positions() {
+    let root = parse_message(
+        "<p:r xmlns:p=\"urn:p\" xmlns=\"urn:d\" p:a=\"1\">one<c/>two<!-- x -->three<d/></p:r>",
+    )
+    .unwrap();
+
+    assert_eq!(root.prefix.as_deref(), Some("p"));
+    assert_eq!(
+        root.declarations,
+        [
+            Declaration {
+                prefix: Some("p".into()),
+                uri: "urn:p".into()
+            },
+            Declaration {
+                prefix: None,
+                uri: "urn:d".into()
+            },
+        ]
+    );
+    assert_eq!(root.attributes[0].prefix.as_deref(), Some("p"));
+    assert_eq!(root.text, "onetwothree");
+    assert_eq!(root.text_runs, ["one", "twothree", ""]);
+    assert_eq!(root.children[0].namespace.as_deref(), Some("urn:d"));
+    assert_eq!(root.children[0].text_runs, [""]);
+}
+
+#[test]
+fn namespace_shapes_that_would_make_two_views_differ_are_refused() {
+    for document in [
+        // One expanded attribute name written twice under two prefixes.
+        "<r xmlns:a=\"urn:x\" xmlns:b=\"urn:x\" a:n=\"1\" b:n=\"2\"/>",
+        // A namespace URI whose raw and parsed forms differ.
+        "<r xmlns:a=\"urn:x&amp;y\"/>",
+        "<r xmlns=\"urn:&#120;\"/>",
+    ] {
+        assert_eq!(
+            parse_message(document),
+            Err(XmlError::Malformed),
+            "{document}"
+        );
+    }
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
