@@ -309,6 +309,7 @@ class ServiceProvider:
         if response is None:
             raise Refused(400, "UNPARSABLE_LOGOUT_RESPONSE")
         status = response.response.status.status_code.value
+        second_level = response.response.status.status_code.status_code
         if response.in_response_to not in client.state:
             raise Refused(400, "UNSOLICITED_LOGOUT_RESPONSE")
         if status != STATUS_SUCCESS:
@@ -318,6 +319,7 @@ class ServiceProvider:
         return {
             "logout": "success",
             "status": status,
+            "second_level_status": second_level.value if second_level else None,
             "in_response_to": response.in_response_to,
             "issuer": response.issuer(),
             "subject_still_cached": bool(name_id and client.is_logged_in(name_id)),
