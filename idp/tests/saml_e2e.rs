@@ -5,8 +5,9 @@
 //! registered with the legacy encryption pair because pysaml2 decrypts through the xmlsec1
 //! command line (security-tests.md 7.1). Then `tests/e2e/signin/saml-sso.mjs` drives Debian's
 //! Chromium with a CDP virtual authenticator through SP-initiated sign-in over both bindings,
-//! a replayed Response, single sign-on to the second SP and single logout across both, and
-//! prints a report that this test checks flow by flow.
+//! a replayed Response, single sign-on to the second SP, `ForceAuthn`, single logout across
+//! both and `IsPassive` without a session, and prints a report that this test checks flow by
+//! flow, followed by the audit events the run left.
 //!
 //! Needs Node with the modules of `tests/e2e/signin`, Chromium, xmlsec1 and the Python of
 //! `PORTNER_TEST_PYTHON_XMLSEC` with pysaml2 (`tests/e2e/saml/requirements.txt`). Without them
@@ -161,11 +162,13 @@ fn saml_audit_events_are_recorded(data: &Path) {
         })
     };
 
-    // Redirect at A, SSO at B, POST at A.
-    assert_eq!(count("SAML_RESPONSE_ISSUED", ""), 3);
-    // The SHA-1 request, with its reason code (security-tests.md §0).
-    assert_eq!(count("SAML_REQUEST_REFUSED", ""), 1);
+    // Redirect at A, SSO at B, POST at A, ForceAuthn at B.
+    assert_eq!(count("SAML_RESPONSE_ISSUED", ""), 4);
+    // The SHA-1 request and the passive one without a session, each with its reason code
+    // (security-tests.md §0).
+    assert_eq!(count("SAML_REQUEST_REFUSED", ""), 2);
     assert_eq!(count("SAML_REQUEST_REFUSED", "SIG_ALG_FORBIDDEN"), 1);
+    assert_eq!(count("SAML_REQUEST_REFUSED", "NO_PASSIVE"), 1);
     assert_eq!(count("SAML_LOGOUT", ""), 1);
 }
 
@@ -190,7 +193,9 @@ impl Checks<'_> {
         self.replay_refused();
         self.single_sign_on();
         self.post_login();
+        self.forced_sign_in();
         self.single_logout();
+        self.passive_without_session();
         assert!(self.report["credentials"][0]["signCount"].as_u64() >= Some(2));
     }
 
@@ -276,6 +281,31 @@ impl Checks<'_> {
         let sp = &flow["sp"];
         assert_eq!(sp["name_id"], first["name_id"], "{sp:#}");
         assert_eq!(sp["attributes"][LOA], serde_json::json!(["Substantial"]));
+    }
+
+    /// AC-6: ForceAuthn asks for password and key again inside a live session, and the
+    /// AuthnInstant moves on (RS-8).
+    fn forced_sign_in(&self) {
+        let first = &self.flow("sso")["sp"];
+        let flow = self.signed_in("force");
+        assert_eq!(flow["password_page"], true, "{flow:#}");
+        let sp = &flow["sp"];
+        assert_eq!(sp["name_id"], first["name_id"], "{sp:#}");
+        let instant = |sp: &Value| sp["authn"][0]["instant"].as_str().unwrap().to_owned();
+        assert!(instant(sp) > instant(first), "{sp:#}");
+    }
+
+    /// AC-7, RS-11: IsPassive without a session is answered with a signed `NoPassive` error
+    /// Response to the verified ACS, which pysaml2 accepts as such, and no page is shown.
+    fn passive_without_session(&self) {
+        let flow = self.flow("passive");
+        assert_eq!(flow["status"], 400, "{flow:#}");
+        assert_eq!(flow["password_page"], false, "{flow:#}");
+        let error = &flow["sp"];
+        assert!(
+            error["error"].as_str().unwrap().contains("NoPassive"),
+            "{error:#}"
+        );
     }
 
     /// SL-1: logout started at A ends Portner's session and gets a signed LogoutResponse

@@ -14,8 +14,9 @@ so the SP can be registered before Portner starts.
 Endpoints (all on 127.0.0.1, a different site from Portner's `localhost`, so the Response
 POST is cross-site as in production, security-tests.md 7.4):
 - `GET /metadata`: the SP metadata.
-- `GET /login?binding=redirect|post&relay=...&sigalg=sha256|sha1&loa=...`: SP-initiated SSO
-  with a signed AuthnRequest over that binding (`sigalg=sha1` only for negative tests).
+- `GET /login?binding=redirect|post&relay=...&sigalg=sha256|sha1&loa=...&force=1&passive=1`:
+  SP-initiated SSO with a signed AuthnRequest over that binding (`sigalg=sha1` only for
+  negative tests), optionally with a minimum level, `ForceAuthn` or `IsPassive`.
 - `POST /acs`: the Response; 200 with a JSON result in `<pre id="result">`, or 4xx with a
   JSON error in `<pre id="error">`.
 - `GET /session`: whether this browser is signed in here, and as whom.
@@ -225,6 +226,10 @@ class ServiceProvider:
                 authn_context_class_ref=[AuthnContextClassRef(LOA_PREFIX + query["loa"])],
                 comparison="minimum",
             )
+        if query.get("force") == "1":
+            extra["force_authn"] = "true"
+        if query.get("passive") == "1":
+            extra["is_passive"] = "true"
         client = self.saml_client()
         request_id, info = client.prepare_for_authenticate(
             entityid=self.idp_entity_id(),
@@ -248,8 +253,10 @@ class ServiceProvider:
         if not saml_response:
             raise Refused(400, "NO_SAMLRESPONSE")
         shape = response_shape(saml_response)
-        if shape["assertions"] != 0 or shape["encrypted_assertions"] != 1:
-            # RS-1: exactly one EncryptedAssertion and no plain Assertion.
+        encrypted_only = shape["assertions"] == 0 and shape["encrypted_assertions"] == 1
+        if shape["status"] == STATUS_SUCCESS and not encrypted_only:
+            # RS-1: exactly one EncryptedAssertion and no plain Assertion. An error Response
+            # carries none; pysaml2 checks it and raises its status below.
             raise Refused(400, "NOT_ONE_ENCRYPTED_ASSERTION", json.dumps(shape))
 
         client = self.saml_client()
@@ -367,7 +374,9 @@ def response_shape(saml_response):
         raise Refused(400, "MALFORMED_RESPONSE", type(error).__name__) from error
     if root.tag != f"{{{PROTOCOL_NS}}}Response":
         raise Refused(400, "NOT_A_RESPONSE")
+    status = root.find(f"{{{PROTOCOL_NS}}}Status/{{{PROTOCOL_NS}}}StatusCode")
     return {
+        "status": None if status is None else status.get("Value"),
         "assertions": len(root.findall(f"{{{ASSERTION_NS}}}Assertion")),
         "encrypted_assertions": len(root.findall(f"{{{ASSERTION_NS}}}EncryptedAssertion")),
         "response_signed": root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is not None,

@@ -10,9 +10,11 @@
 //   replay    the captured SAMLResponse POSTed to A again: A must refuse it (A6, 6.8.3)
 //   sso       login at B in the same session: no page at Portner (issue 4 §5)
 //   post      login at A over HTTP-POST, again without a page (SS-4)
+//   force     login at B with ForceAuthn: password and key again (AC-6)
 //   slo       logout started at A over Redirect; Portner passes it on to B (SL-2) and
 //             answers A with a LogoutResponse
 //   sessions  what A and B know afterwards
+//   passive   login at A with IsPassive and no session: a NoPassive error Response (AC-7)
 //   after_slo the next login at B asks for the password again (the session really ended)
 // Each flow is recorded even when it fails, so one missing feature does not hide the others.
 //
@@ -35,6 +37,8 @@ const RELAY_STATES = {
   redirect: 'e2e/redirect?a=1&b="two" <three> æøå %2f',
   sso: "e2e-sso",
   post: 'e2e/post?c=3"><script>alert(1)</script>',
+  force: "e2e-force",
+  passive: "e2e-passive",
 };
 
 const report = { relay_states: RELAY_STATES, flows: {} };
@@ -211,6 +215,10 @@ async function run(page, cdp, authenticatorId, navigations) {
     login(page, navigations, spA, "post", RELAY_STATES.post, false, "&loa=Substantial"),
   );
 
+  await flow(page, "force", () =>
+    login(page, navigations, spB, "redirect", RELAY_STATES.force, true, "&force=1"),
+  );
+
   await flow(page, "slo", async () => {
     navigations.length = 0;
     const result = await spJson(page, `${spA}/logout`);
@@ -220,6 +228,9 @@ async function run(page, cdp, authenticatorId, navigations) {
     a: (await spJson(page, `${spA}/session`)).sp,
     b: (await spJson(page, `${spB}/session`)).sp,
   }));
+  await flow(page, "passive", () =>
+    login(page, navigations, spA, "redirect", RELAY_STATES.passive, false, "&passive=1"),
+  );
   await flow(page, "after_slo", async () => {
     // A live session would skip the password page and land at B's ACS.
     await page.goto(`${spB}/login?binding=redirect&relay=after-slo`);
