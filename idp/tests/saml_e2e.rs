@@ -205,13 +205,14 @@ impl Checks<'_> {
         flow
     }
 
-    /// A12 / CR-7: Portner answers an RSA-SHA1 request with an error before sign-in, and
-    /// sends the browser nowhere (RQ-8).
+    /// A12 / CR-7: Portner answers an RSA-SHA1 request with an error before sign-in, sends the
+    /// browser nowhere and echoes nothing of the request (RQ-8).
     fn sha1_refused(&self) {
         let flow = self.flow("sha1");
         let status = flow["status"].as_u64().unwrap();
         assert!((400..500).contains(&status), "{flow:#}");
         assert_eq!(flow["redirect"], Value::Null, "{flow:#}");
+        assert_eq!(flow["echoes_request"], false, "{flow:#}");
     }
 
     /// The first sign-in asks for password and key and lands at the SP with the attributes.

@@ -153,17 +153,23 @@ async function spJson(page, url) {
 
 async function sha1Refused(page) {
   // Portner refuses SHA-1 unless the SP is configured for it (A12, CR-7): an error status at
-  // Portner, and no redirect anywhere (RQ-8). Sent from Node rather than the page, since
-  // only the answer matters and a failed page load would disturb the flows after it.
-  const start = await page.request.get(`${spA}/login?binding=redirect&sigalg=sha1`, {
-    maxRedirects: 0,
-  });
+  // Portner, no redirect anywhere and no echo of the request (RQ-8). Sent from Node rather
+  // than the page, since only the answer matters and a failed page load would disturb the
+  // flows after it.
+  const marker = "echo-marker-7f3a";
+  const sha1Login = `${spA}/login?binding=redirect&sigalg=sha1&relay=${marker}`;
+  const start = await page.request.get(sha1Login, { maxRedirects: 0 });
   const location = start.headers()["location"] || "";
   if (!location.startsWith(`${ssoUrl}?`)) {
     throw new Error(`the SP did not redirect to Portner: ${start.status()} ${location}`);
   }
   const refusal = await page.request.get(location, { maxRedirects: 0 });
-  return { status: refusal.status(), redirect: refusal.headers()["location"] || null };
+  const body = await refusal.text();
+  return {
+    status: refusal.status(),
+    redirect: refusal.headers()["location"] || null,
+    echoes_request: body.includes(marker) || body.includes("SAMLRequest"),
+  };
 }
 
 async function activate(page) {
