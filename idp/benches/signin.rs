@@ -10,6 +10,8 @@
 // A benchmark harness, not production code: a failed step should stop it loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,13 +28,8 @@ use portner_shared::domain::{
 };
 use portner_shared::store::Store;
 use portner_shared::{Clock, SystemClock};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
-const PASSWORD: &str = "violet tram lantern 1987";
+use common::PASSWORD;
 
 fn main() {
     let seconds: u64 = std::env::args()
@@ -225,7 +222,7 @@ async fn full_logins(
         )
         .await
         .unwrap();
-        let key = activate(address, &origin, username.as_str(), &code.code).await;
+        let (key, _) = common::activate(address, &origin, username.as_str(), &code.code).await;
         keys.push((username, key));
         print!(".");
     }
@@ -240,7 +237,7 @@ async fn full_logins(
                 let mut latencies = Vec::new();
                 while start.elapsed() < phase {
                     let begun = Instant::now();
-                    login(address, &origin, username.as_str(), &mut key).await;
+                    common::login(address, &origin, username.as_str(), &mut key).await;
                     latencies.push(begun.elapsed());
                 }
                 latencies
@@ -260,133 +257,6 @@ async fn full_logins(
         p99,
         latencies.len(),
     )
-}
-
-async fn activate(address: SocketAddr, origin: &str, username: &str, code: &str) -> SoftPasskey {
-    let mut client = Client::new(address);
-    let form = client.request("GET", "/activate", &[]).await;
-    let token = field(&form.body, "csrf");
-    let fields = [
-        ("csrf", token.as_str()),
-        ("username", username),
-        ("code", code),
-    ];
-    let fields = [&fields[..], &[("new_password", PASSWORD)]].concat();
-    let step = client.request("POST", "/activate", &fields).await;
-    let options: CreationChallengeResponse = serde_json::from_str(&options(&step.body)).unwrap();
-    let mut key = SoftPasskey::new(true);
-    let response = key
-        .do_registration(Url::parse(origin).unwrap(), options)
-        .unwrap();
-    let response = serde_json::to_string(&response).unwrap();
-    let handle = field(&step.body, "ceremony");
-    let fields = [
-        ("csrf", token.as_str()),
-        ("ceremony", &handle),
-        ("credential", &response),
-    ];
-    let done = client.request("POST", "/activate/webauthn", &fields).await;
-    assert_eq!(done.status, 303, "activation failed: {}", done.body);
-    key
-}
-
-async fn login(address: SocketAddr, origin: &str, username: &str, key: &mut SoftPasskey) {
-    let mut client = Client::new(address);
-    let form = client.request("GET", "/login", &[]).await;
-    let token = field(&form.body, "csrf");
-    let fields = [
-        ("csrf", token.as_str()),
-        ("username", username),
-        ("password", PASSWORD),
-    ];
-    let step = client.request("POST", "/login", &fields).await;
-    assert_eq!(step.status, 200, "password step failed: {}", step.body);
-    let options: RequestChallengeResponse = serde_json::from_str(&options(&step.body)).unwrap();
-    let response = key
-        .do_authentication(Url::parse(origin).unwrap(), options)
-        .unwrap();
-    let response = serde_json::to_string(&response).unwrap();
-    let handle = field(&step.body, "ceremony");
-    let fields = [
-        ("csrf", token.as_str()),
-        ("ceremony", &handle),
-        ("credential", &response),
-    ];
-    let done = client.request("POST", "/login/webauthn", &fields).await;
-    assert_eq!(done.status, 303, "WebAuthn step failed: {}", done.body);
-}
-
-fn field(body: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = body.find(&marker).unwrap() + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
-}
-
-fn options(body: &str) -> String {
-    let start = body.find(r#"id="webauthn-options""#).unwrap();
-    let rest = &body[start..];
-    let open = rest.find('>').unwrap() + 1;
-    let close = rest.find("</script>").unwrap();
-    rest[open..close].to_owned()
-}
-
-/// A minimal HTTP/1.1 client with a cookie jar: one connection per request, which is what a
-/// browser's first visit costs too.
-struct Client {
-    address: SocketAddr,
-    cookies: Vec<(String, String)>,
-}
-
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-impl Client {
-    fn new(address: SocketAddr) -> Self {
-        Self {
-            address,
-            cookies: Vec::new(),
-        }
-    }
-
-    async fn request(&mut self, method: &str, path: &str, form: &[(&str, &str)]) -> Reply {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
-             Cookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let mut stream = TcpStream::connect(self.address).await.unwrap();
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.unwrap();
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        for line in head
-            .lines()
-            .filter(|line| line.to_ascii_lowercase().starts_with("set-cookie:"))
-        {
-            let pair = line[11..].trim().split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(existing, _)| existing != name);
-            self.cookies.push((name.to_owned(), value.to_owned()));
-        }
-        Reply {
-            status,
-            body: body.to_owned(),
-        }
-    }
 }
 
 fn peak_memory() -> String {

@@ -63,7 +63,20 @@ impl KeyPair {
     ///
     /// OpenSSL failed.
     pub fn generate(common_name: &str) -> Result<Self, KeyError> {
-        let private_key = PKey::from_rsa(Rsa::generate(RSA_BITS)?)?;
+        Self::generate_rsa(RSA_BITS, common_name)
+    }
+
+    /// Like [`Self::generate`] with a chosen modulus size, for peers and benchmarks that
+    /// compare at RSA-2048 (performance.md §3).
+    ///
+    /// # Errors
+    ///
+    /// OpenSSL failed, or `bits` is below [`MIN_RSA_BITS`].
+    pub fn generate_rsa(bits: u32, common_name: &str) -> Result<Self, KeyError> {
+        if bits < MIN_RSA_BITS {
+            return Err(KeyError::TooWeak("generated key"));
+        }
+        let private_key = PKey::from_rsa(Rsa::generate(bits)?)?;
         let certificate = self_signed_certificate(&private_key, common_name)?;
         Ok(Self {
             private_key,
