@@ -32,6 +32,11 @@ const LOA: &str = "https://data.gov.dk/concept/core/nsis/loa";
 const PROFESSIONAL_CVR: &str = "https://data.gov.dk/model/core/eid/professional/cvr";
 const ORG_NAME_ATTRIBUTE: &str = "https://data.gov.dk/model/core/eid/professional/orgName";
 const PARTIAL_LOGOUT: &str = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout";
+const FULL_NAME: &str = "https://data.gov.dk/model/core/eid/fullName";
+/// The user's display name: markup that would add a `role` attribute if Portner built its
+/// XML from strings (A11).
+const INJECTED_NAME: &str = "Anna </saml:AttributeValue></saml:Attribute><saml:Attribute \
+                             Name=\"role\"><saml:AttributeValue>admin & R&D <lab> ]]>";
 
 fn sp_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/saml/sp.py")
@@ -71,10 +76,14 @@ fn start_sp(python: &Path, folder: &Path, sp_port: u16, idp_url: &str) -> suppor
     support::start(command, "sp listening on")
 }
 
-fn register_sp(data: &Path, port: u16, metadata: &Path) {
+/// Registers an SP with the legacy encryption pair; `attributes` are released beyond the core.
+fn register_sp(data: &Path, port: u16, metadata: &Path, attributes: &[&str]) {
     let mut add = support::portner(data, port);
     add.args(["sp", "add", "--metadata"]).arg(metadata);
     add.args(["--encryption", "legacy", "--name", "pysaml2 e2e SP"]);
+    for attribute in attributes {
+        add.args(["--attribute", attribute]);
+    }
     support::run_ok(add);
 }
 
@@ -106,17 +115,18 @@ fn pysaml2_signs_an_employee_in_over_both_bindings_with_sso_replay_refusal_and_s
     let data = folder.path().join("data");
     let port = support::free_port();
     let idp_url = format!("http://localhost:{port}");
-    let code = support::pending_user(&data, port);
+    let code = support::pending_user(&data, port, INJECTED_NAME);
 
     // The SPs come first: each writes its metadata for `sp add` and reads Portner's on first
     // use. They run on 127.0.0.1, another site than Portner's `localhost` (7.4).
     let mut sps = Vec::new();
     let mut sp_urls = Vec::new();
-    for name in ["sp-a", "sp-b"] {
+    // A is configured to receive the name (AT-9), B only the core attributes.
+    for (name, attributes) in [("sp-a", &[FULL_NAME][..]), ("sp-b", &[][..])] {
         let sp_folder = folder.path().join(name);
         let sp_port = support::free_port();
         sps.push(start_sp(&python, &sp_folder, sp_port, &idp_url));
-        register_sp(&data, port, &sp_folder.join("sp-metadata.xml"));
+        register_sp(&data, port, &sp_folder.join("sp-metadata.xml"), attributes);
         sp_urls.push(format!("http://127.0.0.1:{sp_port}"));
     }
     let server = support::start_server(&data, port);
@@ -246,6 +256,11 @@ impl Checks<'_> {
             attributes[ORG_NAME_ATTRIBUTE],
             serde_json::json!([ORG_NAME])
         );
+
+        // A11 / RS-12: the markup in the name arrives as one literal value, and no attribute
+        // appears that Portner did not send.
+        assert_eq!(attributes[FULL_NAME], serde_json::json!([INJECTED_NAME]));
+        assert!(attributes.get("role").is_none(), "{sp:#}");
     }
 
     /// A6 / 6.8.3: the SP spent the request ID, so the same Response is unsolicited now.
@@ -271,6 +286,8 @@ impl Checks<'_> {
         assert_ne!(sp["name_id"]["value"], first["name_id"]["value"], "{sp:#}");
         assert_eq!(sp["authn"], first["authn"], "{sp:#}");
         assert_eq!(sp["attributes"][LOA], serde_json::json!(["Substantial"]));
+        // AT-9: B is not configured for the name, so it does not get it.
+        assert!(sp["attributes"].get(FULL_NAME).is_none(), "{sp:#}");
     }
 
     /// SS-4: a POST-binding request (cross-site, without Portner's Lax cookie) still finds the

@@ -24,7 +24,7 @@ fn a_user_activates_signs_out_and_signs_in_with_password_and_key_in_chromium() {
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
     let port = support::free_port();
-    let code = support::pending_user(&data, port);
+    let code = support::pending_user(&data, port, "Anna Testesen");
 
     let server = support::start_server(&data, port);
     let mut browser = Command::new("node");

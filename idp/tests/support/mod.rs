@@ -114,16 +114,16 @@ pub fn start_server(data: &Path, port: u16) -> Running {
     start(command, "Portner is listening on")
 }
 
-/// Creates the organisation and a pending user, and returns the user's activation code,
-/// issued after an in-person check at Substantial.
-pub fn pending_user(data: &Path, port: u16) -> String {
+/// Creates the organisation and a pending user named `display_name`, and returns the user's
+/// activation code, issued after an in-person check at Substantial.
+pub fn pending_user(data: &Path, port: u16, display_name: &str) -> String {
     let mut org = portner(data, port);
     org.args(["org", "add", "--cvr", CVR, "--name", ORG_NAME]);
     org.args(["--suffix", "testfirma.dk"]);
     run_ok(org);
     let mut user = portner(data, port);
     user.args(["user", "add", "--org", CVR, "--username", USERNAME]);
-    user.args(["--name", "Anna Testesen", "--email", "anna@testfirma.dk"]);
+    user.args(["--name", display_name, "--email", "anna@testfirma.dk"]);
     run_ok(user);
     let mut code = portner(data, port);
     code.args(["user", "activation-code", USERNAME]);
