@@ -77,14 +77,21 @@ fn start_sp(python: &Path, folder: &Path, sp_port: u16, idp_url: &str) -> suppor
 }
 
 /// Registers an SP with the legacy encryption pair; `attributes` are released beyond the core.
-fn register_sp(data: &Path, port: u16, metadata: &Path, attributes: &[&str]) {
+fn register_sp(data: &Path, port: u16, name: &str, metadata: &Path, attributes: &[&str]) {
     let mut add = support::portner(data, port);
     add.args(["sp", "add", "--metadata"]).arg(metadata);
-    add.args(["--encryption", "legacy", "--name", "pysaml2 e2e SP"]);
+    add.args(["--encryption", "legacy", "--name", name]);
     for attribute in attributes {
         add.args(["--attribute", attribute]);
     }
     support::run_ok(add);
+}
+
+/// A free port that is not `taken`: Portner's port is free until its server starts.
+fn port_other_than(taken: u16) -> u16 {
+    std::iter::repeat_with(support::free_port)
+        .find(|&port| port != taken)
+        .unwrap()
 }
 
 fn run_browser(idp_url: &str, sp_urls: [&str; 2], code: &str) -> Value {
@@ -124,9 +131,15 @@ fn pysaml2_signs_an_employee_in_over_both_bindings_with_sso_replay_refusal_and_s
     // A is configured to receive the name (AT-9), B only the core attributes.
     for (name, attributes) in [("sp-a", &[FULL_NAME][..]), ("sp-b", &[][..])] {
         let sp_folder = folder.path().join(name);
-        let sp_port = support::free_port();
+        let sp_port = port_other_than(port);
         sps.push(start_sp(&python, &sp_folder, sp_port, &idp_url));
-        register_sp(&data, port, &sp_folder.join("sp-metadata.xml"), attributes);
+        register_sp(
+            &data,
+            port,
+            name,
+            &sp_folder.join("sp-metadata.xml"),
+            attributes,
+        );
         sp_urls.push(format!("http://127.0.0.1:{sp_port}"));
     }
     let server = support::start_server(&data, port);
