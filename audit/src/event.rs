@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use portner_shared::domain::{Cvr, NsisLevel, UserId, UserStatus, Username};
+use portner_shared::domain::{Cvr, NsisLevel, Role, UserId, UserStatus, Username};
 use serde::Serialize;
 
 /// A security-relevant event. One variant per kind; later features add their own.
@@ -332,6 +332,69 @@ pub enum AuditEvent {
         /// How many other SPs took part in the session.
         other_participants: u64,
     },
+    // Roles and the helpdesk (issue 5).
+    /// A staff role was granted in an organisation (LG-1 admin changes; EV-9).
+    RoleGranted {
+        /// The holder.
+        user_id: UserId,
+        /// The organisation the role applies to.
+        org: Cvr,
+        /// The role.
+        role: Role,
+    },
+    /// A staff role was revoked (LG-1 admin changes; EV-9).
+    RoleRevoked {
+        /// The former holder.
+        user_id: UserId,
+        /// The organisation.
+        org: Cvr,
+        /// The role.
+        role: Role,
+    },
+    /// A signed-in user was refused a console page or API endpoint (LG-1 access control).
+    AccessRefused {
+        /// Who asked.
+        user_id: UserId,
+        /// The HTTP method.
+        method: String,
+        /// The route pattern, not the concrete path (which may carry IDs of others).
+        route: String,
+        /// `LEVEL_TOO_LOW`, `ROLE_MISSING`, `WRONG_ORGANISATION`, `SELF_SERVICE`,
+        /// `VERIFICATION_REQUIRED` or `NO_ACCESS_RULE`.
+        reason: String,
+    },
+    /// A helpdesk operator verified a caller's identity before a credential action (HD-1,
+    /// HD-3; EV-12). The operator is the event's actor; the document reference stays in the
+    /// proofing record, since it may be a document number.
+    HelpdeskIdentityVerified {
+        /// The person verified.
+        user_id: UserId,
+        /// The identity-proofing record written.
+        proofing_id: i64,
+        /// How: `in_person`, `video_call`, `call_back`, …
+        method: String,
+        /// The document checked, if the method checks one.
+        document_type: Option<String>,
+        /// The level the verification supports under the policy.
+        level: NsisLevel,
+    },
+    /// A helpdesk operator acted on an account, resting on a verification (HD-2 to HD-5;
+    /// EV-12). Written beside the event of the change itself (code issued, unlock, …).
+    HelpdeskActionTaken {
+        /// The account acted on.
+        user_id: UserId,
+        /// `reset_code`, `activation_code`, `unlock`, `revoke_credential` or
+        /// `require_password_change`.
+        action: String,
+        /// The verification the action rests on.
+        proofing_id: i64,
+        /// That verification's method.
+        method: String,
+        /// The operator's reason, as typed.
+        reason: String,
+        /// The account's identity level after the action, capped by the verification's.
+        level_after: NsisLevel,
+    },
 }
 
 impl AuditEvent {
@@ -376,6 +439,12 @@ impl AuditEvent {
             Self::SamlRequestRefused { .. } => "SAML_REQUEST_REFUSED",
             Self::SamlResponseIssued { .. } => "SAML_RESPONSE_ISSUED",
             Self::SamlLogout { .. } => "SAML_LOGOUT",
+            // Roles and the helpdesk (issue 5).
+            Self::RoleGranted { .. } => "ROLE_GRANTED",
+            Self::RoleRevoked { .. } => "ROLE_REVOKED",
+            Self::AccessRefused { .. } => "ACCESS_REFUSED",
+            Self::HelpdeskIdentityVerified { .. } => "HELPDESK_IDENTITY_VERIFIED",
+            Self::HelpdeskActionTaken { .. } => "HELPDESK_ACTION_TAKEN",
         }
     }
 }

@@ -23,7 +23,7 @@ pub mod evidence;
 pub mod retention;
 mod verify;
 
-pub use chain::{AuditRecord, append, records};
+pub use chain::{AuditRecord, append, recent_about, records};
 pub use checkpoint::{AuditSigner, AuditVerifier, Checkpoint, CheckpointSchedule, Head};
 pub use event::{Actor, AuditContext, AuditEvent, Subject};
 pub use verify::{

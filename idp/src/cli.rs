@@ -132,6 +132,23 @@ pub enum UserCommand {
     Disable(UsernameArg),
     /// Issue a one-time activation code for a pending user and print it with the link.
     ActivationCode(ActivationCodeArgs),
+    /// Grant a staff role (administrator, helpdesk, auditor); bootstraps the first
+    /// administrator.
+    Grant(RoleArgs),
+    /// Revoke a staff role.
+    Revoke(RoleArgs),
+}
+
+/// `portner user grant|revoke` arguments.
+#[derive(Debug, Args)]
+pub struct RoleArgs {
+    /// The username.
+    pub username: String,
+    /// administrator, helpdesk or auditor.
+    pub role: String,
+    /// CVR number of the organisation the role applies to [default: the user's own].
+    #[arg(long)]
+    pub org: Option<String>,
 }
 
 /// `portner user activation-code` flags.

@@ -5,7 +5,9 @@
 
 use portner_audit::{AuditContext, AuditError, AuditEvent, Subject};
 use portner_shared::Clock;
-use portner_shared::domain::{NewOrganisation, NewUser, Organisation, User, UserStatus, Username};
+use portner_shared::domain::{
+    Cvr, NewOrganisation, NewUser, Organisation, Role, RoleAssignment, User, UserStatus, Username,
+};
 use portner_shared::store::{Store, StoreError};
 
 /// Why a directory change was not made. Nothing was written in any case.
@@ -121,4 +123,86 @@ pub async fn set_user_status(
     tx.commit().await?;
     user.status = status;
     Ok(user)
+}
+
+/// Grants `role` in `org` (the user's own organisation when `None`). Granting a role the user
+/// already holds changes nothing and records nothing; the result says whether it was new.
+///
+/// # Errors
+///
+/// [`DirectoryError::NotFound`] if the user or organisation does not exist.
+pub async fn grant_role(
+    store: &Store,
+    clock: &dyn Clock,
+    context: &AuditContext,
+    username: &Username,
+    role: Role,
+    org: Option<&Cvr>,
+) -> Result<(RoleAssignment, bool), DirectoryError> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+
+    let user = tx
+        .user_by_username(username)
+        .await?
+        .ok_or(DirectoryError::NotFound("user"))?;
+    let org = org.unwrap_or(&user.org).clone();
+    if tx.organisation(&org).await?.is_none() {
+        return Err(DirectoryError::NotFound("organisation"));
+    }
+    let assignment = RoleAssignment {
+        user_id: user.id,
+        org: org.clone(),
+        role,
+        granted_by: context.actor.to_string(),
+        granted_at: now,
+    };
+    if !tx.grant_role(&assignment).await? {
+        return Ok((assignment, false));
+    }
+    let event = AuditEvent::RoleGranted {
+        user_id: user.id,
+        org,
+        role,
+    };
+    portner_audit::append(&mut tx, now, context, &Subject::User(user.id), &event).await?;
+
+    tx.commit().await?;
+    Ok((assignment, true))
+}
+
+/// Revokes `role` in `org` (the user's own organisation when `None`). Returns whether the
+/// user held it; revoking a role not held records nothing.
+///
+/// # Errors
+///
+/// [`DirectoryError::NotFound`] if the user does not exist.
+pub async fn revoke_role(
+    store: &Store,
+    clock: &dyn Clock,
+    context: &AuditContext,
+    username: &Username,
+    role: Role,
+    org: Option<&Cvr>,
+) -> Result<bool, DirectoryError> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+
+    let user = tx
+        .user_by_username(username)
+        .await?
+        .ok_or(DirectoryError::NotFound("user"))?;
+    let org = org.unwrap_or(&user.org).clone();
+    if !tx.revoke_role(user.id, &org, role).await? {
+        return Ok(false);
+    }
+    let event = AuditEvent::RoleRevoked {
+        user_id: user.id,
+        org,
+        role,
+    };
+    portner_audit::append(&mut tx, now, context, &Subject::User(user.id), &event).await?;
+
+    tx.commit().await?;
+    Ok(true)
 }

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cli;
 mod commands;
+pub mod console;
 pub mod datadir;
 pub mod directory;
 mod health;

@@ -93,6 +93,7 @@ impl Category {
             || has("POLICY")
             || has("CONFIG")
             || has("RIGHT")
+            || has("ROLE")
         {
             Self::Admin
         } else {
@@ -273,5 +274,11 @@ mod tests {
         assert_eq!(Category::of("SYNC_ACTION_FAILED"), Category::Sync);
         assert_eq!(Category::of("SAML_RESPONSE_SENT"), Category::Saml);
         assert_eq!(Category::of("SOMETHING_NEW"), Category::Other);
+        assert_eq!(Category::of("ROLE_GRANTED"), Category::Admin);
+        assert_eq!(
+            Category::of("HELPDESK_IDENTITY_VERIFIED"),
+            Category::Helpdesk
+        );
+        assert_eq!(Category::of("HELPDESK_ACTION_TAKEN"), Category::Helpdesk);
     }
 }

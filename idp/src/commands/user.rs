@@ -1,10 +1,12 @@
-//! `portner user add|list|show|disable`.
+//! `portner user add|list|show|disable|activation-code|grant|revoke`.
 
 use portner_audit::AuditContext;
-use portner_shared::domain::{Cpr, Cvr, Email, NewUser, UserStatus, Username};
+use portner_shared::domain::{Cpr, Cvr, Email, NewUser, Role, UserStatus, Username};
 
 use super::{CommandError, Environment};
-use crate::cli::{ActivationCodeArgs, UserAddArgs, UserCommand, UserListArgs, UserShowArgs};
+use crate::cli::{
+    ActivationCodeArgs, RoleArgs, UserAddArgs, UserCommand, UserListArgs, UserShowArgs,
+};
 
 pub(super) async fn run(
     command: UserCommand,
@@ -15,6 +17,8 @@ pub(super) async fn run(
         UserCommand::List(args) => list(args, environment).await,
         UserCommand::Show(args) => show(args, environment).await,
         UserCommand::ActivationCode(args) => activation_code(args, environment).await,
+        UserCommand::Grant(args) => grant(args, environment).await,
+        UserCommand::Revoke(args) => revoke(args, environment).await,
         UserCommand::Disable(args) => {
             let username: Username = args.username.parse()?;
             let user = crate::directory::set_user_status(
@@ -156,6 +160,48 @@ async fn activation_code(
         );
     } else {
         out!("identity level after activation: {}", issued.record.level);
+    }
+    Ok(())
+}
+
+async fn grant(args: RoleArgs, environment: &Environment) -> Result<(), CommandError> {
+    let username: Username = args.username.parse()?;
+    let role: Role = args.role.parse()?;
+    let org: Option<Cvr> = args.org.as_deref().map(str::parse).transpose()?;
+    let (assignment, new) = crate::directory::grant_role(
+        &environment.store,
+        environment.clock.as_ref(),
+        &AuditContext::cli(),
+        &username,
+        role,
+        org.as_ref(),
+    )
+    .await?;
+    if new {
+        out!("user {username} is now {role} of {}", assignment.org);
+    } else {
+        out!("user {username} already is {role} of {}", assignment.org);
+    }
+    Ok(())
+}
+
+async fn revoke(args: RoleArgs, environment: &Environment) -> Result<(), CommandError> {
+    let username: Username = args.username.parse()?;
+    let role: Role = args.role.parse()?;
+    let org: Option<Cvr> = args.org.as_deref().map(str::parse).transpose()?;
+    let held = crate::directory::revoke_role(
+        &environment.store,
+        environment.clock.as_ref(),
+        &AuditContext::cli(),
+        &username,
+        role,
+        org.as_ref(),
+    )
+    .await?;
+    if held {
+        out!("user {username} is no longer {role}");
+    } else {
+        out!("user {username} did not hold {role} there; nothing changed");
     }
     Ok(())
 }

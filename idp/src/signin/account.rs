@@ -207,6 +207,8 @@ pub async fn change_password(
     })
     .await?;
     tx.push_password_history(user_id, &phc_hash, now).await?;
+    // A new password meets a helpdesk's "change your password" requirement (issue 5).
+    tx.clear_password_change_requirement(user_id).await?;
     append(
         &mut tx,
         &origin,

@@ -8,15 +8,15 @@
 //! consumed, the password set, the credential bound at the code's level, the account made
 //! active and a session started, all in one transaction.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use portner_audit::{AuditContext, AuditEvent, Subject};
 use portner_shared::Clock;
 use portner_shared::crypto::sha256;
 use portner_shared::domain::{
-    ActivationCode, NsisLevel, PasswordCredential, ProofingMethod, User, UserStatus, Username,
-    WebAuthnCredential,
+    ActivationCode, NsisLevel, PasswordCredential, ProofingMethod, User, UserId, UserStatus,
+    Username, WebAuthnCredential,
 };
-use portner_shared::store::{Store, StoreError};
+use portner_shared::store::{Store, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 
 use super::login::{append, audit_failure, refuse};
@@ -127,28 +127,48 @@ pub async fn issue_code(
         None => (None, NsisLevel::Low),
     };
 
-    tx.revoke_activation_codes_of(user.id, now).await?;
+    let validity = Duration::hours(i64::from(valid_hours));
+    let issued =
+        issue_code_in(&mut tx, context, user.id, proofing_id, level, validity, now).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// Issues a code inside `tx`, ending the user's older codes (W10); the caller has checked the
+/// user and commits. The helpdesk uses it to issue a code in the same transaction as the
+/// verification and the reset it rests on.
+///
+/// # Errors
+///
+/// The store, audit trail or random source failed.
+pub(crate) async fn issue_code_in(
+    tx: &mut Tx,
+    context: &AuditContext,
+    user_id: UserId,
+    proofing_id: Option<i64>,
+    level: NsisLevel,
+    validity: Duration,
+    now: DateTime<Utc>,
+) -> Result<IssuedCode, SignInError> {
+    tx.revoke_activation_codes_of(user_id, now).await?;
     let code = generate_code()?;
     let record = ActivationCode {
         code_hash: hash_code(&code).ok_or(SignInError::Internal("code".to_owned()))?,
-        user_id: user.id,
+        user_id,
         proofing_id,
         level,
         created_at: now,
-        expires_at: now + Duration::hours(i64::from(valid_hours)),
+        expires_at: now + validity,
         used_at: None,
     };
     tx.insert_activation_code(&record).await?;
     let event = AuditEvent::ActivationCodeIssued {
-        user_id: user.id,
+        user_id,
         proofing_id,
         level,
         expires: record.expires_at.to_rfc3339(),
     };
-    portner_audit::append(&mut tx, now, context, &Subject::User(user.id), &event)
-        .await
-        .map_err(SignInError::from)?;
-    tx.commit().await?;
+    portner_audit::append(tx, now, context, &Subject::User(user_id), &event).await?;
     Ok(IssuedCode {
         code: group(&code),
         record,
@@ -279,7 +299,7 @@ pub async fn begin(
 
 /// The pending user a username and code name together, if the code is live.
 async fn find_pending(
-    tx: &mut portner_shared::store::Tx,
+    tx: &mut Tx,
     username: &str,
     code: &str,
     now: chrono::DateTime<Utc>,
@@ -374,6 +394,7 @@ pub async fn finish(
     tx.set_password(&password).await?;
     tx.push_password_history(user_id, &context.phc_hash, now)
         .await?;
+    tx.clear_password_change_requirement(user_id).await?;
     tx.set_user_status(user_id, UserStatus::Active, now).await?;
     tx.set_identity_level(user_id, record.level, now).await?;
 

@@ -24,8 +24,8 @@ use super::{Origin, PolicyViolation, SignIn, SignInError, account, activation, l
 use crate::app::AppState;
 use crate::saml::sso::RequestHandle;
 
-const CSRF_COOKIE: &str = "portner-csrf";
-const LANG_COOKIE: &str = "portner-lang";
+pub(crate) const CSRF_COOKIE: &str = "portner-csrf";
+pub(crate) const LANG_COOKIE: &str = "portner-lang";
 /// Largest form body accepted; the WebAuthn response is the largest field.
 const MAX_BODY_BYTES: usize = 96 * 1024;
 /// Pages may load only their own script; nothing may frame them (STYLE.md 3.14).
@@ -98,7 +98,7 @@ fn request_info(
     }
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -109,7 +109,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-fn csrf_token(cookie: &str) -> String {
+pub(crate) fn csrf_token(cookie: &str) -> String {
     hex::encode(sha256(format!("portner-csrf-v1:{cookie}").as_bytes()))
 }
 
@@ -186,7 +186,7 @@ impl Visitor {
 
 /// The client's socket address, when the server was started with connection info (tests
 /// driving the router directly may leave it out, or insert it to simulate sources).
-pub(crate) struct ClientAddress(pub Option<SocketAddr>);
+pub(crate) struct ClientAddress(pub(crate) Option<SocketAddr>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;

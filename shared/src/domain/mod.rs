@@ -1,5 +1,5 @@
-//! Domain types: organisations, users, rights, authenticators, identity proofing, sessions,
-//! service providers and the sync outbox.
+//! Domain types: organisations, users, rights, staff roles, authenticators, identity proofing,
+//! sessions, service providers and the sync outbox.
 //!
 //! Values that arrive from outside (a CVR number, a username, an e-mail address) are parsed into
 //! newtypes once, at the edge, so that code further in never meets an invalid one (STYLE.md 3.3,
@@ -11,6 +11,7 @@ mod organisation;
 mod outbox;
 mod proofing;
 mod right;
+mod role;
 mod service_provider;
 mod session;
 mod signin;
@@ -21,8 +22,9 @@ pub use authenticator::{PasswordCredential, WebAuthnCredential};
 pub use nsis::NsisLevel;
 pub use organisation::{Cvr, NewOrganisation, Organisation, PNumber, SeNumber, UserIdSuffix};
 pub use outbox::{OutboxAction, OutboxState, SyncAction};
-pub use proofing::{IdentityProofing, ProofingMethod};
+pub use proofing::{IdDocument, IdentityProofing, ProofingMethod};
 pub use right::{Right, RightAssignment, RightId, RightScope, RightSource};
+pub use role::{Role, RoleAssignment};
 pub use service_provider::{PendingSamlRequest, SamlParticipant, ServiceProvider, SpProfile};
 pub use session::Session;
 pub use signin::{ActivationCode, SignInFailures, WebAuthnCeremony};

@@ -75,4 +75,61 @@ pub struct IdentityProofing {
     pub verified_by: String,
     /// When.
     pub verified_at: DateTime<Utc>,
+    /// The identity document checked, for methods that check one (HD-1); `None` for older
+    /// records and for call-back or authoritative-source verifications.
+    pub document_type: Option<IdDocument>,
+}
+
+/// The kind of identity document a helpdesk operator checked (HD-1, IP-3).
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdDocument {
+    /// A driving licence.
+    DrivingLicence,
+    /// Another photo identity document; the reference says which.
+    Other,
+    /// A passport.
+    Passport,
+    /// A residence card.
+    ResidenceCard,
+}
+
+impl IdDocument {
+    /// Every kind, in the order forms list them.
+    pub const ALL: [Self; 4] = [
+        Self::Passport,
+        Self::DrivingLicence,
+        Self::ResidenceCard,
+        Self::Other,
+    ];
+
+    /// The name used in the store and in forms.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DrivingLicence => "driving_licence",
+            Self::Other => "other",
+            Self::Passport => "passport",
+            Self::ResidenceCard => "residence_card",
+        }
+    }
+}
+
+impl fmt::Display for IdDocument {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.pad(self.as_str())
+    }
+}
+
+impl FromStr for IdDocument {
+    type Err = ParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|document| document.as_str() == text)
+            .ok_or(ParseError::new(
+                "document_type",
+                "must be passport, driving_licence, residence_card or other",
+            ))
+    }
 }

@@ -17,6 +17,7 @@ mod organisations;
 mod outbox;
 mod proofing;
 mod rights;
+mod roles;
 mod saml;
 mod service_providers;
 mod sessions;
@@ -24,6 +25,7 @@ mod signin;
 mod sync;
 mod users;
 
+pub use roles::SEARCH_LIMIT;
 pub use sync::{ClaimedAction, OutboxSummary};
 
 use std::time::Duration;

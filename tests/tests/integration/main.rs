@@ -34,6 +34,7 @@ macro_rules! on_both_backends {
 
 mod audit;
 mod evidence;
+mod helpdesk;
 mod signin;
 mod sso;
 mod store;

@@ -1,0 +1,44 @@
+//! The staff consoles (issue 5): the role table and its guard ([`access`]), the shared page
+//! frame ([`page`]) and the helpdesk ([`helpdesk`]).
+//!
+//! Every console route is registered here and passes through [`access::guard`]; later
+//! consoles (administration, the auditor's `/audit`) add their routes to [`router`] and their
+//! lines to [`access::RULES`], and get the same session, level and role checks.
+
+pub mod access;
+pub mod helpdesk;
+pub mod page;
+
+#[cfg(test)]
+mod test_support;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+
+/// Largest console form accepted; the longest field is a 200-character reason.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The console routes, each behind the access guard.
+pub fn router(state: AppState) -> Router<AppState> {
+    use helpdesk::pages;
+    Router::new()
+        .route("/helpdesk", get(pages::search))
+        .route("/helpdesk/users/{id}", get(pages::user))
+        .route("/helpdesk/users/{id}/verify", post(pages::verify))
+        .route("/helpdesk/users/{id}/code", post(pages::code))
+        .route("/helpdesk/users/{id}/unlock", post(pages::unlock))
+        .route(
+            "/helpdesk/users/{id}/revoke-credential",
+            post(pages::revoke_credential),
+        )
+        .route(
+            "/helpdesk/users/{id}/require-password-change",
+            post(pages::require_password_change),
+        )
+        .route_layer(middleware::from_fn_with_state(state, access::guard))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}

@@ -1,0 +1,310 @@
+//! The consoles' page frame, texts, language choice and CSRF tokens.
+//!
+//! Consoles share the sign-in pages' CSRF scheme (the `portner-csrf` cookie and its SHA-256
+//! in every form, ASVS 3.5) and language cookie, so one cookie serves both. Console pages load
+//! no script at all; their CSP says so.
+
+use axum::http::StatusCode;
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+use portner_shared::crypto::constant_time_eq;
+
+pub use crate::signin::html::Lang;
+use crate::signin::pages::{CSRF_COOKIE, LANG_COOKIE, cookie_value, csrf_token};
+
+/// Console pages run no script and may not be framed (STYLE.md 3.14).
+const CONSOLE_CSP: &str =
+    "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The page language: `?lang=` first, then the saved choice, then `Accept-Language`.
+pub fn lang(headers: &HeaderMap, query: Option<&str>) -> Lang {
+    let chosen = query.and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == "lang")
+            .map(|(_, value)| value.into_owned())
+    });
+    let saved = cookie_value(headers, LANG_COOKIE);
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok());
+    Lang::pick(chosen.as_deref().or(saved.as_deref()), accept)
+}
+
+/// The CSRF token for the page's forms, and the cookie to set when the browser has none.
+///
+/// # Errors
+///
+/// The random source failed.
+pub fn csrf(headers: &HeaderMap) -> Result<(String, Option<String>), crate::signin::SignInError> {
+    if let Some(existing) = csrf_cookie(headers) {
+        return Ok((csrf_token(&existing), None));
+    }
+    let value = crate::signin::random_hex::<32>()?;
+    let cookie = format!("{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax");
+    Ok((csrf_token(&value), Some(cookie)))
+}
+
+/// Whether a submitted form's token matches the browser's CSRF cookie (constant time).
+pub fn csrf_valid(headers: &HeaderMap, token: &str) -> bool {
+    csrf_cookie(headers)
+        .is_some_and(|cookie| constant_time_eq(csrf_token(&cookie).as_bytes(), token.as_bytes()))
+}
+
+fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, CSRF_COOKIE).filter(|value| value.len() == 64)
+}
+
+/// A console page: CSP, no caching (pages show personal data and one-time codes), cookies.
+pub fn respond(status: StatusCode, markup: Markup, cookie: Option<String>) -> Response {
+    let mut response = (status, Html(markup.into_string())).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONSOLE_CSP),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(value) = cookie.and_then(|cookie| HeaderValue::from_str(&cookie).ok()) {
+        headers.append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// A page holding one message, e.g. a refusal.
+pub fn message(status: StatusCode, lang: Lang, text: Text) -> Response {
+    let body = html! {
+        p role="alert" { (lang.console(text)) }
+        @if matches!(text, Text::LevelTooLow) {
+            p { a href="/login" { (lang.console(Text::SignInAgain)) } }
+        }
+    };
+    respond(status, frame(lang, Text::Console, "/helpdesk", body), None)
+}
+
+/// The page frame: language, title, language switch, main content.
+pub fn frame(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
+    let other = if lang == Lang::Da { Lang::En } else { Lang::Da };
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (lang.console(title)) " – Portner" }
+            }
+            body {
+                nav aria-label=(lang.console(Text::Navigation)) {
+                    a href="/helpdesk" { (lang.console(Text::Helpdesk)) }
+                    " · "
+                    a href={ (path) "?lang=" (other.code()) }
+                        hreflang=(other.code()) lang=(other.code()) {
+                        (lang.console(Text::OtherLanguage))
+                    }
+                }
+                main {
+                    h1 { (lang.console(title)) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// Console texts in both languages.
+pub trait ConsoleText {
+    /// The text for `key` in this language.
+    fn console(self, key: Text) -> &'static str;
+}
+
+impl ConsoleText for Lang {
+    fn console(self, key: Text) -> &'static str {
+        let (da, en) = key.both();
+        match self {
+            Self::Da => da,
+            Self::En => en,
+        }
+    }
+}
+
+/// Every text the consoles show.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[allow(missing_docs)]
+pub enum Text {
+    Action,
+    ActivationCode,
+    AccountLevel,
+    CallBack,
+    Code,
+    CodeExpires,
+    CodeHint,
+    Console,
+    Credential,
+    Credentials,
+    DocumentType,
+    DrivingLicence,
+    Email,
+    Failed,
+    Forbidden,
+    Helpdesk,
+    InPerson,
+    IssueCode,
+    LastUsed,
+    Level,
+    LevelTooLow,
+    Lockout,
+    LockedUntil,
+    Method,
+    Name,
+    Navigation,
+    NoCredentials,
+    NoEvents,
+    NoUsers,
+    NotAllowed,
+    NotFound,
+    NotLocked,
+    OtherDocument,
+    OtherLanguage,
+    Passport,
+    PasswordChangeRequired,
+    Reason,
+    RecentSignIns,
+    RecordVerification,
+    Reference,
+    ReferenceHint,
+    RequirePasswordChange,
+    ResetCode,
+    ResidenceCard,
+    Revoke,
+    Search,
+    SearchHint,
+    SearchResults,
+    SelfService,
+    SignInAgain,
+    Status,
+    TooMany,
+    Unlock,
+    User,
+    Username,
+    VerificationInvalid,
+    VerificationRequired,
+    VerificationValid,
+    VideoCall,
+    BadInput,
+    WrongFailures,
+}
+
+impl Text {
+    const fn both(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Action => ("Handling", "Action"),
+            Self::ActivationCode => ("Aktiveringskode udstedt", "Activation code issued"),
+            Self::AccountLevel => ("Kontoens sikringsniveau", "Account assurance level"),
+            Self::BadInput => (
+                "Et felt mangler, er for langt eller ugyldigt.",
+                "A field is missing, too long or invalid.",
+            ),
+            Self::CallBack => (
+                "Opringning til registreret nummer",
+                "Call-back to registered number",
+            ),
+            Self::Code => ("Kode", "Code"),
+            Self::CodeExpires => ("Udløber", "Expires"),
+            Self::CodeHint => (
+                "Koden vises kun denne ene gang. Giv den til brugeren ad den verificerede kanal; \
+                 brugeren vælger selv sin adgangskode på /activate.",
+                "The code is shown this once only. Give it to the user over the verified \
+                 channel; the user chooses their own password at /activate.",
+            ),
+            Self::Console => ("Konsol", "Console"),
+            Self::Credential => ("Sikkerhedsnøgle", "Security key"),
+            Self::Credentials => ("Sikkerhedsnøgler", "Security keys"),
+            Self::DocumentType => ("Dokumenttype", "Document type"),
+            Self::DrivingLicence => ("Kørekort", "Driving licence"),
+            Self::Email => ("E-mail", "E-mail"),
+            Self::Failed => (
+                "Noget gik galt. Prøv igen.",
+                "Something went wrong. Try again.",
+            ),
+            Self::Forbidden => (
+                "Du har ikke adgang til denne side.",
+                "You do not have access to this page.",
+            ),
+            Self::Helpdesk => ("Helpdesk", "Helpdesk"),
+            Self::InPerson => (
+                "Personligt fremmøde med billed-id",
+                "In person with photo ID",
+            ),
+            Self::IssueCode => ("Udsted kode", "Issue code"),
+            Self::LastUsed => ("Sidst brugt", "Last used"),
+            Self::Level => ("Niveau", "Level"),
+            Self::LevelTooLow => (
+                "Konsollen kræver log ind på NSIS betydelig: adgangskode og sikkerhedsnøgle.",
+                "The console needs a sign-in at NSIS Substantial: password and security key.",
+            ),
+            Self::Lockout => ("Spærring", "Lockout"),
+            Self::LockedUntil => ("Spærret til", "Locked until"),
+            Self::Method => ("Metode", "Method"),
+            Self::Name => ("Navn", "Name"),
+            Self::Navigation => ("Navigation", "Navigation"),
+            Self::NoCredentials => ("Ingen sikkerhedsnøgler.", "No security keys."),
+            Self::NoEvents => ("Ingen hændelser.", "No events."),
+            Self::NoUsers => ("Ingen brugere fundet.", "No users found."),
+            Self::NotAllowed => (
+                "Det kan ikke lade sig gøre for denne konto i dens nuværende tilstand.",
+                "That is not possible for this account in its current state.",
+            ),
+            Self::NotFound => ("Brugeren findes ikke.", "No such user."),
+            Self::NotLocked => ("Kontoen er ikke spærret.", "The account is not locked."),
+            Self::OtherDocument => ("Andet billed-id", "Other photo ID"),
+            Self::OtherLanguage => ("English", "Dansk"),
+            Self::Passport => ("Pas", "Passport"),
+            Self::PasswordChangeRequired => (
+                "Skift af adgangskode kræves siden",
+                "Password change required since",
+            ),
+            Self::Reason => ("Begrundelse", "Reason"),
+            Self::RecentSignIns => ("Seneste log ind", "Recent sign-ins"),
+            Self::RecordVerification => ("Registrér identitetskontrol", "Record identity check"),
+            Self::Reference => ("Reference", "Reference"),
+            Self::ReferenceHint => (
+                "Dokumentets løbenummer eller sagsnummer. Aldrig et CPR-nummer.",
+                "The document's serial number or a case number. Never a CPR number.",
+            ),
+            Self::RequirePasswordChange => ("Kræv ny adgangskode", "Require password change"),
+            Self::ResetCode => ("Nulstillingskode udstedt", "Reset code issued"),
+            Self::ResidenceCard => ("Opholdskort", "Residence card"),
+            Self::Revoke => ("Tilbagekald", "Revoke"),
+            Self::Search => ("Søg", "Search"),
+            Self::SearchHint => ("Brugernavn, navn eller e-mail", "Username, name or e-mail"),
+            Self::SearchResults => ("Resultater", "Results"),
+            Self::SelfService => (
+                "Du kan ikke udføre helpdesk-handlinger på din egen konto.",
+                "You cannot take helpdesk actions on your own account.",
+            ),
+            Self::SignInAgain => ("Log ind igen", "Sign in again"),
+            Self::Status => ("Status", "Status"),
+            Self::TooMany => (
+                "Der er flere resultater end vist. Gør søgningen mere præcis.",
+                "There are more results than shown. Narrow the search.",
+            ),
+            Self::Unlock => ("Ophæv spærring", "Unlock"),
+            Self::User => ("Bruger", "User"),
+            Self::Username => ("Brugernavn", "Username"),
+            Self::VerificationInvalid => (
+                "Identitetskontrollen er ikke gyldig: metoden understøtter ikke niveauet, \
+                 eller dokument eller reference mangler eller ligner et CPR-nummer.",
+                "The identity check is not valid: the method does not support that level, \
+                 or the document or reference is missing or looks like a CPR number.",
+            ),
+            Self::VerificationRequired => (
+                "Registrér en identitetskontrol af brugeren, før du handler. Den gælder i 30 \
+                 minutter for dig.",
+                "Record an identity check of the user before acting. It is valid for 30 \
+                 minutes, for you.",
+            ),
+            Self::VerificationValid => ("Gyldig identitetskontrol", "Valid identity check"),
+            Self::VideoCall => ("Videoopkald med billed-id", "Video call with photo ID"),
+            Self::WrongFailures => ("Forkerte adgangskoder i træk", "Wrong passwords in a row"),
+        }
+    }
+}
