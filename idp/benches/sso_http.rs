@@ -20,6 +20,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "sso_http/peer.rs"]
 mod peer;
 
 use std::io::{Read, Write};

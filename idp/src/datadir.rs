@@ -3,8 +3,9 @@
 //! On first use the folder is created (mode 0700) and filled with an RSA-3072 signing key, an
 //! encryption key, the audit key that signs checkpoints and evidence packs (kept apart from the
 //! SAML keys so that rolling those over never invalidates the audit trail's signatures), each
-//! with a self-signed certificate, and, unless configured, the CPR field key. Private files are mode 0600 and are written to a temporary name and renamed, so a
-//! crash never leaves half a key. Later starts load the same files; nothing is regenerated.
+//! with a self-signed certificate, and, unless configured, the CPR field key. Private files
+//! are mode 0600 and are written to a temporary name and renamed, so a crash never leaves half
+//! a key. Later starts load the same files; nothing is regenerated.
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;

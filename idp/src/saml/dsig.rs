@@ -18,8 +18,8 @@
 //!    one of the metadata keys. It only ever narrows the choice: the keys tried are the
 //!    metadata keys, never a key from the message (the pysaml2 CVE-2021-21239 shape).
 //! 4. **Digest.** The root without the `Signature` (enveloped transform), canonicalised by
-//!    the private `c14n` module over the same tree the caller reads fields from, hashed, and compared in
-//!    constant time with `DigestValue`.
+//!    the private `c14n` module over the same tree the caller reads fields from, hashed, and
+//!    compared in constant time with `DigestValue`.
 //! 5. **Signature.** `SignedInfo` canonicalised (its in-scope namespaces come from the root
 //!    and the `Signature`), verified against each metadata key of the matching type.
 //!

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::authn_request::{self, DEFAULT_SKEW, RequestError};
+use super::authn_request::{self, DEFAULT_SKEW};
 use super::idp_metadata::{self, MetadataProfile};
 use super::sso::{self, Next, RequestHandle, SsoError};
 use super::xml::{self, Limits};
@@ -91,7 +91,10 @@ async fn redirect_outcome(
     let registered = sp.as_ref().map(|sp| sp.registration.entity_id.as_str());
     match verified {
         Ok(request) => sso::accept(state, request, "redirect", DEFAULT_SKEW, &visitor.origin).await,
-        Err(error) => refuse(state, registered, &error, visitor).await,
+        Err(error) => {
+            let relay_state = message.relay_state.as_deref();
+            sso::refuse(state, registered, &error, relay_state, &visitor.origin).await
+        }
     }
 }
 
@@ -132,7 +135,10 @@ async fn post_outcome(state: &AppState, visitor: &Visitor, body: &[u8]) -> Resul
     let registered = sp.as_ref().map(|sp| sp.registration.entity_id.as_str());
     match verified {
         Ok(request) => sso::accept(state, request, "post", DEFAULT_SKEW, &visitor.origin).await,
-        Err(error) => sso::refuse(state, registered, &error, &visitor.origin).await,
+        Err(error) => {
+            let relay_state = relay_state.as_deref();
+            sso::refuse(state, registered, &error, relay_state, &visitor.origin).await
+        }
     }
 }
 
@@ -173,15 +179,6 @@ fn verifier_view(
 ) -> Option<super::authn_request::RegisteredSp> {
     sp.filter(|sp| sp.registration.entity_id == issuer)
         .map(sso::LoadedSp::verifier_view)
-}
-
-async fn refuse(
-    state: &AppState,
-    registered_issuer: Option<&str>,
-    error: &RequestError,
-    visitor: &Visitor,
-) -> Result<Next, SsoError> {
-    sso::refuse(state, registered_issuer, error, &visitor.origin).await
 }
 
 /// The `Issuer` a message claims, before anything about it is trusted.

@@ -387,6 +387,7 @@ pub async fn refuse(
     state: &AppState,
     issuer: Option<&str>,
     error: &super::authn_request::RequestError,
+    relay_state: Option<&str>,
     origin: &Origin,
 ) -> Result<Next, SsoError> {
     let now = state.clock.now();
@@ -417,7 +418,7 @@ pub async fn refuse(
         Some((acs, _, message_base64)) => Next::Post {
             action: acs.location.clone(),
             message_base64,
-            relay_state: None,
+            relay_state: relay_state.map(str::to_owned),
         },
         None => Next::ErrorPage,
     })

@@ -200,6 +200,11 @@ pub struct Field {
     pub hint: Option<Text>,
 }
 
+/// `&` when `path` has a query already (a sign-in continuing a SAML request), else `?`.
+fn query_separator(path: &str) -> &'static str {
+    if path.contains('?') { "&" } else { "?" }
+}
+
 /// The page frame: language, title, language switch, main content.
 pub fn page(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
     let other = if lang == Lang::Da { Lang::En } else { Lang::Da };
@@ -213,7 +218,7 @@ pub fn page(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
             }
             body {
                 nav aria-label="language" {
-                    a href={ (path) (if path.contains('?') { "&" } else { "?" }) "lang=" (other.code()) }
+                    a href={ (path) (query_separator(path)) "lang=" (other.code()) }
                         hreflang=(other.code()) lang=(other.code()) {
                         (lang.text(Text::OtherLanguage))
                     }

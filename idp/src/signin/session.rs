@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Origin, SignIn, SignInError, random_hex};
 
+/// How often a session's last-seen time is written back (see [`load`]).
+const TOUCH_INTERVAL: Duration = Duration::minutes(1);
+
 /// The factors a session rests on, stored as the session's `factors_json`.
 #[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct Factors {
@@ -212,8 +215,10 @@ pub async fn load(
         return Ok(None);
     };
     let now = signin.clock.now();
-    let mut tx = signin.store.begin().await?;
-    let Some(mut session) = tx.session(&hash_id(value)).await? else {
+    let mut read = signin.store.read().await?;
+    let found = read.session(&hash_id(value)).await?;
+    read.rollback().await?;
+    let Some(mut session) = found else {
         return Ok(None);
     };
     let factors: Factors = serde_json::from_str(&session.factors_json)
@@ -227,21 +232,31 @@ pub async fn load(
         None
     };
     if let Some(reason) = ended {
-        tx.delete_session(&session.id_hash).await?;
-        let origin = Origin {
-            correlation_id: Some(factors.correlation_id.clone()),
-            ..origin.clone()
-        };
-        audit_end(&mut tx, now, &origin, session.user_id, reason).await?;
+        // Read and delete are separate transactions: of two requests that find the same
+        // session expired, only the one whose delete removes it audits the end.
+        let mut tx = signin.store.begin().await?;
+        if tx.delete_session(&session.id_hash).await? {
+            let origin = Origin {
+                correlation_id: Some(factors.correlation_id.clone()),
+                ..origin.clone()
+            };
+            audit_end(&mut tx, now, &origin, session.user_id, reason).await?;
+        }
         tx.commit().await?;
         return Ok(None);
     }
 
+    // The last-seen time is written at most once a minute: every page and every SSO
+    // response reads the session, and a write per read would serialise them all on SQLite's
+    // single writer. The idle limit is therefore honoured to within a minute.
     let level = factors.level(now, &signin.settings);
-    session.last_seen_at = now;
-    session.level = level;
-    tx.update_session(&session).await?;
-    tx.commit().await?;
+    if now - session.last_seen_at >= TOUCH_INTERVAL || level != session.level {
+        session.last_seen_at = now;
+        session.level = level;
+        let mut tx = signin.store.begin().await?;
+        tx.update_session(&session).await?;
+        tx.commit().await?;
+    }
     Ok(Some(ActiveSession {
         session,
         factors,
