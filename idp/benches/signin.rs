@@ -20,12 +20,9 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use portner_audit::AuditContext;
 use portner_idp::app::{AppState, app};
 use portner_idp::signin::SignIn;
-use portner_idp::signin::activation::{Proofing, issue_code};
 use portner_shared::config::{Backend, SignInSettings};
 use portner_shared::crypto::FieldCipher;
-use portner_shared::domain::{
-    Cvr, Email, NewOrganisation, NewUser, NsisLevel, ProofingMethod, Username,
-};
+use portner_shared::domain::{Cvr, NewOrganisation, Username};
 use portner_shared::store::Store;
 use portner_shared::{Clock, SystemClock};
 
@@ -201,28 +198,15 @@ async fn full_logins(
     let mut keys = Vec::new();
     for index in 0..concurrency {
         let username: Username = format!("bench{index}").parse().unwrap();
-        let email: Email = format!("bench{index}@testfirma.dk").parse().unwrap();
-        let new =
-            NewUser::new(org_cvr.clone(), username.clone(), "Bench User", email, None).unwrap();
-        portner_idp::directory::create_user(&store, clock.as_ref(), &context, &new)
-            .await
-            .unwrap();
-        let proofing = Proofing {
-            method: ProofingMethod::InPerson,
-            reference: "benchmark".to_owned(),
-            level: NsisLevel::Substantial,
-        };
-        let code = issue_code(
+        let (key, _) = common::activated_user(
             &store,
             clock.as_ref(),
-            &context,
-            &username,
-            Some(&proofing),
-            72,
+            address,
+            &origin,
+            &org_cvr,
+            username.as_str(),
         )
-        .await
-        .unwrap();
-        let (key, _) = common::activate(address, &origin, username.as_str(), &code.code).await;
+        .await;
         keys.push((username, key));
         print!(".");
     }

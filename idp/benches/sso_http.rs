@@ -38,12 +38,9 @@ use portner_idp::keys::KeyPair;
 use portner_idp::saml::redirect::{MessageKind, encode_signed};
 use portner_idp::saml::registry::{SpSettings, register};
 use portner_idp::signin::SignIn;
-use portner_idp::signin::activation::{Proofing, issue_code};
 use portner_shared::config::{Backend, SignInSettings};
 use portner_shared::crypto::FieldCipher;
-use portner_shared::domain::{
-    Cvr, Email, NewOrganisation, NewUser, NsisLevel, ProofingMethod, SpProfile, Username,
-};
+use portner_shared::domain::{Cvr, NewOrganisation, SpProfile};
 use portner_shared::store::Store;
 use portner_shared::{Clock, SystemClock};
 
@@ -218,28 +215,9 @@ async fn signed_in_sessions(idp: KeyPair, count: usize) -> Vec<Session> {
     let sp_key = Arc::new(sp.private_key);
     let mut sessions = Vec::new();
     for index in 0..count {
-        let username: Username = format!("sso{index}").parse().unwrap();
-        let email: Email = format!("sso{index}@testfirma.dk").parse().unwrap();
-        let new = NewUser::new(cvr.clone(), username.clone(), "Bench User", email, None).unwrap();
-        portner_idp::directory::create_user(&store, clock.as_ref(), &context, &new)
-            .await
-            .unwrap();
-        let proofing = Proofing {
-            method: ProofingMethod::InPerson,
-            reference: "benchmark".to_owned(),
-            level: NsisLevel::Substantial,
-        };
-        let code = issue_code(
-            &store,
-            clock.as_ref(),
-            &context,
-            &username,
-            Some(&proofing),
-            72,
-        )
-        .await
-        .unwrap();
-        let (_, client) = common::activate(address, &origin, username.as_str(), &code.code).await;
+        let name = format!("sso{index}");
+        let (_, client) =
+            common::activated_user(&store, clock.as_ref(), address, &origin, &cvr, &name).await;
         sessions.push(Session {
             address,
             origin: origin.clone(),

@@ -6,6 +6,11 @@
 
 use std::net::SocketAddr;
 
+use portner_audit::AuditContext;
+use portner_idp::signin::activation::{Proofing, issue_code};
+use portner_shared::Clock;
+use portner_shared::domain::{Cvr, Email, NewUser, NsisLevel, ProofingMethod, Username};
+use portner_shared::store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
@@ -14,6 +19,34 @@ use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, 
 
 /// The password every benchmark user gets.
 pub const PASSWORD: &str = "violet tram lantern 1987";
+
+/// Creates user `name` in organisation `cvr`, issues an activation code at Substantial and
+/// activates the account through the pages; returns the key and the signed-in client.
+pub async fn activated_user(
+    store: &Store,
+    clock: &dyn Clock,
+    address: SocketAddr,
+    origin: &str,
+    cvr: &Cvr,
+    name: &str,
+) -> (SoftPasskey, Client) {
+    let context = AuditContext::cli();
+    let username: Username = name.parse().unwrap();
+    let email: Email = format!("{name}@testfirma.dk").parse().unwrap();
+    let new = NewUser::new(cvr.clone(), username.clone(), "Bench User", email, None).unwrap();
+    portner_idp::directory::create_user(store, clock, &context, &new)
+        .await
+        .unwrap();
+    let proofing = Proofing {
+        method: ProofingMethod::InPerson,
+        reference: "benchmark".to_owned(),
+        level: NsisLevel::Substantial,
+    };
+    let code = issue_code(store, clock, &context, &username, Some(&proofing), 72)
+        .await
+        .unwrap();
+    activate(address, origin, name, &code.code).await
+}
 
 /// Activates a user through `/activate` with a new soft passkey; returns the key and the
 /// client, whose cookie jar now holds a session at the activation's level.

@@ -354,6 +354,22 @@ mod tests {
         test_support_saml::xmlsec1_sign(xmlsec1, &template, &key, certificate, &node)
     }
 
+    /// The whole router over a fresh store with the test SP registered.
+    async fn router_with_test_sp() -> (Router, tempfile::TempDir) {
+        let (store, folder) = test_support::store().await;
+        let context = portner_audit::AuditContext::cli();
+        let settings = super::super::registry::SpSettings::default();
+        let profile = portner_shared::domain::SpProfile::Own;
+        let metadata = test_support_saml::SP_METADATA;
+        let clock = portner_shared::SystemClock;
+        super::super::registry::register(
+            &store, &clock, &context, metadata, profile, None, &settings,
+        )
+        .await
+        .unwrap();
+        (app(test_support::state(store)), folder)
+    }
+
     async fn post_form(router: Router, body: String) -> (StatusCode, Option<String>) {
         post_form_to(router, "/saml/sso", body).await
     }
@@ -381,18 +397,7 @@ mod tests {
         let Some(xmlsec1) = test_support_saml::xmlsec1() else {
             return;
         };
-        let (store, _folder) = test_support::store().await;
-        let context = portner_audit::AuditContext::cli();
-        let settings = super::super::registry::SpSettings::default();
-        let profile = portner_shared::domain::SpProfile::Own;
-        let metadata = test_support_saml::SP_METADATA;
-        let clock = portner_shared::SystemClock;
-        super::super::registry::register(
-            &store, &clock, &context, metadata, profile, None, &settings,
-        )
-        .await
-        .unwrap();
-        let router = app(test_support::state(store));
+        let (router, _folder) = router_with_test_sp().await;
         let signed = posted_request(&xmlsec1);
         let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &signed);
         let field = |value: &str| {
@@ -430,18 +435,7 @@ mod tests {
         let Some(xmlsec1) = test_support_saml::xmlsec1() else {
             return;
         };
-        let (store, _folder) = test_support::store().await;
-        let context = portner_audit::AuditContext::cli();
-        let settings = super::super::registry::SpSettings::default();
-        let profile = portner_shared::domain::SpProfile::Own;
-        let metadata = test_support_saml::SP_METADATA;
-        let clock = portner_shared::SystemClock;
-        super::super::registry::register(
-            &store, &clock, &context, metadata, profile, None, &settings,
-        )
-        .await
-        .unwrap();
-        let router = app(test_support::state(store));
+        let (router, _folder) = router_with_test_sp().await;
         let body = "<saml:NameID>https://data.gov.dk/model/core/eid/professional/uuid/x\
                     </saml:NameID><samlp:SessionIndex>_unknown</samlp:SessionIndex>";
         let signed = posted_message(&xmlsec1, "LogoutRequest", "slo", body);
