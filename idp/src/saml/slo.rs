@@ -41,6 +41,8 @@ pub struct VerifiedLogoutRequest {
     pub name_id: String,
     /// The session indexes it names; never empty (SL-1).
     pub session_indexes: Vec<String>,
+    /// Until when its ID stays in the replay cache (A6, A17).
+    pub replay_until: DateTime<Utc>,
 }
 
 /// Verifies a Redirect-binding LogoutRequest from `sp`; the refusal is a stable reason code.
@@ -138,6 +140,7 @@ fn check_verified(
         issuer: issuer.to_owned(),
         name_id: name_id.to_owned(),
         session_indexes,
+        replay_until: issued.with_timezone(&Utc) + skew + skew,
     })
 }
 
@@ -234,7 +237,9 @@ async fn answer(
         Err(reason) => return super::sso::refuse_untrusted(state, reason, origin).await,
     };
     let now = state.clock.now();
-    let status = end_session(state, &request, origin).await?;
+    let Some(status) = end_session(state, &request, origin).await? else {
+        return super::sso::refuse_untrusted(state, "REPLAY", origin).await;
+    };
     let response = logout_response(state, &request, endpoint, status, now)?;
     let query = redirect::encode_signed(
         MessageKind::Response,
@@ -247,14 +252,22 @@ async fn answer(
     Ok(Next::Logout(format!("{endpoint}{separator}{query}")))
 }
 
-/// Ends the session the request names and forgets its SPs; returns the status to report.
+/// Ends the session the request names and forgets its SPs; returns the status to report, or
+/// `None` when the request ID was used before (a replay, A17), in which case nothing changed.
 async fn end_session(
     state: &AppState,
     request: &VerifiedLogoutRequest,
     origin: &Origin,
-) -> Result<&'static str, SsoError> {
+) -> Result<Option<&'static str>, SsoError> {
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
+    if !tx
+        .remember_request_id(&request.issuer, &request.id, request.replay_until)
+        .await?
+    {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     let mut found: Option<SamlParticipant> = None;
     for index in &request.session_indexes {
         let participant = tx.saml_participant_by_index(&request.issuer, index).await?;
@@ -273,7 +286,7 @@ async fn end_session(
         let subject = Subject::ServiceProvider(request.issuer.clone());
         portner_audit::append(&mut tx, now, &origin.audit(None), &subject, &event).await?;
         tx.commit().await?;
-        return Ok(REQUESTER);
+        return Ok(Some(REQUESTER));
     };
 
     let participants = tx.saml_participants(&participant.correlation_id).await?;
@@ -308,7 +321,7 @@ async fn end_session(
     )
     .await?;
     tx.commit().await?;
-    Ok(status)
+    Ok(Some(status))
 }
 
 /// The LogoutResponse; the Redirect binding signs the query, not the XML.

@@ -397,7 +397,7 @@ pub async fn refuse(
             Some((
                 acs,
                 request_id,
-                error_page(state, &acs.location, request_id, status, detail)?,
+                signed_error_response(state, &acs.location, request_id, status, detail)?,
             ))
         }
         None => None,
@@ -561,7 +561,8 @@ async fn answer_error(
     detail: &str,
     origin: &Origin,
 ) -> Result<Next, SsoError> {
-    let page = error_page(state, &request.acs.location, &request.id, status, detail)?;
+    let message_base64 =
+        signed_error_response(state, &request.acs.location, &request.id, status, detail)?;
     let mut tx = state.store.begin().await?;
     if !tx.delete_pending_saml_request(&handle.hash()).await? {
         return Ok(Next::ErrorPage);
@@ -575,13 +576,13 @@ async fn answer_error(
     tx.commit().await?;
     Ok(Next::Post {
         action: request.acs.location.clone(),
-        message_base64: page,
+        message_base64,
         relay_state: request.relay_state.clone(),
     })
 }
 
 /// The signed error Response, base64-encoded for the POST form.
-fn error_page(
+fn signed_error_response(
     state: &AppState,
     destination: &str,
     in_response_to: &str,

@@ -79,14 +79,14 @@ fn signed_request_url(
     format!("/saml/sso?{query}")
 }
 
-/// The `/saml/slo` URL of a LogoutRequest from the test SP, signed over the query.
-fn logout_url(rig: &Rig, name_id: &str, session_index: &str, relay_state: Option<&str>) -> String {
+/// The `/saml/slo` URL of LogoutRequest `id` from the test SP, signed over the query.
+fn logout_url(
+    rig: &Rig,
+    id: &str,
+    (name_id, session_index): (&str, &str),
+    relay_state: Option<&str>,
+) -> String {
     let issued = rig.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true);
-    let id = if relay_state.is_some() {
-        "_logout"
-    } else {
-        "_logout2"
-    };
     let xml = format!(
         "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
          xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{id}\" Version=\"2.0\" \
@@ -267,7 +267,7 @@ async fn sign_in_then_single_sign_on(store: TestStore) {
     // Single logout from the SP with the NameID and SessionIndex it was given (SL-1): the
     // session ends and a LogoutResponse signed over the query goes to the SP's endpoint.
     let session_index = between(&xml, "SessionIndex=\"", "\"").to_owned();
-    let logout = logout_url(&rig, &name_id, &session_index, Some("bye"));
+    let logout = logout_url(&rig, "_logout", (&name_id, &session_index), Some("bye"));
     let answered = browser.get(&rig.router, &logout).await;
     assert_eq!(answered.status, StatusCode::SEE_OTHER);
     let location = answered.location.unwrap();
@@ -287,35 +287,48 @@ async fn sign_in_then_single_sign_on(store: TestStore) {
     let (after, _) = follow(&rig, &mut browser, &sso_url(&rig, "_after", "", None)).await;
     assert!(after.body.contains("name=\"password\""), "signed out");
 
-    // The same logout again names no session any more: answered with Requester.
-    rig.clock.advance(Duration::seconds(1));
-    let again = browser
-        .get(
-            &rig.router,
-            &logout_url(&rig, &name_id, &session_index, None),
-        )
-        .await;
-    let query = again
-        .location
-        .unwrap()
-        .split_once('?')
-        .unwrap()
-        .1
-        .to_owned();
-    let response = String::from_utf8(decode(&query).unwrap().xml).unwrap();
-    assert!(response.contains("status:Requester"), "{response}");
+    // The same message again is a replay (A17): refused, nothing answered.
+    let replayed = browser.get(&rig.router, &logout).await;
+    assert_eq!(replayed.status, StatusCode::BAD_REQUEST);
+
+    // A fresh logout for the ended session, or naming another user's NameID, finds no
+    // session of that SP: answered with Requester.
+    let other_user = "https://data.gov.dk/model/core/eid/professional/uuid/x";
+    for (id, named) in [("_again", name_id.as_str()), ("_other", other_user)] {
+        let url = logout_url(&rig, id, (named, &session_index), None);
+        let again = browser.get(&rig.router, &url).await;
+        let query = again
+            .location
+            .unwrap()
+            .split_once('?')
+            .unwrap()
+            .1
+            .to_owned();
+        let response = String::from_utf8(decode(&query).unwrap().xml).unwrap();
+        assert!(response.contains("status:Requester"), "{response}");
+    }
+
+    // A LogoutResponse is never accepted at the logout endpoint: none is outstanding.
+    let unsolicited = logout.replace("SAMLRequest=", "SAMLResponse=");
+    let refused = browser.get(&rig.router, &unsolicited).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
 
     let kinds = audit_kinds(&rig).await;
     let count = |kind: &str| kinds.iter().filter(|k| k.starts_with(kind)).count();
-    assert_eq!(count("SAML_LOGOUT"), 2);
+    assert_eq!(count("SAML_LOGOUT"), 3);
     assert_eq!(count("SAML_REQUEST_ACCEPTED"), 5);
     assert_eq!(count("SAML_RESPONSE_ISSUED"), 4);
-    assert_eq!(count("SAML_REQUEST_REFUSED"), 1);
-    assert!(
-        kinds
-            .iter()
-            .any(|k| k.starts_with("SAML_REQUEST_REFUSED") && k.contains("REPLAY"))
+    // The replayed AuthnRequest and LogoutRequest, and the unsolicited LogoutResponse.
+    let refusals: Vec<&String> = kinds
+        .iter()
+        .filter(|k| k.starts_with("SAML_REQUEST_REFUSED"))
+        .collect();
+    assert_eq!(refusals.len(), 3, "{refusals:?}");
+    assert_eq!(
+        refusals.iter().filter(|k| k.contains("\"REPLAY\"")).count(),
+        2
     );
+    assert!(refusals[2].contains("\"MALFORMED\""), "{refusals:?}");
 }
 
 async fn force_authn_passive_and_unknown_issuers(store: TestStore) {
