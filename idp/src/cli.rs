@@ -252,7 +252,7 @@ pub struct SpAddArgs {
     #[arg(long, default_value = "substantial")]
     pub minimum_level: String,
     /// An attribute to release beyond the OIOSAML 3 core set (repeatable; own SPs only):
-    /// https://data.gov.dk/model/core/eid/email, …/fullName or …/cprNumber.
+    /// `https://data.gov.dk/model/core/eid/email`, `…/fullName` or `…/cprNumber`.
     #[arg(long = "attribute", value_name = "NAME")]
     pub attributes: Vec<String>,
 }
