@@ -327,7 +327,8 @@ pub enum AuditEvent {
         sp: String,
         /// Whose session ended, when the request named one.
         user_id: Option<UserId>,
-        /// `SUCCESS`, `PARTIAL` (other SPs were not told) or `NO_SESSION`.
+        /// `SUCCESS` (no other SP took part), `PROPAGATING` (the other SPs are told next,
+        /// SL-2) or `NO_SESSION`.
         status: String,
         /// How many other SPs took part in the session.
         other_participants: u64,

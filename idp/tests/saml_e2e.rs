@@ -31,7 +31,6 @@ const SPEC_VERSION: &str = "https://data.gov.dk/model/core/specVersion";
 const LOA: &str = "https://data.gov.dk/concept/core/nsis/loa";
 const PROFESSIONAL_CVR: &str = "https://data.gov.dk/model/core/eid/professional/cvr";
 const ORG_NAME_ATTRIBUTE: &str = "https://data.gov.dk/model/core/eid/professional/orgName";
-const PARTIAL_LOGOUT: &str = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout";
 const FULL_NAME: &str = "https://data.gov.dk/model/core/eid/fullName";
 /// The user's display name: markup that would add a `role` attribute if Portner built its
 /// XML from strings (A11).
@@ -341,8 +340,7 @@ impl Checks<'_> {
 
     /// SL-1: logout started at A ends Portner's session and gets a signed LogoutResponse
     /// (checked by A over the raw query); the next login asks for the password again.
-    /// SL-2, SL-4: B must have been told (it checks the signed LogoutRequest and answers),
-    /// unless Portner says `PartialLogout`.
+    /// SL-2, SL-3: B must have been told (it checks the signed LogoutRequest and answers).
     fn single_logout(&self) {
         let flow = self.flow("slo");
         assert_eq!(flow["url"], format!("{}/slo", self.sp_a), "{flow:#}");
@@ -353,17 +351,13 @@ impl Checks<'_> {
 
         let sessions = self.flow("sessions");
         assert_eq!(sessions["a"]["signed_in"], false, "{sessions:#}");
-        if answer["second_level_status"] == PARTIAL_LOGOUT {
-            // Portner does not pass logouts on to the other SPs yet (docs/limitations.md,
-            // "Single logout is partial"), and says so; B keeps its own session then.
-            println!("note: single logout was partial; B was not told (SL-2 not built)");
-        } else {
-            assert_eq!(answer["second_level_status"], Value::Null, "{flow:#}");
-            assert_eq!(sessions["b"]["signed_in"], false, "{sessions:#}");
-            let b_name_id = &self.flow("sso")["sp"]["name_id"]["value"];
-            let passed_on = sessions["b"]["logged_out_by_idp"].as_array().unwrap();
-            assert!(passed_on.contains(b_name_id), "{sessions:#}");
-        }
+        // SL-2: Portner passed the logout on to B, which checked the signed LogoutRequest,
+        // ended its own session and confirmed; so A hears plain Success.
+        assert_eq!(answer["second_level_status"], Value::Null, "{flow:#}");
+        assert_eq!(sessions["b"]["signed_in"], false, "{sessions:#}");
+        let b_name_id = &self.flow("sso")["sp"]["name_id"]["value"];
+        let passed_on = sessions["b"]["logged_out_by_idp"].as_array().unwrap();
+        assert!(passed_on.contains(b_name_id), "{sessions:#}");
 
         let after = self.flow("after_slo");
         assert_eq!(after["password_page"], true, "{after:#}");

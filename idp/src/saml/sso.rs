@@ -77,7 +77,7 @@ impl RequestHandle {
         well_formed.then(|| Self(text.to_owned()))
     }
 
-    fn generate() -> Result<Self, SsoError> {
+    pub(crate) fn generate() -> Result<Self, SsoError> {
         crate::signin::random_hex::<16>()
             .map(Self)
             .map_err(|error| SsoError::Internal(error.to_string()))
@@ -93,7 +93,7 @@ impl RequestHandle {
         format!("/saml/continue?request={}", self.0)
     }
 
-    fn hash(&self) -> Vec<u8> {
+    pub(crate) fn hash(&self) -> Vec<u8> {
         sha256(self.0.as_bytes()).to_vec()
     }
 }

@@ -72,7 +72,7 @@ pub struct PendingSamlRequest {
 
 /// An SP that received an assertion in a sign-in session: what single logout needs to match
 /// and propagate (RS-8, SL-1, SL-2).
-#[derive(Clone, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct SamlParticipant {
     /// The session's correlation ID, stable across identifier rotation.
     pub correlation_id: String,

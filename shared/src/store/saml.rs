@@ -10,6 +10,7 @@ use crate::domain::{PendingSamlRequest, SamlParticipant, UserId};
 const PENDING: &str = "pending SAML request";
 const NAME_ID: &str = "SAML NameID";
 const PARTICIPANT: &str = "SAML session participant";
+const LOGOUT: &str = "SAML logout in progress";
 
 impl Tx {
     /// Records that `issuer` sent a request with `request_id`, remembered until `expires_at`.
@@ -131,6 +132,7 @@ impl Tx {
         for statement in [
             "DELETE FROM saml_pending_requests WHERE expires_at <= $1",
             "DELETE FROM saml_session_participants WHERE expires_at <= $1",
+            "DELETE FROM saml_logouts WHERE expires_at <= $1",
         ] {
             let result = sqlx::query(statement)
                 .bind(millis(now))
@@ -285,6 +287,60 @@ impl Tx {
             .execute(self.connection())
             .await?;
         Ok(result.rows_affected())
+    }
+}
+
+impl Tx {
+    /// Stores or replaces the state of a logout in progress under `handle_hash`.
+    ///
+    /// # Errors
+    ///
+    /// The database failed.
+    pub async fn put_saml_logout(
+        &mut self,
+        handle_hash: &[u8],
+        state_json: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO saml_logouts (handle_hash, state_json, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (handle_hash) DO UPDATE SET state_json = excluded.state_json, \
+             expires_at = excluded.expires_at",
+        )
+        .bind(handle_hash.to_vec())
+        .bind(state_json)
+        .bind(millis(expires_at))
+        .execute(self.connection())
+        .await
+        .map_err(|error| StoreError::from_database(LOGOUT, error))?;
+        Ok(())
+    }
+
+    /// Takes (reads and deletes) the state of a logout in progress that has not expired. Each
+    /// step takes it and puts back the next state, so a replayed step finds nothing.
+    ///
+    /// # Errors
+    ///
+    /// The database failed, or the row is damaged.
+    pub async fn take_saml_logout(
+        &mut self,
+        handle_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT state_json FROM saml_logouts WHERE handle_hash = $1 AND expires_at > $2",
+        )
+        .bind(handle_hash.to_vec())
+        .bind(millis(now))
+        .fetch_optional(self.connection())
+        .await?;
+        sqlx::query("DELETE FROM saml_logouts WHERE handle_hash = $1")
+            .bind(handle_hash.to_vec())
+            .execute(self.connection())
+            .await?;
+        row.as_ref()
+            .map(|row| column(row, "state_json", LOGOUT))
+            .transpose()
     }
 }
 

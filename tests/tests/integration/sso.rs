@@ -328,7 +328,7 @@ async fn sign_in_then_single_sign_on(store: TestStore) {
         refusals.iter().filter(|k| k.contains("\"REPLAY\"")).count(),
         2
     );
-    assert!(refusals[2].contains("\"MALFORMED\""), "{refusals:?}");
+    assert!(refusals[2].contains("\"LOGOUT_UNKNOWN\""), "{refusals:?}");
 }
 
 async fn force_authn_passive_and_unknown_issuers(store: TestStore) {
@@ -394,7 +394,152 @@ async fn force_authn_passive_and_unknown_issuers(store: TestStore) {
     assert!(!refused.body.contains("evil.example"));
 }
 
+/// The second SP: the test SP's metadata under another entityID (same keys and endpoints).
+const OTHER_SP: &str = "https://other.test.example.dk/saml";
+
+/// A LogoutResponse from `issuer` to Portner's request `in_response_to`, signed over the
+/// query with the test SP's key, carrying Portner's handle back as RelayState.
+fn logout_answer_url(rig: &Rig, issuer: &str, in_response_to: &str, handle: &str) -> String {
+    let issued = rig.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let xml = format!(
+        "<samlp:LogoutResponse xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_answer\" Version=\"2.0\" \
+         IssueInstant=\"{issued}\" Destination=\"{ORIGIN}/saml/slo\" \
+         InResponseTo=\"{in_response_to}\"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status>\
+         <samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>\
+         </samlp:Status></samlp:LogoutResponse>"
+    );
+    let key = PKey::private_key_from_pem(SP_KEY.as_bytes()).unwrap();
+    let query = encode_signed(MessageKind::Response, &xml, Some(handle), &key).unwrap();
+    format!("/saml/slo?{query}")
+}
+
+/// Signs in at both SPs, then logs out at the first: returns the browser and the redirect
+/// that passes the logout on to the second SP, decoded.
+async fn logout_passed_on(
+    rig: &Rig,
+    browser: &mut Browser,
+    key: &mut SoftPasskey,
+    round: u8,
+) -> String {
+    let (_, visited) = follow(
+        rig,
+        browser,
+        &sso_url(rig, &format!("_one{round}"), "", None),
+    )
+    .await;
+    let (xml, _) = posted(&sign_in(rig, browser, key, visited.last().unwrap()).await);
+    let name_id = between(&xml, "nameid-format:persistent\">", "<").to_owned();
+    let session_index = between(&xml, "SessionIndex=\"", "\"").to_owned();
+    let (page, _) = follow(
+        rig,
+        browser,
+        &signed_request_url(rig, OTHER_SP, &format!("_two{round}"), "", "", None),
+    )
+    .await;
+    assert!(
+        posted(&page)
+            .0
+            .contains(&format!("InResponseTo=\"_two{round}\""))
+    );
+
+    let logout = logout_url(
+        rig,
+        &format!("_bye{round}"),
+        (&name_id, &session_index),
+        Some("rs"),
+    );
+    let passed_on = browser.get(&rig.router, &logout).await;
+    assert_eq!(passed_on.status, StatusCode::SEE_OTHER);
+    passed_on.location.unwrap()
+}
+
+async fn logout_is_passed_on_to_the_other_sps_of_the_session(store: TestStore) {
+    let rig = sso_rig(store).await;
+    let metadata = SP_METADATA.replace(SP, OTHER_SP);
+    let settings = SpSettings {
+        encryption: EncryptionProfile::None,
+        ..SpSettings::default()
+    };
+    let context = AuditContext::cli();
+    let clock = &rig.clock;
+    register(
+        &rig.store.store,
+        clock,
+        &context,
+        &metadata,
+        SpProfile::Own,
+        None,
+        &settings,
+    )
+    .await
+    .unwrap();
+    let mut browser = Browser::new(22);
+    let mut key = activated_user(&rig, &mut browser, "sofie").await;
+    let idp_key = rig.identity.signing.certificate.public_key().unwrap();
+
+    // Portner passes the logout on to the other SP with a LogoutRequest signed over the
+    // query, naming that SP's NameID and SessionIndex (SL-2).
+    let location = logout_passed_on(&rig, &mut browser, &mut key, 1).await;
+    let query = location
+        .strip_prefix("https://sp.test.example.dk/slo?")
+        .unwrap();
+    let message = decode(query).unwrap();
+    message
+        .signature
+        .as_ref()
+        .unwrap()
+        .verify(std::slice::from_ref(&idp_key), false)
+        .unwrap();
+    let request = String::from_utf8(message.xml.clone()).unwrap();
+    assert!(request.contains("<samlp:LogoutRequest") && request.contains("SessionIndex"));
+    let handle = message.relay_state.clone().unwrap();
+    let request_id = between(&request, " ID=\"", "\"").to_owned();
+
+    // A forged answer (wrong InResponseTo) is not a confirmation: the initiator hears
+    // PartialLogout (SL-3, SL-4), and the handle is spent.
+    let forged = logout_answer_url(&rig, OTHER_SP, "_someone_else", &handle);
+    let answered = browser.get(&rig.router, &forged).await;
+    let query = answered.location.unwrap();
+    let query = query
+        .strip_prefix("https://sp.test.example.dk/slo?")
+        .unwrap();
+    let response = String::from_utf8(decode(query).unwrap().xml).unwrap();
+    assert!(response.contains("status:PartialLogout") && response.contains("\"_bye1\""));
+    let late = logout_answer_url(&rig, OTHER_SP, &request_id, &handle);
+    let again = browser.get(&rig.router, &late).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+
+    // A second session, logged out again: this time the other SP confirms, and the initiator
+    // hears plain Success with its RelayState.
+    rig.clock.advance(Duration::seconds(5));
+    let location = logout_passed_on(&rig, &mut browser, &mut key, 2).await;
+    let query = location
+        .strip_prefix("https://sp.test.example.dk/slo?")
+        .unwrap();
+    let message = decode(query).unwrap();
+    let request = String::from_utf8(message.xml).unwrap();
+    let request_id = between(&request, " ID=\"", "\"").to_owned();
+    let handle = message.relay_state.unwrap();
+    let confirmed = logout_answer_url(&rig, OTHER_SP, &request_id, &handle);
+    let answered = browser.get(&rig.router, &confirmed).await;
+    let location = answered.location.unwrap();
+    let query = location
+        .strip_prefix("https://sp.test.example.dk/slo?")
+        .unwrap();
+    let final_message = decode(query).unwrap();
+    final_message
+        .signature
+        .unwrap()
+        .verify(&[idp_key], false)
+        .unwrap();
+    let response = String::from_utf8(final_message.xml).unwrap();
+    assert!(response.contains("status:Success") && !response.contains("PartialLogout"));
+    assert_eq!(final_message.relay_state.as_deref(), Some("rs"));
+}
+
 on_both_backends!(
     sign_in_then_single_sign_on,
-    force_authn_passive_and_unknown_issuers
+    force_authn_passive_and_unknown_issuers,
+    logout_is_passed_on_to_the_other_sps_of_the_session,
 );
