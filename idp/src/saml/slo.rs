@@ -432,6 +432,23 @@ fn confirms(message: &RedirectMessage, sp: &LoadedSp, request_id: &str, slo_url:
         && status == Some(SUCCESS)
 }
 
+/// Starts a protocol message: the root `name` with `attributes`, and Portner's `Issuer`.
+fn message_head(
+    state: &AppState,
+    name: &'static str,
+    attributes: &[(&str, &str)],
+) -> Result<CanonicalWriter, SsoError> {
+    let mut writer = CanonicalWriter::new();
+    writer.start(name, &[("samlp", PROTOCOL_NS)], attributes)?;
+    writer.element(
+        "saml:Issuer",
+        &[("saml", ASSERTION_NS)],
+        &[("Format", ENTITY_FORMAT)],
+        &state.identity.entity_id,
+    )?;
+    Ok(writer)
+}
+
 /// The LogoutRequest passed on to another SP of the session (SL-2); the Redirect binding
 /// signs the query, not the XML.
 fn logout_request(
@@ -447,35 +464,14 @@ fn logout_request(
         ("IssueInstant", issued.as_str()),
         ("Version", "2.0"),
     ];
-    let unrepresentable =
-        |error: super::canonical::UnrepresentableCharacter| SsoError::Internal(error.to_string());
-    let mut writer = CanonicalWriter::new();
-    writer
-        .start(
-            "samlp:LogoutRequest",
-            &[("samlp", PROTOCOL_NS)],
-            &attributes,
-        )
-        .map_err(unrepresentable)?;
-    writer
-        .element(
-            "saml:Issuer",
-            &[("saml", ASSERTION_NS)],
-            &[("Format", ENTITY_FORMAT)],
-            &state.identity.entity_id,
-        )
-        .map_err(unrepresentable)?;
-    writer
-        .element(
-            "saml:NameID",
-            &[("saml", ASSERTION_NS)],
-            &[("Format", participant.name_id_format.as_str())],
-            &participant.name_id,
-        )
-        .map_err(unrepresentable)?;
-    writer
-        .element("samlp:SessionIndex", &[], &[], &participant.session_index)
-        .map_err(unrepresentable)?;
+    let mut writer = message_head(state, "samlp:LogoutRequest", &attributes)?;
+    writer.element(
+        "saml:NameID",
+        &[("saml", ASSERTION_NS)],
+        &[("Format", participant.name_id_format.as_str())],
+        &participant.name_id,
+    )?;
+    writer.element("samlp:SessionIndex", &[], &[], &participant.session_index)?;
     Ok(writer.finish())
 }
 
@@ -584,35 +580,12 @@ fn logout_response(
         ("IssueInstant", issued.as_str()),
         ("Version", "2.0"),
     ];
-    let unrepresentable =
-        |error: super::canonical::UnrepresentableCharacter| SsoError::Internal(error.to_string());
-    let mut writer = CanonicalWriter::new();
-    writer
-        .start(
-            "samlp:LogoutResponse",
-            &[("samlp", PROTOCOL_NS)],
-            &attributes,
-        )
-        .map_err(unrepresentable)?;
-    writer
-        .element(
-            "saml:Issuer",
-            &[("saml", ASSERTION_NS)],
-            &[("Format", ENTITY_FORMAT)],
-            &state.identity.entity_id,
-        )
-        .map_err(unrepresentable)?;
-    writer
-        .start("samlp:Status", &[], &[])
-        .map_err(unrepresentable)?;
+    let mut writer = message_head(state, "samlp:LogoutResponse", &attributes)?;
+    writer.start("samlp:Status", &[], &[])?;
     let top = if status == PARTIAL { SUCCESS } else { status };
-    writer
-        .start("samlp:StatusCode", &[], &[("Value", top)])
-        .map_err(unrepresentable)?;
+    writer.start("samlp:StatusCode", &[], &[("Value", top)])?;
     if status == PARTIAL {
-        writer
-            .element("samlp:StatusCode", &[], &[("Value", PARTIAL)], "")
-            .map_err(unrepresentable)?;
+        writer.element("samlp:StatusCode", &[], &[("Value", PARTIAL)], "")?;
     }
     Ok(writer.finish())
 }

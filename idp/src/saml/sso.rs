@@ -113,6 +113,9 @@ pub enum SsoError {
     /// The session could not be read.
     #[error("session: {0}")]
     Session(#[from] SignInError),
+    /// A value cannot be written as XML (A11).
+    #[error(transparent)]
+    Unrepresentable(#[from] super::canonical::UnrepresentableCharacter),
     /// Anything else that should not fail.
     #[error("{0}")]
     Internal(String),
