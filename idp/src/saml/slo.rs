@@ -24,7 +24,7 @@ use portner_shared::domain::SamlParticipant;
 
 use super::canonical::CanonicalWriter;
 use super::redirect::{self, MessageKind, RedirectMessage};
-use super::sso::{LoadedSp, Next, RequestHandle, SsoError};
+use super::sso::{LoadedSp, Next, RequestHandle, SsoError, saml_id};
 use super::xml::{self, Element, Limits};
 use super::{ASSERTION_NS, BINDING_REDIRECT, PROTOCOL_NS};
 use crate::app::AppState;
@@ -352,12 +352,6 @@ fn signed_query(
 fn with_query(endpoint: &str, query: &str) -> String {
     let separator = if endpoint.contains('?') { '&' } else { '?' };
     format!("{endpoint}{separator}{query}")
-}
-
-fn saml_id() -> Result<String, SsoError> {
-    crate::signin::random_hex::<16>()
-        .map(|hex| format!("_{hex}"))
-        .map_err(|error| SsoError::Internal(error.to_string()))
 }
 
 /// An SP's LogoutResponse to a request Portner passed on (SL-3): the handle in RelayState

@@ -865,7 +865,7 @@ fn attributes(
 }
 
 /// A fresh SAML ID: `_` and 128 random bits in hex (an NCName, SAML Core §1.3.4).
-fn saml_id() -> Result<String, SsoError> {
+pub(crate) fn saml_id() -> Result<String, SsoError> {
     crate::signin::random_hex::<16>()
         .map(|hex| format!("_{hex}"))
         .map_err(|error| SsoError::Internal(error.to_string()))
