@@ -51,6 +51,10 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         environment.clock.clone(),
         settings,
     ));
+    let saml_sweep = tokio::spawn(saml_sweep_task(
+        environment.store.clone(),
+        environment.clock.clone(),
+    ));
     let sync_task = tokio::spawn(portner_idm_sync::worker::run_forever(worker, SYNC_ROUND));
 
     let state = AppState {
@@ -67,6 +71,7 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         .map_err(|error| CommandError::Failed(format!("server failed: {error}")))?;
 
     checkpoints.abort();
+    saml_sweep.abort();
     sync_task.abort();
     tracing::info!("server stopped");
     Ok(())
@@ -109,6 +114,28 @@ async fn checkpoint_task(
             }
             Ok(None) => {}
             Err(error) => tracing::error!(%error, code = error.code(), "audit checkpoint failed"),
+        }
+    }
+}
+
+/// How often expired SAML state (request IDs, pending requests, session participants,
+/// logouts in progress) is forgotten. Expired rows are never read as valid, so the interval
+/// only bounds how long they take up space.
+const SAML_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Forgets expired SAML state every [`SAML_SWEEP`], off the request path. With several
+/// replicas each runs it; the deletes are idempotent.
+async fn saml_sweep_task(
+    store: portner_shared::store::Store,
+    clock: std::sync::Arc<dyn portner_shared::Clock>,
+) {
+    let mut ticks = tokio::time::interval(SAML_SWEEP);
+    loop {
+        ticks.tick().await;
+        match crate::saml::sso::sweep_expired(&store, clock.now()).await {
+            Ok(removed) if removed > 0 => tracing::debug!(removed, "expired SAML state removed"),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "sweeping expired SAML state failed"),
         }
     }
 }

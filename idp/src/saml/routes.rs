@@ -17,8 +17,7 @@ use serde::Deserialize;
 use super::authn_request::{self, DEFAULT_SKEW};
 use super::idp_metadata::{self, MetadataProfile};
 use super::sso::{self, Next, RequestHandle, SsoError};
-use super::xml::{self, Limits};
-use super::{ASSERTION_NS, post, post_page, redirect};
+use super::{post, post_page, redirect};
 use crate::app::AppState;
 use crate::signin::html::Text;
 use crate::signin::pages::{ClientAddress, Visitor};
@@ -85,7 +84,7 @@ async fn redirect_outcome(
 
     // The verifier looks the issuer up synchronously; the registry is in the store, so the
     // issuer is read first from the same strictly parsed XML and its SP loaded.
-    let sp = registered_sp(state, &message.xml).await?;
+    let sp = sso::registered_sp(state, &message.xml).await?;
     let verified = authn_request::verify_redirect(
         &message,
         &state.identity.sso_url(),
@@ -128,7 +127,7 @@ async fn post_outcome(state: &AppState, visitor: &Visitor, body: &[u8]) -> Resul
         Ok(xml) => xml,
         Err(error) => return sso::refuse_untrusted(state, error.code(), &visitor.origin).await,
     };
-    let sp = registered_sp(state, &xml).await?;
+    let sp = sso::registered_sp(state, &xml).await?;
     let verified = authn_request::verify_post(
         &xml,
         relay_state.as_deref(),
@@ -164,34 +163,12 @@ fn post_fields(body: &[u8]) -> Option<(String, Option<String>)> {
     Some((message?, relay_state))
 }
 
-/// The SP a message claims to come from, if registered; the verifier checks the claim.
-pub(crate) async fn registered_sp(
-    state: &AppState,
-    xml: &[u8],
-) -> Result<Option<sso::LoadedSp>, SsoError> {
-    let Some(issuer) = claimed_issuer(xml) else {
-        return Ok(None);
-    };
-    let mut read = state.store.read().await?;
-    let sp = sso::load_sp(&mut read, &issuer).await?;
-    read.rollback().await?;
-    Ok(sp)
-}
-
 fn verifier_view(
     sp: Option<&sso::LoadedSp>,
     issuer: &str,
 ) -> Option<super::authn_request::RegisteredSp> {
     sp.filter(|sp| sp.registration.entity_id == issuer)
         .map(sso::LoadedSp::verifier_view)
-}
-
-/// The `Issuer` a message claims, before anything about it is trusted.
-pub(crate) fn claimed_issuer(message_xml: &[u8]) -> Option<String> {
-    let root = xml::parse(message_xml, Limits::MESSAGE).ok()?;
-    root.only_child(ASSERTION_NS, "Issuer")
-        .and_then(xml::Element::simple_text)
-        .map(str::to_owned)
 }
 
 /// `GET /saml/slo?SAMLRequest=…`: SP-initiated single logout over the Redirect binding. A

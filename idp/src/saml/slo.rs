@@ -171,7 +171,7 @@ pub async fn logout_redirect(
         Ok(message) => return propagated_answer(state, &message, origin).await,
         Err(error) => return super::sso::refuse_untrusted(state, error.code(), origin).await,
     };
-    let Some(sp) = super::routes::registered_sp(state, &message.xml).await? else {
+    let Some(sp) = super::sso::registered_sp(state, &message.xml).await? else {
         return super::sso::refuse_untrusted(state, "ISSUER_UNKNOWN", origin).await;
     };
     let Some(endpoint) = redirect_endpoint(&sp) else {
@@ -210,7 +210,7 @@ pub async fn logout_post(
         Ok(xml) => xml,
         Err(error) => return super::sso::refuse_untrusted(state, error.code(), origin).await,
     };
-    let Some(sp) = super::routes::registered_sp(state, &xml).await? else {
+    let Some(sp) = super::sso::registered_sp(state, &xml).await? else {
         return super::sso::refuse_untrusted(state, "ISSUER_UNKNOWN", origin).await;
     };
     let Some(endpoint) = redirect_endpoint(&sp) else {

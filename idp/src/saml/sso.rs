@@ -193,6 +193,49 @@ pub async fn load_sp(tx: &mut Tx, entity_id: &str) -> Result<Option<LoadedSp>, S
     }
 }
 
+/// The SP a message claims to come from, if registered; the verifier checks the claim. The
+/// request verifiers look the issuer up synchronously and the registry is in the store, so the
+/// issuer is read first from the same strictly parsed XML.
+///
+/// # Errors
+///
+/// The store failed.
+pub async fn registered_sp(state: &AppState, xml: &[u8]) -> Result<Option<LoadedSp>, SsoError> {
+    let Some(issuer) = claimed_issuer(xml) else {
+        return Ok(None);
+    };
+    let mut read = state.store.read().await?;
+    let sp = load_sp(&mut read, &issuer).await?;
+    read.rollback().await?;
+    Ok(sp)
+}
+
+/// The `Issuer` a message claims, before anything about it is trusted.
+fn claimed_issuer(message_xml: &[u8]) -> Option<String> {
+    let root = super::xml::parse(message_xml, super::xml::Limits::MESSAGE).ok()?;
+    root.only_child(super::ASSERTION_NS, "Issuer")
+        .and_then(super::xml::Element::simple_text)
+        .map(str::to_owned)
+}
+
+/// Forgets expired request IDs, pending requests, session participants and logouts in one
+/// transaction; `portner serve` runs it every minute, off the request path. Returns how many
+/// rows went.
+///
+/// # Errors
+///
+/// The store failed.
+pub async fn sweep_expired(
+    store: &portner_shared::store::Store,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut tx = store.begin().await?;
+    let removed =
+        tx.forget_expired_request_ids(now).await? + tx.forget_expired_saml_state(now).await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
 /// The level an SP's request needs, and for `exact` the levels it accepts (AC-1, AC-3).
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct Requirement {
@@ -355,10 +398,6 @@ pub async fn accept(
         tx.commit().await?;
         return Ok(Next::ErrorPage);
     }
-    // Housekeeping rides along: expired request IDs, pending requests and session
-    // participants go here, in bounded indexed deletes, instead of in a sweeper of its own.
-    tx.forget_expired_request_ids(now).await?;
-    tx.forget_expired_saml_state(now).await?;
     let pending = PendingSamlRequest {
         handle_hash: handle.hash(),
         request_json,
@@ -465,14 +504,7 @@ pub async fn continue_request(
     origin: &Origin,
 ) -> Result<Next, SsoError> {
     let now = state.clock.now();
-    let Some((pending, request)) = load_pending(state, handle, now).await? else {
-        return Ok(Next::ErrorPage);
-    };
-    let mut read = state.store.read().await?;
-    let sp = load_sp(&mut read, &request.issuer).await?;
-    read.rollback().await?;
-    let Some(sp) = sp else {
-        // Removed while the user signed in: nothing verified to answer to any more.
+    let Some((pending, request, sp)) = load_pending(state, handle, now).await? else {
         return Ok(Next::ErrorPage);
     };
 
@@ -539,20 +571,28 @@ pub async fn continue_request(
     }
 }
 
+/// The pending request a handle names, if it has not expired, with its SP's registration,
+/// read in one transaction. An SP removed while its user signed in counts as absent: there is
+/// nothing verified to answer to any more.
 async fn load_pending(
     state: &AppState,
     handle: &RequestHandle,
     now: DateTime<Utc>,
-) -> Result<Option<(PendingSamlRequest, VerifiedAuthnRequest)>, SsoError> {
+) -> Result<Option<(PendingSamlRequest, VerifiedAuthnRequest, LoadedSp)>, SsoError> {
     let mut read = state.store.read().await?;
-    let pending = read.pending_saml_request(&handle.hash()).await?;
-    read.rollback().await?;
-    let Some(pending) = pending.filter(|pending| pending.expires_at > now) else {
+    let pending = read
+        .pending_saml_request(&handle.hash())
+        .await?
+        .filter(|pending| pending.expires_at > now);
+    let Some(pending) = pending else {
+        read.rollback().await?;
         return Ok(None);
     };
-    let request = serde_json::from_str(&pending.request_json)
+    let request: VerifiedAuthnRequest = serde_json::from_str(&pending.request_json)
         .map_err(|error| SsoError::Internal(format!("pending request: {error}")))?;
-    Ok(Some((pending, request)))
+    let sp = load_sp(&mut read, &request.issuer).await?;
+    read.rollback().await?;
+    Ok(sp.map(|sp| (pending, request, sp)))
 }
 
 /// Answers a pending request with a signed error Response, once (RS-11).

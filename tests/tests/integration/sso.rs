@@ -538,7 +538,56 @@ async fn logout_is_passed_on_to_the_other_sps_of_the_session(store: TestStore) {
     assert_eq!(final_message.relay_state.as_deref(), Some("rs"));
 }
 
+/// The sweep `portner serve` runs every minute forgets what has expired and nothing else.
+async fn expired_saml_state_is_swept(store: TestStore) {
+    let clock = portner_tests::fixed_clock();
+    let now = clock.now();
+    let minute = Duration::minutes(1);
+    let mut tx = store.store.begin().await.unwrap();
+    tx.remember_request_id(SP, "_old", now - minute)
+        .await
+        .unwrap();
+    tx.remember_request_id(SP, "_live", now + minute)
+        .await
+        .unwrap();
+    let pending = portner_shared::domain::PendingSamlRequest {
+        handle_hash: vec![1; 32],
+        request_json: "{}".to_owned(),
+        received_at: now - Duration::minutes(31),
+        expires_at: now - minute,
+    };
+    tx.insert_pending_saml_request(&pending).await.unwrap();
+    tx.put_saml_logout(&[2; 32], "{}", now - minute)
+        .await
+        .unwrap();
+    tx.put_saml_logout(&[3; 32], "{}", now + minute)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let removed = portner_idp::saml::sso::sweep_expired(&store.store, now)
+        .await
+        .unwrap();
+
+    assert_eq!(removed, 3);
+    let mut tx = store.store.begin().await.unwrap();
+    assert!(
+        tx.remember_request_id(SP, "_old", now + minute)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.remember_request_id(SP, "_live", now + minute)
+            .await
+            .unwrap()
+    );
+    assert!(tx.pending_saml_request(&[1; 32]).await.unwrap().is_none());
+    assert!(tx.take_saml_logout(&[3; 32], now).await.unwrap().is_some());
+    tx.commit().await.unwrap();
+}
+
 on_both_backends!(
+    expired_saml_state_is_swept,
     sign_in_then_single_sign_on,
     force_authn_passive_and_unknown_issuers,
     logout_is_passed_on_to_the_other_sps_of_the_session,
