@@ -16,7 +16,7 @@ use portner_shared::store::Tx;
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
     AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
+    RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 use super::{SignInError, random_hex, session::hash_id};
@@ -37,8 +37,20 @@ pub enum Refusal {
     Expired,
     /// The response is not valid JSON of the expected shape, or too large.
     Malformed,
-    /// The library refused the response (origin, rpId, type, challenge, signature, UP/UV).
+    /// The library refused the response for a reason not named below (type, signature,
+    /// attestation, an unknown credential).
     Invalid,
+    /// The signed client data names another challenge: a response to an older or foreign
+    /// ceremony (W4).
+    ChallengeMismatch,
+    /// The client data names another origin than Portner's public URL (W1).
+    WrongOrigin,
+    /// The authenticator data was made for another relying party ID (W2).
+    WrongRelyingParty,
+    /// The user-presence flag is not set: nobody touched the authenticator (W5).
+    UserNotPresent,
+    /// The user-verification flag is not set although Portner requires it.
+    UserNotVerified,
     /// The signature counter went backwards: possibly a cloned authenticator.
     CounterRegressed,
     /// The credential is flagged as possibly cloned.
@@ -48,6 +60,22 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The refusal for an error of webauthn-rs, as specific as the audit trail can use: an
+    /// auditor reading `ORIGIN_MISMATCH` or `USER_NOT_PRESENT` learns what was attempted.
+    fn from_library(error: WebauthnError) -> Self {
+        match error {
+            WebauthnError::CredentialPossibleCompromise => Self::CounterRegressed,
+            WebauthnError::MismatchedChallenge => Self::ChallengeMismatch,
+            WebauthnError::InvalidRPOrigin | WebauthnError::CredentialCrossOrigin => {
+                Self::WrongOrigin
+            }
+            WebauthnError::InvalidRPIDHash => Self::WrongRelyingParty,
+            WebauthnError::UserNotPresent => Self::UserNotPresent,
+            WebauthnError::UserNotVerified => Self::UserNotVerified,
+            _ => Self::Invalid,
+        }
+    }
+
     /// The stable code for the audit trail.
     pub const fn code(self) -> &'static str {
         match self {
@@ -55,6 +83,11 @@ impl Refusal {
             Self::Expired => "CEREMONY_EXPIRED",
             Self::Malformed => "RESPONSE_MALFORMED",
             Self::Invalid => "RESPONSE_INVALID",
+            Self::ChallengeMismatch => "CHALLENGE_MISMATCH",
+            Self::WrongOrigin => "ORIGIN_MISMATCH",
+            Self::WrongRelyingParty => "RP_ID_MISMATCH",
+            Self::UserNotPresent => "USER_NOT_PRESENT",
+            Self::UserNotVerified => "USER_NOT_VERIFIED",
             Self::CounterRegressed => "COUNTER_REGRESSED",
             Self::Flagged => "CREDENTIAL_FLAGGED",
             Self::Duplicate => "CREDENTIAL_DUPLICATE",
@@ -145,7 +178,7 @@ impl RelyingParty {
         let passkey = self
             .webauthn
             .finish_passkey_registration(&response, &state)
-            .map_err(|_| Refusal::Invalid)?;
+            .map_err(Refusal::from_library)?;
         let credential_id: &[u8] = passkey.cred_id().as_ref();
         if credential_id.len() > MAX_CREDENTIAL_ID_BYTES {
             return Err(Refusal::Invalid);
@@ -199,15 +232,7 @@ impl RelyingParty {
         let result = self
             .webauthn
             .finish_passkey_authentication(&response, &state)
-            .map_err(|error| {
-                let refusal = match error {
-                    webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise => {
-                        Refusal::CounterRegressed
-                    }
-                    _ => Refusal::Invalid,
-                };
-                (refusal, Some(credential_id.clone()))
-            })?;
+            .map_err(|error| (Refusal::from_library(error), Some(credential_id.clone())))?;
 
         // W6: the library compares with the counter captured when the ceremony started; a
         // sign-in finished in between may have moved the stored counter, so compare again.

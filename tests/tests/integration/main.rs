@@ -35,6 +35,7 @@ macro_rules! on_both_backends {
 mod audit;
 mod evidence;
 mod helpdesk;
+mod rogue_key;
 mod signin;
 mod sso;
 mod store;

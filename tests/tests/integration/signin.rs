@@ -11,13 +11,14 @@ use axum::http::{Request, StatusCode, header};
 use chrono::Duration;
 use portner_shared::Clock;
 use portner_shared::config::SignInSettings;
-use portner_shared::domain::{NsisLevel, UserStatus};
+use portner_shared::domain::{NsisLevel, UserStatus, Username};
 use portner_tests::TestStore;
 use tower::ServiceExt;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
+use super::rogue_key::{Flaw, RogueKey};
 use super::web::*;
 
 async fn activation_then_login_reaches_substantial(store: TestStore) {
@@ -130,7 +131,8 @@ async fn replayed_foreign_and_wrong_origin_assertions_are_refused(store: TestSto
 
     let kinds = audit_kinds(&rig).await;
     for reason in [
-        "RESPONSE_INVALID",
+        "ORIGIN_MISMATCH",
+        "CHALLENGE_MISMATCH",
         "CEREMONY_UNKNOWN_OR_REPLAYED",
         "RESPONSE_MALFORMED",
     ] {
@@ -139,6 +141,77 @@ async fn replayed_foreign_and_wrong_origin_assertions_are_refused(store: TestSto
             "{reason} not audited"
         );
     }
+}
+
+/// W2, W3, W5: correctly signed assertions that are wrong in one property each are refused
+/// with their own audit code, and change neither the credential nor the session.
+async fn assertions_without_presence_or_for_another_party_are_refused(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "frida").await;
+    let code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let mut browser = Browser::new(25);
+    let mut key = RogueKey::new();
+    activate_with(&rig, &mut browser, &username, &code, |options| {
+        key.register(options, ORIGIN)
+    })
+    .await;
+    let account = browser.get(&rig.router, "/account").await;
+    let signed_out = browser
+        .send(&rig.router, "POST", "/logout", &[("csrf", &csrf(&account))])
+        .await;
+    assert_eq!(signed_out.location.as_deref(), Some("/login"));
+    let successes_before = key_sign_ins(&rig).await;
+
+    for (flaw, code) in [
+        (Flaw::NoUserPresence, "USER_NOT_PRESENT"),
+        (Flaw::OtherRelyingParty("evil.example"), "RP_ID_MISMATCH"),
+        (Flaw::RegistrationType, "RESPONSE_INVALID"),
+    ] {
+        let step = password_step(&rig, &mut browser, "frida", PASSWORD).await;
+        assert_eq!(step.status, StatusCode::OK, "{}", step.body);
+        let response = key.assert(&options(&step), ORIGIN, flaw);
+        let refused = answer(&rig, &mut browser, &step, &response).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{flaw:?}");
+        let kinds = audit_kinds(&rig).await;
+        let last_failure = kinds
+            .iter()
+            .rev()
+            .find(|line| line.starts_with("SIGN_IN_FAILED"))
+            .unwrap();
+        assert!(last_failure.contains(code), "{flaw:?}: {last_failure}");
+    }
+
+    // Nothing moved: no second-factor sign-in, the stored counter is still the registration's, and the
+    // password-only session does not open the account page.
+    assert_eq!(key_sign_ins(&rig).await, successes_before);
+    assert_eq!(stored_counter(&rig, &username).await, 0);
+    let account = browser.get(&rig.router, "/account").await;
+    assert_ne!(account.status, StatusCode::OK, "{}", account.body);
+
+    // The same key answering correctly signs in, so the refusals were the flaws' doing.
+    let step = password_step(&rig, &mut browser, "frida", PASSWORD).await;
+    let response = key.assert(&options(&step), ORIGIN, Flaw::None);
+    let done = answer(&rig, &mut browser, &step, &response).await;
+    assert_eq!(done.location.as_deref(), Some("/account"), "{}", done.body);
+    assert_eq!(stored_counter(&rig, &username).await, 4);
+}
+
+/// Sign-ins completed with the second factor (the password step is audited on its own).
+async fn key_sign_ins(rig: &Rig) -> usize {
+    audit_kinds(rig)
+        .await
+        .iter()
+        .filter(|line| line.starts_with("SIGN_IN_SUCCEEDED ") && line.contains("webauthn"))
+        .count()
+}
+
+async fn stored_counter(rig: &Rig, username: &Username) -> u64 {
+    let mut tx = rig.store.store.read().await.unwrap();
+    let user = tx.user_by_username(username).await.unwrap().unwrap();
+    let credential = tx.webauthn_credentials(user.id).await.unwrap().remove(0);
+    tx.rollback().await.unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&credential.credential_json).unwrap();
+    stored["cred"]["counter"].as_u64().unwrap()
 }
 
 async fn a_counter_that_goes_backwards_flags_the_credential(store: TestStore) {
@@ -607,6 +680,7 @@ async fn one_source_is_throttled_across_accounts(store: TestStore) {
 on_both_backends!(
     activation_then_login_reaches_substantial,
     replayed_foreign_and_wrong_origin_assertions_are_refused,
+    assertions_without_presence_or_for_another_party_are_refused,
     a_counter_that_goes_backwards_flags_the_credential,
     lockout_after_five_failures_expires_and_all_failures_look_alike,
     forms_without_the_csrf_token_are_refused,

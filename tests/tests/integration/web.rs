@@ -228,6 +228,27 @@ pub(crate) async fn activate(
     username: &Username,
     code: &str,
 ) -> SoftPasskey {
+    let mut authenticator = SoftPasskey::new(true);
+    activate_with(rig, browser, username, code, |options| {
+        let challenge: CreationChallengeResponse = serde_json::from_str(options).unwrap();
+        let response = authenticator
+            .do_registration(Url::parse(ORIGIN).unwrap(), challenge)
+            .unwrap();
+        serde_json::to_string(&response).unwrap()
+    })
+    .await;
+    authenticator
+}
+
+/// Activates `username`; `register` turns the creation options (JSON) into the
+/// authenticator's registration response (JSON).
+pub(crate) async fn activate_with(
+    rig: &Rig,
+    browser: &mut Browser,
+    username: &Username,
+    code: &str,
+    register: impl FnOnce(&str) -> String,
+) {
     let form = browser.get(&rig.router, "/activate").await;
     let token = csrf(&form);
     let fields = [
@@ -240,12 +261,7 @@ pub(crate) async fn activate(
         .send(&rig.router, "POST", "/activate", &fields)
         .await;
     assert_eq!(step.status, StatusCode::OK, "{}", step.body);
-    let challenge: CreationChallengeResponse = serde_json::from_str(&options(&step)).unwrap();
-    let mut authenticator = SoftPasskey::new(true);
-    let response = authenticator
-        .do_registration(Url::parse(ORIGIN).unwrap(), challenge)
-        .unwrap();
-    let response = serde_json::to_string(&response).unwrap();
+    let response = register(&options(&step));
     let handle = ceremony(&step);
     let fields = [
         ("csrf", token.as_str()),
@@ -256,7 +272,6 @@ pub(crate) async fn activate(
         .send(&rig.router, "POST", "/activate/webauthn", &fields)
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    authenticator
 }
 
 /// Signs in with the password; returns the WebAuthn page.
