@@ -396,6 +396,24 @@ pub enum AuditEvent {
         /// The account's identity level after the action, capped by the verification's.
         level_after: NsisLevel,
     },
+    /// The next SAML signing key was generated and is published in the metadata beside the
+    /// current one, not yet signing (MD-3; EV-10 key rollovers).
+    KeyRolloverStarted {
+        /// `signing`.
+        purpose: String,
+        /// SHA-256 of the next key's certificate (hex).
+        fingerprint: String,
+    },
+    /// The next SAML signing key replaced the current one, which was kept in the data folder
+    /// under a retired name (MD-3; EV-10).
+    KeyRolloverCompleted {
+        /// `signing`.
+        purpose: String,
+        /// SHA-256 of the certificate that signs from now on (hex).
+        fingerprint: String,
+        /// SHA-256 of the retired certificate (hex).
+        retired_fingerprint: String,
+    },
 }
 
 impl AuditEvent {
@@ -446,6 +464,8 @@ impl AuditEvent {
             Self::AccessRefused { .. } => "ACCESS_REFUSED",
             Self::HelpdeskIdentityVerified { .. } => "HELPDESK_IDENTITY_VERIFIED",
             Self::HelpdeskActionTaken { .. } => "HELPDESK_ACTION_TAKEN",
+            Self::KeyRolloverStarted { .. } => "KEY_ROLLOVER_STARTED",
+            Self::KeyRolloverCompleted { .. } => "KEY_ROLLOVER_COMPLETED",
         }
     }
 }

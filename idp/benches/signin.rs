@@ -171,6 +171,7 @@ async fn full_logins(
         entity_id: origin.clone(),
         base_url: origin.clone(),
         signing: pair.signing_key(),
+        next_signing_certificate: None,
         encryption_certificate: pair.certificate,
     };
     let state = AppState {

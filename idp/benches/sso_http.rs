@@ -176,6 +176,7 @@ async fn signed_in_sessions(idp: KeyPair, count: usize) -> Vec<Session> {
         entity_id: origin.clone(),
         base_url: origin.clone(),
         signing: idp.signing_key(),
+        next_signing_certificate: None,
         encryption_certificate: idp.certificate.clone(),
     };
     let state = AppState {

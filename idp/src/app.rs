@@ -108,6 +108,7 @@ pub(crate) mod test_support {
             entity_id: "https://saml.test.example.dk".into(),
             base_url: "https://login.test.example.dk".into(),
             signing: signing.signing_key(),
+            next_signing_certificate: None,
             encryption_certificate: encryption.certificate,
         };
         AppState::new(store, Arc::new(SystemClock), identity).unwrap()

@@ -61,6 +61,9 @@ pub enum Command {
     /// Manage SAML service providers.
     #[command(subcommand)]
     Sp(SpCommand),
+    /// The IdP's keys and the signing-key rollover.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// MitID Erhverv IdM sync.
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -323,6 +326,23 @@ pub struct AuditPruneArgs {
     /// Prune through this checkpoint's sequence number [default: the newest eligible one].
     #[arg(long, value_name = "SEQ")]
     pub through: Option<i64>,
+}
+
+/// `portner keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print the fingerprints of the current keys and of a next signing key.
+    Status,
+    /// Start a signing-key rollover (the next key is published, not used), or finish it.
+    Rotate(KeysRotateArgs),
+}
+
+/// `portner keys rotate` flags.
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    /// Make the published next key the signing key (run once every SP holds the metadata).
+    #[arg(long)]
+    pub promote: bool,
 }
 
 /// `portner sync …` (issue 6).

@@ -17,6 +17,8 @@ use portner_shared::crypto::{CryptoError, FieldCipher};
 
 use crate::keys::{KeyError, KeyPair};
 
+pub mod rollover;
+
 const PRIVATE_FILE_MODE: u32 = 0o600;
 const PUBLIC_FILE_MODE: u32 = 0o644;
 const FOLDER_MODE: u32 = 0o700;
@@ -35,6 +37,9 @@ pub enum DataDirError {
     /// A key file is damaged or does not match its certificate.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A signing-key rollover cannot go on as asked; the message says what to do.
+    #[error("{0}")]
+    Rollover(String),
     /// The CPR key file does not hold a valid key.
     #[error("{path}: {source}")]
     CprKey {
@@ -61,6 +66,8 @@ pub struct PreparedData {
     pub root: PathBuf,
     /// Signs assertions and metadata.
     pub signing: KeyPair,
+    /// The next signing key while a rollover is prepared: published, not yet signing.
+    pub next_signing: Option<KeyPair>,
     /// Decrypts what SPs encrypt to the IdP.
     pub encryption: KeyPair,
     /// Signs audit checkpoints and evidence packs (LG-5).
@@ -89,6 +96,7 @@ pub fn prepare(config: &Config) -> Result<PreparedData, DataDirError> {
 
     let mut generated = Vec::new();
     let signing = key_pair(&root, "signing", "Portner signing key", &mut generated)?;
+    let next_signing = rollover::next_signing_key(&root)?;
     let encryption = key_pair(
         &root,
         "encryption",
@@ -116,6 +124,7 @@ pub fn prepare(config: &Config) -> Result<PreparedData, DataDirError> {
     Ok(PreparedData {
         root,
         signing,
+        next_signing,
         encryption,
         audit,
         cipher,
@@ -243,7 +252,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DataDirError> 
 mod tests {
     use super::*;
 
-    fn config_for(folder: &Path) -> Config {
+    pub(super) fn config_for(folder: &Path) -> Config {
         let overrides = portner_shared::config::Overrides {
             data_dir: Some(folder.to_owned()),
             ..Default::default()

@@ -65,6 +65,7 @@ async fn metrics_show_queue_depth_and_links() {
         entity_id: "https://saml.test.example.dk".into(),
         base_url: "https://login.test.example.dk".into(),
         signing: pair.signing_key(),
+        next_signing_certificate: None,
         encryption_certificate: pair.certificate,
     };
     let state = AppState::new(store, Arc::new(SystemClock), identity).unwrap();

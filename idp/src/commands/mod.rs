@@ -11,6 +11,7 @@ macro_rules! out {
 
 mod audit;
 mod config;
+mod keys;
 mod org;
 mod serve;
 mod sp;
@@ -129,6 +130,7 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CommandError> 
         Command::User(command) => user::run(command, &environment).await,
         Command::Audit(command) => audit::run(command, &environment).await,
         Command::Sp(command) => sp::run(command, &environment).await,
+        Command::Keys(command) => keys::run(command, &environment).await,
         Command::Sync(command) => sync::run(command, &environment).await,
         Command::Config(_) => Ok(()),
     };
@@ -175,6 +177,11 @@ impl Environment {
             entity_id: self.config.saml_entity_id.clone(),
             base_url: self.config.public_url.clone(),
             signing: self.data.signing.signing_key(),
+            next_signing_certificate: self
+                .data
+                .next_signing
+                .as_ref()
+                .map(|next| next.certificate.clone()),
             encryption_certificate: self.data.encryption.certificate.clone(),
         }
     }

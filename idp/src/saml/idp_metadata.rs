@@ -1,22 +1,23 @@
-//! The IdP's own metadata, served at `/saml/metadata` (MD-2, MD-5).
+//! The IdP's own metadata, served at `/saml/metadata` (MD-2, MD-3, MD-5).
 //!
-//! Written with quick-xml's writer, which escapes every attribute and text value (RS-12), never
-//! from a string template. Two variants: the full one for the organisation's own SPs (SSO over
+//! Written in exclusive-canonical form with [`CanonicalWriter`], which escapes every value
+//! (RS-12) and lets Portner sign the document it wrote without parsing it back; the enveloped
+//! signature is the first child of `EntityDescriptor`, as the metadata schema places it
+//! (SAML Metadata §2.3.2). Two variants: the full one for the organisation's own SPs (SSO over
 //! Redirect and POST), and `?profile=mitid-erhverv`, the file uploaded in the MitID Erhverv
 //! "Lokal IdP" wizard, which lists only the HTTP-Redirect SSO endpoint because NemLog-in uses
 //! the first binding it finds (MD-4, MD-5).
 //!
-//! Not yet here, and written down in `docs/limitations.md`: a secondary key for rollover with
-//! `portner keys rotate` (MD-3), the signature over the metadata itself (MD-2), and
-//! `ContactPerson` (MD-6, optional).
+//! While a rollover is prepared (`portner keys rotate`), the next signing certificate is
+//! published beside the current one, so SPs and the MitID Erhverv upload trust it before it
+//! signs anything (MD-3). The optional `ContactPerson` (MD-6) is not emitted.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use openssl::x509::X509;
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use super::response::SigningKey;
+use super::canonical::CanonicalWriter;
+use super::response::{ResponseError, SigningKey, enveloped_signature};
 use super::{BINDING_POST, BINDING_REDIRECT, DSIG_NS, METADATA_NS, PROTOCOL_NS};
 
 /// The attributes Portner offers (MD-2; AT-1, AT-2, AT-4, AT-5, AT-8 in `oiosaml3-nsis.md`).
@@ -43,6 +44,9 @@ pub struct IdpIdentity {
     pub base_url: String,
     /// The signing key and its certificate.
     pub signing: SigningKey,
+    /// The certificate of the next signing key while a rollover is prepared (MD-3): published,
+    /// never used to sign.
+    pub next_signing_certificate: Option<X509>,
     /// The certificate SPs encrypt to.
     pub encryption_certificate: X509,
 }
@@ -68,142 +72,134 @@ pub enum MetadataProfile {
     MitIdErhverv,
 }
 
-/// Renders the metadata document.
+/// Renders the signed metadata document.
 ///
 /// # Errors
 ///
-/// A certificate could not be encoded; not expected for certificates that loaded.
+/// A value cannot be carried by XML, or signing failed; neither is expected for an identity
+/// that loaded.
 pub fn render(
     identity: &IdpIdentity,
     profile: MetadataProfile,
 ) -> Result<String, MetadataRenderError> {
-    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
-    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let id = document_id(&identity.entity_id);
+    let mut head = CanonicalWriter::new();
+    head.start(
+        "md:EntityDescriptor",
+        &[("md", METADATA_NS)],
+        &[("ID", &id), ("entityID", &identity.entity_id)],
+    )?;
+    let head = head.finish();
+    let head = head.trim_end_matches("</md:EntityDescriptor>").to_owned();
 
-    let mut root = BytesStart::new("md:EntityDescriptor");
-    root.push_attribute(("xmlns:md", METADATA_NS));
-    root.push_attribute(("xmlns:ds", DSIG_NS));
-    root.push_attribute(("xmlns:saml", super::ASSERTION_NS));
-    root.push_attribute(("entityID", identity.entity_id.as_str()));
-    writer.write_event(Event::Start(root))?;
+    let mut tail = CanonicalWriter::new();
+    role_descriptor(&mut tail, identity, profile)?;
+    let tail = format!("{}</md:EntityDescriptor>", tail.finish());
 
-    let mut descriptor = BytesStart::new("md:IDPSSODescriptor");
-    descriptor.push_attribute(("WantAuthnRequestsSigned", "true"));
-    descriptor.push_attribute(("protocolSupportEnumeration", PROTOCOL_NS));
-    writer.write_event(Event::Start(descriptor))?;
+    let signature = enveloped_signature(&format!("{head}{tail}"), &id, &identity.signing)?;
+    Ok(format!("{head}{signature}{tail}"))
+}
 
-    key_descriptor(&mut writer, "signing", &identity.signing.certificate)?;
-    key_descriptor(&mut writer, "encryption", &identity.encryption_certificate)?;
+/// A stable ID for the document, so that the same keys and endpoints give the same bytes.
+fn document_id(entity_id: &str) -> String {
+    let digest = openssl::sha::sha256(entity_id.as_bytes());
+    format!("_{}", hex::encode(&digest[..16]))
+}
+
+fn role_descriptor(
+    writer: &mut CanonicalWriter,
+    identity: &IdpIdentity,
+    profile: MetadataProfile,
+) -> Result<(), MetadataRenderError> {
+    writer.start(
+        "md:IDPSSODescriptor",
+        &[],
+        &[
+            ("WantAuthnRequestsSigned", "true"),
+            ("protocolSupportEnumeration", PROTOCOL_NS),
+        ],
+    )?;
+    key_descriptor(writer, "signing", &identity.signing.certificate)?;
+    if let Some(next) = &identity.next_signing_certificate {
+        key_descriptor(writer, "signing", next)?;
+    }
+    key_descriptor(writer, "encryption", &identity.encryption_certificate)?;
+
     let slo = identity.slo_url();
     for binding in [BINDING_REDIRECT, BINDING_POST] {
-        endpoint(
-            &mut writer,
-            "md:SingleLogoutService",
-            binding,
-            &slo,
-            Some(&slo),
-        )?;
+        let attributes = [
+            ("Binding", binding),
+            ("Location", slo.as_str()),
+            ("ResponseLocation", slo.as_str()),
+        ];
+        writer.element("md:SingleLogoutService", &[], &attributes, "")?;
     }
     for format in NAME_ID_FORMATS {
-        text_element(&mut writer, "md:NameIDFormat", format)?;
+        writer.element("md:NameIDFormat", &[], &[], format)?;
     }
     let sso = identity.sso_url();
-    endpoint(
-        &mut writer,
-        "md:SingleSignOnService",
-        BINDING_REDIRECT,
-        &sso,
-        None,
-    )?;
-    if profile == MetadataProfile::Full {
-        endpoint(
-            &mut writer,
-            "md:SingleSignOnService",
-            BINDING_POST,
-            &sso,
-            None,
-        )?;
+    let bindings = match profile {
+        MetadataProfile::Full => &[BINDING_REDIRECT, BINDING_POST][..],
+        MetadataProfile::MitIdErhverv => &[BINDING_REDIRECT][..],
+    };
+    for binding in bindings {
+        let attributes = [("Binding", *binding), ("Location", sso.as_str())];
+        writer.element("md:SingleSignOnService", &[], &attributes, "")?;
     }
     for name in OFFERED_ATTRIBUTES {
-        let mut attribute = BytesStart::new("saml:Attribute");
-        attribute.push_attribute(("Name", name));
-        attribute.push_attribute(("NameFormat", ATTRIBUTE_NAME_FORMAT));
-        writer.write_event(Event::Empty(attribute))?;
+        // Each Attribute declares the saml prefix itself: in canonical form a namespace is
+        // declared where it is first used in its branch.
+        writer.element(
+            "saml:Attribute",
+            &[("saml", super::ASSERTION_NS)],
+            &[("Name", name), ("NameFormat", ATTRIBUTE_NAME_FORMAT)],
+            "",
+        )?;
     }
-
-    writer.write_event(Event::End(BytesEnd::new("md:IDPSSODescriptor")))?;
-    writer.write_event(Event::End(BytesEnd::new("md:EntityDescriptor")))?;
-    String::from_utf8(writer.into_inner()).map_err(|_| MetadataRenderError)
+    writer.end();
+    Ok(())
 }
 
 /// The metadata could not be written.
-#[derive(Clone, Copy, Debug, thiserror::Error)]
-#[error("IdP metadata could not be rendered")]
-pub struct MetadataRenderError;
+#[derive(Debug, thiserror::Error)]
+#[error("IdP metadata could not be rendered: {0}")]
+pub struct MetadataRenderError(#[from] ResponseError);
 
-impl From<std::io::Error> for MetadataRenderError {
-    fn from(_: std::io::Error) -> Self {
-        Self
+impl From<super::canonical::UnrepresentableCharacter> for MetadataRenderError {
+    fn from(error: super::canonical::UnrepresentableCharacter) -> Self {
+        Self(ResponseError::Unrepresentable(error))
     }
 }
 
 impl From<openssl::error::ErrorStack> for MetadataRenderError {
-    fn from(_: openssl::error::ErrorStack) -> Self {
-        Self
+    fn from(error: openssl::error::ErrorStack) -> Self {
+        Self(ResponseError::Crypto(error))
     }
 }
 
-type XmlWriter = Writer<Vec<u8>>;
-
 fn key_descriptor(
-    writer: &mut XmlWriter,
+    writer: &mut CanonicalWriter,
     usage: &str,
     certificate: &X509,
 ) -> Result<(), MetadataRenderError> {
-    let mut descriptor = BytesStart::new("md:KeyDescriptor");
-    descriptor.push_attribute(("use", usage));
-    writer.write_event(Event::Start(descriptor))?;
-    writer.write_event(Event::Start(BytesStart::new("ds:KeyInfo")))?;
-    writer.write_event(Event::Start(BytesStart::new("ds:X509Data")))?;
-    text_element(
-        writer,
-        "ds:X509Certificate",
-        &STANDARD.encode(certificate.to_der()?),
-    )?;
-    writer.write_event(Event::End(BytesEnd::new("ds:X509Data")))?;
-    writer.write_event(Event::End(BytesEnd::new("ds:KeyInfo")))?;
-    writer.write_event(Event::End(BytesEnd::new("md:KeyDescriptor")))?;
-    Ok(())
-}
-
-fn endpoint(
-    writer: &mut XmlWriter,
-    name: &str,
-    binding: &str,
-    location: &str,
-    response_location: Option<&str>,
-) -> Result<(), MetadataRenderError> {
-    let mut element = BytesStart::new(name);
-    element.push_attribute(("Binding", binding));
-    element.push_attribute(("Location", location));
-    if let Some(response_location) = response_location {
-        element.push_attribute(("ResponseLocation", response_location));
-    }
-    writer.write_event(Event::Empty(element))?;
-    Ok(())
-}
-
-fn text_element(writer: &mut XmlWriter, name: &str, text: &str) -> Result<(), MetadataRenderError> {
-    writer.write_event(Event::Start(BytesStart::new(name)))?;
-    writer.write_event(Event::Text(BytesText::new(text)))?;
-    writer.write_event(Event::End(BytesEnd::new(name)))?;
+    let encoded = STANDARD.encode(certificate.to_der()?);
+    writer.start("md:KeyDescriptor", &[], &[("use", usage)])?;
+    writer.start("ds:KeyInfo", &[("ds", DSIG_NS)], &[])?;
+    writer.start("ds:X509Data", &[], &[])?;
+    writer.element("ds:X509Certificate", &[], &[], &encoded)?;
+    writer.end();
+    writer.end();
+    writer.end();
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::process::Command;
+
     use super::*;
     use crate::keys::KeyPair;
+    use crate::saml::test_support::xmlsec1;
     use crate::saml::xml::{self, Limits};
 
     fn identity() -> IdpIdentity {
@@ -213,6 +209,7 @@ mod tests {
             entity_id: "https://saml.test.example.dk?a=1&b=\"2\"".into(),
             base_url: "https://login.test.example.dk".into(),
             signing: signing.signing_key(),
+            next_signing_certificate: None,
             encryption_certificate: encryption.certificate,
         }
     }
@@ -224,6 +221,16 @@ mod tests {
         descriptor
             .children_named(METADATA_NS, "SingleSignOnService")
             .map(|service| service.attribute("Binding").unwrap().to_owned())
+            .collect()
+    }
+
+    fn key_uses(document: &xml::Element) -> Vec<String> {
+        let descriptor = document
+            .only_child(METADATA_NS, "IDPSSODescriptor")
+            .unwrap();
+        descriptor
+            .children_named(METADATA_NS, "KeyDescriptor")
+            .map(|key| key.attribute("use").unwrap().to_owned())
             .collect()
     }
 
@@ -245,15 +252,12 @@ mod tests {
             descriptor.attribute("WantAuthnRequestsSigned"),
             Some("true")
         );
-        assert_eq!(
-            descriptor
-                .children_named(METADATA_NS, "KeyDescriptor")
-                .count(),
-            2
-        );
+        assert_eq!(key_uses(&document), ["signing", "encryption"]);
         assert_eq!(sso_bindings(&document), [BINDING_REDIRECT, BINDING_POST]);
         let attributes = descriptor.children_named(crate::saml::ASSERTION_NS, "Attribute");
         assert_eq!(attributes.count(), OFFERED_ATTRIBUTES.len());
+        assert!(document.only_child(DSIG_NS, "Signature").is_some());
+        assert_eq!(rendered, render(&identity, MetadataProfile::Full).unwrap());
     }
 
     #[test]
@@ -262,5 +266,55 @@ mod tests {
         let document = xml::parse(rendered.as_bytes(), Limits::METADATA).unwrap();
 
         assert_eq!(sso_bindings(&document), [BINDING_REDIRECT]);
+    }
+
+    #[test]
+    fn a_rollover_publishes_the_next_signing_certificate_beside_the_current_one() {
+        let next = KeyPair::generate("next").unwrap();
+        let identity = IdpIdentity {
+            next_signing_certificate: Some(next.certificate.clone()),
+            ..identity()
+        };
+
+        let rendered = render(&identity, MetadataProfile::MitIdErhverv).unwrap();
+        let document = xml::parse(rendered.as_bytes(), Limits::METADATA).unwrap();
+
+        assert_eq!(key_uses(&document), ["signing", "signing", "encryption"]);
+        let next_der = STANDARD.encode(next.certificate.to_der().unwrap());
+        assert!(rendered.contains(&next_der));
+    }
+
+    /// MD-2: the signature verifies in `xmlsec1` with only the current signing certificate
+    /// trusted (security-tests.md §7.3 flags), and an edited copy does not.
+    #[test]
+    fn xmlsec1_verifies_the_metadata_signature_and_refuses_an_edited_copy() {
+        let Some(xmlsec1) = xmlsec1() else { return };
+        let identity = identity();
+        let rendered = render(&identity, MetadataProfile::Full).unwrap();
+        let edited = rendered.replace("/saml/sso", "/evil/sso");
+        let folder = tempfile::tempdir().unwrap();
+        let certificate = folder.path().join("idp.crt");
+        std::fs::write(&certificate, identity.signing.certificate.to_pem().unwrap()).unwrap();
+
+        let verifies = |document: &str| {
+            let path = folder.path().join("metadata.xml");
+            std::fs::write(&path, document).unwrap();
+            Command::new(&xmlsec1)
+                .args(["--verify", "--enabled-reference-uris", "same-doc"])
+                .args(["--enabled-key-data", "raw-x509-cert", "--pubkey-cert-pem"])
+                .arg(&certificate)
+                .args([
+                    "--id-attr:ID",
+                    "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+                ])
+                .arg(&path)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        };
+
+        assert!(verifies(&rendered), "xmlsec1 refused Portner's metadata");
+        assert!(!verifies(&edited), "xmlsec1 accepted edited metadata");
     }
 }

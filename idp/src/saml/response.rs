@@ -136,7 +136,7 @@ pub fn build_response(
     if !options.sign_response {
         return Ok(format!("{head}{tail}"));
     }
-    let signature = signature(&format!("{head}{tail}"), options.response_id, signing)?;
+    let signature = enveloped_signature(&format!("{head}{tail}"), options.response_id, signing)?;
     Ok(format!("{head}{signature}{tail}"))
 }
 
@@ -214,7 +214,7 @@ pub fn build_error_response(
     }
     let tail = format!("{}</samlp:Response>", tail.finish());
 
-    let signature = signature(&format!("{head}{tail}"), error.response_id, signing)?;
+    let signature = enveloped_signature(&format!("{head}{tail}"), error.response_id, signing)?;
     Ok(format!("{head}{signature}{tail}"))
 }
 
@@ -224,7 +224,7 @@ fn signed_assertion(
     signing: &SigningKey,
 ) -> Result<String, ResponseError> {
     let (head, tail) = assertion_parts(content)?;
-    let signature = signature(&format!("{head}{tail}"), &content.assertion_id, signing)?;
+    let signature = enveloped_signature(&format!("{head}{tail}"), &content.assertion_id, signing)?;
     Ok(format!("{head}{signature}{tail}"))
 }
 
@@ -374,7 +374,11 @@ fn response_parts(
 
 /// An enveloped signature over the canonical bytes of the element with ID `id`, whose
 /// serialisation without the signature is `unsigned` (XML-DSig §3.1; SAML Core §5.4).
-fn signature(unsigned: &str, id: &str, signing: &SigningKey) -> Result<String, ResponseError> {
+pub(crate) fn enveloped_signature(
+    unsigned: &str,
+    id: &str,
+    signing: &SigningKey,
+) -> Result<String, ResponseError> {
     let digest = STANDARD.encode(openssl::sha::sha256(unsigned.as_bytes()));
     let reference = format!("#{id}");
 

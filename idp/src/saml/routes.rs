@@ -303,8 +303,8 @@ mod tests {
         );
         assert!(full.2.contains("entityID=\"https://saml.test.example.dk\""));
         assert!(full.2.contains("https://login.test.example.dk/saml/sso"));
-        assert_eq!(full.2.matches("md:SingleSignOnService").count(), 2);
-        assert_eq!(upload.2.matches("md:SingleSignOnService").count(), 1);
+        assert_eq!(full.2.matches("<md:SingleSignOnService ").count(), 2);
+        assert_eq!(upload.2.matches("<md:SingleSignOnService ").count(), 1);
         assert_eq!(unknown.0, StatusCode::BAD_REQUEST);
     }
 

@@ -306,6 +306,7 @@ async fn desk(store: TestStore, clock: &FixedClock, cvr: &Cvr) -> (Desk, Browser
         entity_id: ORIGIN.to_owned(),
         base_url: ORIGIN.to_owned(),
         signing: pair.signing_key(),
+        next_signing_certificate: None,
         encryption_certificate: pair.certificate,
     };
     let state = AppState {

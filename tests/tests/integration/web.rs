@@ -142,6 +142,7 @@ pub(crate) fn test_identity() -> Arc<portner_idp::saml::idp_metadata::IdpIdentit
         entity_id: ORIGIN.to_owned(),
         base_url: ORIGIN.to_owned(),
         signing: pair.signing_key(),
+        next_signing_certificate: None,
         encryption_certificate: pair.certificate,
     })
 }
