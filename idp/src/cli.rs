@@ -221,7 +221,7 @@ pub struct UsernameArg {
 /// `portner sp …`.
 #[derive(Debug, Subcommand)]
 pub enum SpCommand {
-    /// Register a service provider from its SAML metadata file.
+    /// Register a service provider from its SAML metadata (a file or an https URL).
     Add(SpAddArgs),
     /// List registered service providers.
     List(ListArgs),
@@ -232,9 +232,13 @@ pub enum SpCommand {
 /// `portner sp add` flags.
 #[derive(Debug, Args)]
 pub struct SpAddArgs {
-    /// The SP's metadata (an XML file).
+    /// The SP's metadata: an XML file, or an `https://` URL to fetch it from.
+    #[arg(long, value_name = "FILE|URL")]
+    pub metadata: String,
+    /// Trust only this CA certificate (PEM) for an https metadata URL, instead of the
+    /// system's roots (for an SP with a certificate from a private CA).
     #[arg(long, value_name = "FILE")]
-    pub metadata: PathBuf,
+    pub metadata_ca: Option<PathBuf>,
     /// `own` for the organisation's own SPs, `nemlogin` for NemLog-in.
     #[arg(long, default_value = "own")]
     pub profile: String,

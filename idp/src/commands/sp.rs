@@ -1,4 +1,9 @@
 //! `portner sp add|list|remove`.
+//!
+//! Metadata is the only source of an SP's keys and endpoints (MD-9), so where it comes from is a
+//! trust decision: a file the operator chose, or an `https://` URL whose server certificate
+//! chains to the system's roots or to the one CA given with `--metadata-ca`. Plain `http://`
+//! is refused, redirects may not leave https, and the body is capped while it streams in.
 
 use portner_audit::AuditContext;
 use portner_shared::domain::ServiceProvider;
@@ -9,6 +14,10 @@ use crate::saml::registry::{self, EncryptionProfile, RegistryError, SpSettings};
 
 /// Largest metadata file read; the parser caps it again (1 MiB).
 const MAX_METADATA_FILE_BYTES: u64 = 1024 * 1024;
+/// How long fetching metadata from a URL may take in all.
+const METADATA_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Redirects followed when fetching metadata (each must stay on https).
+const METADATA_MAX_REDIRECTS: usize = 3;
 
 pub(super) async fn run(command: SpCommand, environment: &Environment) -> Result<(), CommandError> {
     match command {
@@ -61,7 +70,15 @@ async fn add(args: SpAddArgs, environment: &Environment) -> Result<(), CommandEr
         minimum_level: args.minimum_level.parse()?,
         released_attributes: args.attributes,
     };
-    let metadata = read_metadata(&args.metadata)?;
+    let metadata = if args.metadata.starts_with("https://") {
+        fetch_metadata(&args.metadata, args.metadata_ca.as_deref()).await?
+    } else if args.metadata.starts_with("http://") {
+        return Err(CommandError::Usage(
+            "metadata URLs must use https: the metadata carries the SP's keys (MD-9)".into(),
+        ));
+    } else {
+        read_metadata(std::path::Path::new(&args.metadata))?
+    };
 
     let sp = registry::register(
         &environment.store,
@@ -91,6 +108,52 @@ fn read_metadata(path: &std::path::Path) -> Result<String, CommandError> {
         return Err(CommandError::Failed(format!("{shown}: larger than 1 MiB")));
     }
     std::fs::read_to_string(path).map_err(|error| CommandError::Failed(format!("{shown}: {error}")))
+}
+
+/// Fetches metadata over https, streaming the body and stopping at the cap.
+async fn fetch_metadata(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<String, CommandError> {
+    let failed = |what: &str, error: &dyn std::fmt::Display| {
+        CommandError::Failed(format!("{url}: {what}: {error}"))
+    };
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_native()
+        .https_only(true)
+        .redirect(reqwest::redirect::Policy::limited(METADATA_MAX_REDIRECTS))
+        .timeout(METADATA_FETCH_TIMEOUT);
+    if let Some(ca_file) = ca_file {
+        let pem = std::fs::read(ca_file)
+            .map_err(|error| CommandError::Failed(format!("{}: {error}", ca_file.display())))?;
+        let roots = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|error| CommandError::Failed(format!("{}: {error}", ca_file.display())))?;
+        builder = builder.tls_certs_only(roots);
+    }
+    let client = builder
+        .build()
+        .map_err(|error| failed("cannot set up the client", &error))?;
+
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|error| failed("cannot fetch", &error))?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(failed("the server answered", &response.status()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| failed("the transfer failed", &error))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > MAX_METADATA_FILE_BYTES {
+            return Err(CommandError::Failed(format!("{url}: larger than 1 MiB")));
+        }
+    }
+    String::from_utf8(body).map_err(|_| CommandError::Failed(format!("{url}: not UTF-8")))
 }
 
 fn registry_error(error: RegistryError) -> CommandError {
