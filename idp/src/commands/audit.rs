@@ -1,9 +1,7 @@
 //! `portner audit verify|checkpoint|export|verify-pack|prune|key`.
 //!
-//! The auditor console (`/audit`) that the evidence issue also asks for is not here: it needs
-//! the auditor role and Substantial sessions from the sign-in and administration issues, which
-//! have not landed. Until then auditors use these commands (or receive packs from an operator);
-//! nothing fakes an authenticated console.
+//! The auditor console (`/audit`, `crate::console::audit`) runs the same verification and
+//! export for signed-in auditors; `serve` hands it [`signer`] and [`settings`].
 
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -234,7 +232,7 @@ async fn prune(args: &AuditPruneArgs, environment: &Environment) -> Result<(), C
 }
 
 /// The non-secret settings the control matrix and policy snapshot show.
-fn settings(environment: &Environment) -> Vec<(String, String)> {
+pub(crate) fn settings(environment: &Environment) -> Vec<(String, String)> {
     let audit = &environment.config.audit;
     vec![
         (

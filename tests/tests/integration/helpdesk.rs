@@ -313,6 +313,7 @@ async fn desk(store: TestStore, clock: &FixedClock, cvr: &Cvr) -> (Desk, Browser
         clock: shared_clock,
         identity: Arc::new(identity),
         signin: signin.clone(),
+        audit: None,
     };
 
     let operator = user(&store, clock, cvr, "operator").await;
