@@ -9,15 +9,15 @@
 //! export` writes ([`portner_audit::evidence::export`]).
 //!
 //! The export writes file by file with blocking I/O, and the chain walk hashes every record,
-//! so both run on tokio's blocking pool ([`on_blocking_thread`]) rather than on a worker
+//! so both run on tokio's blocking pool (`on_blocking_thread`) rather than on a worker
 //! thread that serves requests. One export runs at a time per server process: a second one
 //! asked for meanwhile is refused with "try again" ([`ExportError::Busy`]) rather than
 //! queued, because a queued request would hold the auditor's browser for the whole length of
 //! the export before it. Replicas each allow one.
 //!
-//! Known shortcomings: the chain is walked on every view of `/audit`, which takes time in
-//! proportion to the records kept (retention bounds them; `docs/benchmarks.md` has the
-//! rate); an export whose browser goes away still completes and is recorded; a server that
+//! Known shortcomings: the chain is walked on every view of `/audit`, which takes at least as
+//! long as reading the records kept (retention bounds them; `docs/benchmarks.md` measures the
+//! plain read, not the walk); an export whose browser goes away still completes and is recorded; a server that
 //! dies mid-export leaves a `.audit-export-*` folder with a `.partial` file in the data
 //! folder, which nothing reads and which may be deleted.
 
