@@ -21,7 +21,7 @@ use portner_idp::app::{AppState, app};
 use portner_idp::console::audit::AuditDesk;
 use portner_idp::signin::SignIn;
 use portner_idp::signin::session::{self, Factors};
-use portner_shared::config::{AuditSettings, SignInSettings};
+use portner_shared::config::{AuditSettings, Backend, SignInSettings};
 use portner_shared::domain::{
     Cvr, Email, NewOrganisation, NewUser, NsisLevel, Role, User, UserStatus,
 };
@@ -36,6 +36,7 @@ on_both_backends!(
     an_auditor_sees_the_chain_and_exports_packs_that_verify,
     refused_periods_write_no_file_and_no_event,
     helpdesk_operators_and_anonymous_clients_are_refused,
+    a_broken_chain_is_shown_with_the_record_it_breaks_at,
 );
 
 const ORIGIN: &str = "http://localhost:8080";
@@ -556,4 +557,33 @@ async fn helpdesk_operators_and_anonymous_clients_are_refused(store: TestStore) 
 
     assert!(files_in(console.work.path()).is_empty());
     assert_eq!(console.count("EVIDENCE_EXPORTED").await, 0);
+}
+
+async fn a_broken_chain_is_shown_with_the_record_it_breaks_at(store: TestStore) {
+    let console = console(store).await;
+    let (_, mut browser) = staff(&console, "auditor", Role::Auditor).await;
+
+    // Someone with database rights drops the guard and deletes record 2 (of 3).
+    let guard = match console.store.store.backend() {
+        Backend::Sqlite => "DROP TRIGGER audit_events_delete_only_up_to_anchor",
+        Backend::Postgres => "DROP TRIGGER audit_events_no_change ON audit_events",
+    };
+    console.store.store.execute_unprepared(guard).await.unwrap();
+    console
+        .store
+        .store
+        .execute_unprepared("DELETE FROM audit_events WHERE seq = 2")
+        .await
+        .unwrap();
+
+    let (page, _) = overview(&console, &mut browser, "en").await;
+    assert!(
+        page.contains("The chain is BROKEN</strong> at record <span id=\"broken-seq\">2</span>"),
+        "{page}"
+    );
+    assert!(page.contains("record missing (deleted)"), "{page}");
+    assert!(page.contains(r#"id="record-count">–<"#), "{page}");
+    let (danish, _) = overview(&console, &mut browser, "da").await;
+    assert!(danish.contains("Kæden er BRUDT"), "{danish}");
+    assert!(danish.contains("hændelsen mangler (slettet)"), "{danish}");
 }
