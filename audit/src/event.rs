@@ -396,6 +396,16 @@ pub enum AuditEvent {
         /// The account's identity level after the action, capped by the verification's.
         level_after: NsisLevel,
     },
+    // Audit evidence (issue 7), later additions.
+    /// The audit key was replaced by a new one (`portner audit key rotate`); the old
+    /// certificate is kept as retired, so the checkpoints it signed stay verifiable (LG-5;
+    /// EV-10 key management). The event is recorded by the new key's first checkpoint.
+    AuditKeyRotated {
+        /// SHA-256 of the retired certificate.
+        retired_fingerprint: String,
+        /// SHA-256 of the new certificate.
+        new_fingerprint: String,
+    },
 }
 
 impl AuditEvent {
@@ -446,6 +456,8 @@ impl AuditEvent {
             Self::AccessRefused { .. } => "ACCESS_REFUSED",
             Self::HelpdeskIdentityVerified { .. } => "HELPDESK_IDENTITY_VERIFIED",
             Self::HelpdeskActionTaken { .. } => "HELPDESK_ACTION_TAKEN",
+            // Audit evidence (issue 7), later additions.
+            Self::AuditKeyRotated { .. } => "AUDIT_KEY_ROTATED",
         }
     }
 }

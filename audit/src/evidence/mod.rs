@@ -19,6 +19,7 @@
 //! | `controls.csv`, `controls.html` | NSIS requirement → control → value → evidence |
 //! | `inventory/*` | users, credentials, service providers, policy snapshot |
 //! | `report.html` | the printable report with charts, matrix and verdict |
+//! | `certificates/<sha256>.pem` | retired audit certificates that signed checkpoints in it |
 //!
 //! [`months`] lists the calendar months within retention that hold events, for the auditor
 //! console's list of periods; [`check_period_at`] is the period check [`export`] applies,
@@ -62,6 +63,8 @@ use writer::PackWriter;
 
 /// Version of the pack layout, in `manifest.json`.
 pub const PACK_FORMAT: &str = "portner-evidence-pack-v1";
+/// Where a pack keeps the retired audit certificates its checkpoints need.
+pub const RETIRED_FOLDER: &str = "certificates/";
 /// Records read per round trip while streaming.
 const PAGE: i64 = 2_000;
 /// Longest period one pack covers; keeps the per-day charts and tallies bounded.
@@ -500,6 +503,7 @@ async fn write_pack(
     pack.write(report::html(&context, &matrix).as_bytes())?;
     pack.start("certificate.pem")?;
     pack.write(&signer.certificate().to_pem()?)?;
+    retired_certificates(&mut pack, signer, &checkpoints)?;
 
     let manifest = Manifest {
         format: PACK_FORMAT.to_owned(),
@@ -623,6 +627,28 @@ impl ChainWalk {
         }
         problems
     }
+}
+
+/// Adds `certificates/<fingerprint>.pem` for each retired audit certificate that signed one of
+/// the pack's checkpoints, so `verify-pack` can check them offline. The manifest, signed with
+/// the current key, covers these files: the current key vouches for its predecessors.
+fn retired_certificates(
+    pack: &mut PackWriter,
+    signer: &AuditSigner,
+    checkpoints: &[Checkpoint],
+) -> Result<(), AuditError> {
+    let used: std::collections::BTreeSet<&str> = checkpoints
+        .iter()
+        .map(|checkpoint| checkpoint.key_fingerprint.as_str())
+        .collect();
+    for certificate in signer.retired() {
+        let fingerprint = crate::checkpoint::certificate_fingerprint(certificate);
+        if used.contains(fingerprint.as_str()) {
+            pack.start(&format!("{RETIRED_FOLDER}{fingerprint}.pem"))?;
+            pack.write(&certificate.to_pem()?)?;
+        }
+    }
+    Ok(())
 }
 
 fn summary_files(pack: &mut PackWriter, tally: &Tally) -> Result<(), AuditError> {
