@@ -1,4 +1,4 @@
-//! `portner audit verify|checkpoint|export|verify-pack|prune|key`.
+//! `portner audit verify|checkpoint|export|verify-pack|prune|key [rotate]`.
 //!
 //! The auditor console (`/audit`, `crate::console::audit`) runs the same verification and
 //! export for signed-in auditors; `serve` hands it [`signer`] and [`settings`].

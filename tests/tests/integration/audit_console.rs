@@ -37,6 +37,7 @@ on_both_backends!(
     refused_periods_write_no_file_and_no_event,
     helpdesk_operators_and_anonymous_clients_are_refused,
     a_broken_chain_is_shown_with_the_record_it_breaks_at,
+    after_a_key_rotation_older_checkpoints_still_count_and_packs_verify,
 );
 
 const ORIGIN: &str = "http://localhost:8080";
@@ -104,9 +105,18 @@ fn files_in(folder: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A console whose organisation was created in October (so two months hold events), with
-/// default retention and an external checkpoint file.
+fn audit_signer() -> AuditSigner {
+    let pair = portner_idp::keys::KeyPair::generate("Portner test audit").unwrap();
+    AuditSigner::new(pair.private_key, pair.certificate).unwrap()
+}
+
 async fn console(store: TestStore) -> Console {
+    console_with(store, audit_signer()).await
+}
+
+/// A console whose organisation was created in October (so two months hold events), with
+/// default retention and an external checkpoint file, signing with `signer`.
+async fn console_with(store: TestStore, signer: AuditSigner) -> Console {
     let clock = portner_tests::fixed_clock();
     let october = FixedClock::at(Utc.with_ymd_and_hms(2026, 10, 15, 9, 0, 0).unwrap());
     let cvr: Cvr = "91234567".parse().unwrap();
@@ -134,8 +144,6 @@ async fn console(store: TestStore) -> Console {
         signing: pair.signing_key(),
         encryption_certificate: pair.certificate,
     };
-    let audit_pair = portner_idp::keys::KeyPair::generate("Portner test audit").unwrap();
-    let signer = AuditSigner::new(audit_pair.private_key, audit_pair.certificate).unwrap();
     let work = tempfile::tempdir().unwrap();
     let sink = tempfile::tempdir().unwrap();
     let audit = AuditSettings {
@@ -586,4 +594,35 @@ async fn a_broken_chain_is_shown_with_the_record_it_breaks_at(store: TestStore) 
     let (danish, _) = overview(&console, &mut browser, "da").await;
     assert!(danish.contains("Kæden er BRUDT"), "{danish}");
     assert!(danish.contains("hændelsen mangler (slettet)"), "{danish}");
+}
+
+async fn after_a_key_rotation_older_checkpoints_still_count_and_packs_verify(store: TestStore) {
+    // The console runs with the successor key; the outgoing key signed the chain so far.
+    let old = audit_signer();
+    let new = audit_signer().with_retired(vec![old.certificate().clone()]);
+    let console = console_with(store, new).await;
+    let now = console.clock.now();
+    portner_audit::checkpoint::write_checkpoint(&console.store.store, now, &old, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, mut browser) = staff(&console, "auditor", Role::Auditor).await;
+
+    let (page, token) = overview(&console, &mut browser, "en").await;
+    assert!(page.contains("The chain is intact"), "{page}");
+    assert!(page.contains("Retired audit certificates"), "{page}");
+    assert!(
+        page.contains(&format!("<li><code>{}</code></li>", old.fingerprint())),
+        "{page}"
+    );
+
+    let answer = export(&console, &browser, "en", &token, "2026-10-01", "2027-01-01").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let received = tempfile::tempdir().unwrap();
+    let pack = received.path().join("pack.zip");
+    std::fs::write(&pack, &answer.bytes).unwrap();
+    let fingerprint = console.signer.fingerprint();
+    let verdict = verify_pack(&pack, Some(&fingerprint), PackLimits::default()).unwrap();
+    assert!(verdict.is_verified(), "{}", verdict.text());
+    assert_eq!(verdict.retired_fingerprints, vec![old.fingerprint()]);
 }

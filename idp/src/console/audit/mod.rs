@@ -82,6 +82,15 @@ impl AuditDesk {
     pub fn fingerprint(&self) -> String {
         self.signer.fingerprint()
     }
+
+    /// Fingerprints of the retired audit certificates still trusted for older checkpoints.
+    pub fn retired_fingerprints(&self) -> Vec<String> {
+        self.signer
+            .retired()
+            .iter()
+            .map(portner_audit::checkpoint::certificate_fingerprint)
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for AuditDesk {

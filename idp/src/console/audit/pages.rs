@@ -46,7 +46,7 @@ pub async fn overview(
     };
     let earliest = earliest_start(&desk, now);
     let body = html! {
-        (status_markup(lang, &status, &desk.fingerprint()))
+        (status_markup(lang, &status, &desk))
         (periods_markup(lang, &token, &months))
         (form_markup(lang, &token, &FormState::blank(earliest)))
     };
@@ -180,7 +180,8 @@ fn notice(status: StatusCode, lang: Lang, words: Words) -> Response {
     page::respond(status, page::frame(lang, Text::Audit, "/audit", body), None)
 }
 
-fn status_markup(lang: Lang, status: &ChainStatus, fingerprint: &str) -> Markup {
+fn status_markup(lang: Lang, status: &ChainStatus, desk: &AuditDesk) -> Markup {
+    let retired = desk.retired_fingerprints();
     let verification = &status.verification;
     let anchor = &status.anchor;
     html! {
@@ -245,7 +246,15 @@ fn status_markup(lang: Lang, status: &ChainStatus, fingerprint: &str) -> Markup 
                     @if status.external_file { " (" (Words::WithFile.text(lang)) ")" }
                 }
                 dt { (Words::Fingerprint.text(lang)) }
-                dd { code id="fingerprint" { (fingerprint) } }
+                dd { code id="fingerprint" { (desk.fingerprint()) } }
+                @if !retired.is_empty() {
+                    dt { (Words::Retired.text(lang)) }
+                    dd {
+                        ul id="retired-fingerprints" {
+                            @for fingerprint in &retired { li { code { (fingerprint) } } }
+                        }
+                    }
+                }
             }
             p { small { (Words::FingerprintHint.text(lang)) } }
         }
@@ -523,6 +532,7 @@ enum Words {
     Period,
     Periods,
     Records,
+    Retired,
     Sequence,
     To,
     WithFile,
@@ -603,6 +613,10 @@ impl Words {
             Self::Period => ("Periode", "Period"),
             Self::Periods => ("Perioder", "Periods"),
             Self::Records => ("Hændelser fra ankeret", "Records from the anchor"),
+            Self::Retired => (
+                "Tidligere revisionscertifikater (gælder for ældre checkpoints)",
+                "Retired audit certificates (trusted for older checkpoints)",
+            ),
             Self::Sequence => ("sekvens", "sequence"),
             Self::To => ("Til (ikke med)", "To (not included)"),
             Self::WithFile => (
