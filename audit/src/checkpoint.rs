@@ -34,11 +34,17 @@ const SIGNATURE_DOMAIN: &[u8] = b"portner-audit-checkpoint-v1\n";
 
 /// The audit key and its certificate: signs checkpoints and evidence-pack manifests.
 ///
-/// `Debug` shows only the certificate fingerprint, never the key.
+/// It also carries the certificates of earlier audit keys, retired by `portner audit key
+/// rotate`: their private keys are gone, but the checkpoints they signed stay verifiable, so
+/// [`AuditSigner::verifier`] trusts them for checkpoints (never for new manifests), and an
+/// evidence pack carries those it needs.
+///
+/// `Debug` shows only the certificate fingerprints, never the key.
 #[derive(Clone)]
 pub struct AuditSigner {
     private_key: PKey<Private>,
     certificate: X509,
+    retired: Vec<X509>,
 }
 
 impl AuditSigner {
@@ -57,7 +63,32 @@ impl AuditSigner {
         Ok(Self {
             private_key,
             certificate,
+            retired: Vec::new(),
         })
+    }
+
+    /// The same signer, also trusting the retired audit certificates `retired` for the
+    /// checkpoints they signed. The current certificate and repeats are left out.
+    #[must_use]
+    pub fn with_retired(mut self, retired: Vec<X509>) -> Self {
+        let current = self.fingerprint();
+        for certificate in retired {
+            let fingerprint = certificate_fingerprint(&certificate);
+            let known = fingerprint == current
+                || self
+                    .retired
+                    .iter()
+                    .any(|held| certificate_fingerprint(held) == fingerprint);
+            if !known {
+                self.retired.push(certificate);
+            }
+        }
+        self
+    }
+
+    /// The retired audit certificates this signer's verifier trusts.
+    pub fn retired(&self) -> &[X509] {
+        &self.retired
     }
 
     /// The certificate, which verifiers need.
@@ -65,13 +96,14 @@ impl AuditSigner {
         &self.certificate
     }
 
-    /// A verifier for this signer's certificate.
+    /// A verifier for this signer's certificate that also trusts the retired ones for
+    /// checkpoints.
     ///
     /// # Errors
     ///
-    /// OpenSSL failed to read the certificate.
+    /// OpenSSL failed to read a certificate.
     pub fn verifier(&self) -> Result<AuditVerifier, AuditError> {
-        AuditVerifier::new(&self.certificate)
+        AuditVerifier::new(&self.certificate)?.trusting_retired(&self.retired)
     }
 
     /// SHA-256 of the certificate's DER encoding, lowercase hex.
@@ -93,18 +125,25 @@ impl AuditSigner {
 
 impl std::fmt::Debug for AuditSigner {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let retired: Vec<String> = self.retired.iter().map(certificate_fingerprint).collect();
         formatter
             .debug_struct("AuditSigner")
             .field("fingerprint", &self.fingerprint())
+            .field("retired", &retired)
             .finish_non_exhaustive()
     }
 }
 
-/// Checks signatures made by an [`AuditSigner`]; needs only the certificate.
+/// Checks signatures made by an [`AuditSigner`]; needs only the certificates.
+///
+/// Manifests and other messages are checked against the current certificate only; checkpoints
+/// against the certificate their `key_fingerprint` names, the current one or a retired one
+/// added with [`AuditVerifier::trusting_retired`].
 #[derive(Clone)]
 pub struct AuditVerifier {
     public_key: PKey<Public>,
     fingerprint: String,
+    retired: Vec<(String, PKey<Public>)>,
 }
 
 impl AuditVerifier {
@@ -117,7 +156,33 @@ impl AuditVerifier {
         Ok(Self {
             public_key: certificate.public_key()?,
             fingerprint: certificate_fingerprint(certificate),
+            retired: Vec::new(),
         })
+    }
+
+    /// The same verifier, also accepting checkpoints signed by the keys of `retired`.
+    ///
+    /// # Errors
+    ///
+    /// A certificate holds no usable public key.
+    pub fn trusting_retired(mut self, retired: &[X509]) -> Result<Self, AuditError> {
+        for certificate in retired {
+            let fingerprint = certificate_fingerprint(certificate);
+            let known = fingerprint == self.fingerprint
+                || self.retired.iter().any(|(held, _)| *held == fingerprint);
+            if !known {
+                self.retired.push((fingerprint, certificate.public_key()?));
+            }
+        }
+        Ok(self)
+    }
+
+    /// Fingerprints of the retired certificates trusted for checkpoints.
+    pub fn retired_fingerprints(&self) -> Vec<String> {
+        self.retired
+            .iter()
+            .map(|(fingerprint, _)| fingerprint.clone())
+            .collect()
     }
 
     /// The certificate's SHA-256 fingerprint, lowercase hex.
@@ -128,17 +193,32 @@ impl AuditVerifier {
     /// Whether `signature` is this key's signature over `message`. A malformed signature is
     /// simply not valid.
     pub fn is_valid(&self, message: &[u8], signature: &[u8]) -> bool {
-        let Ok(mut verifier) = Verifier::new(MessageDigest::sha256(), &self.public_key) else {
-            return false;
-        };
-        verifier.update(message).is_ok() && verifier.verify(signature).unwrap_or(false)
+        signature_is_valid(&self.public_key, message, signature)
     }
 
-    /// Whether the checkpoint's signature is valid for this key.
+    /// Whether the checkpoint's signature is valid for the trusted key its fingerprint names:
+    /// the current one or a retired one.
     pub fn checkpoint_is_valid(&self, checkpoint: &Checkpoint) -> bool {
-        checkpoint.key_fingerprint == self.fingerprint
-            && self.is_valid(&checkpoint.signed_message(), &checkpoint.signature)
+        let key = if checkpoint.key_fingerprint == self.fingerprint {
+            Some(&self.public_key)
+        } else {
+            self.retired
+                .iter()
+                .find(|(fingerprint, _)| *fingerprint == checkpoint.key_fingerprint)
+                .map(|(_, key)| key)
+        };
+        key.is_some_and(|key| {
+            signature_is_valid(key, &checkpoint.signed_message(), &checkpoint.signature)
+        })
     }
+}
+
+/// Whether `signature` is `key`'s SHA-256 signature over `message`; malformed is not valid.
+fn signature_is_valid(key: &PKey<Public>, message: &[u8], signature: &[u8]) -> bool {
+    let Ok(mut verifier) = Verifier::new(MessageDigest::sha256(), key) else {
+        return false;
+    };
+    verifier.update(message).is_ok() && verifier.verify(signature).unwrap_or(false)
 }
 
 impl std::fmt::Debug for AuditVerifier {
@@ -146,6 +226,7 @@ impl std::fmt::Debug for AuditVerifier {
         formatter
             .debug_struct("AuditVerifier")
             .field("fingerprint", &self.fingerprint)
+            .field("retired", &self.retired_fingerprints())
             .finish_non_exhaustive()
     }
 }
@@ -490,7 +571,8 @@ pub fn append_to_file(path: &Path, checkpoint: &Checkpoint) -> Result<(), AuditE
     file.sync_data().map_err(io_error)
 }
 
-pub(crate) fn certificate_fingerprint(certificate: &X509) -> String {
+/// SHA-256 of a certificate's DER encoding, lowercase hex.
+pub fn certificate_fingerprint(certificate: &X509) -> String {
     certificate
         .digest(MessageDigest::sha256())
         .map(hex::encode)

@@ -414,6 +414,16 @@ pub enum AuditEvent {
         /// SHA-256 of the retired certificate (hex).
         retired_fingerprint: String,
     },
+    // Audit evidence (issue 7), later additions.
+    /// The audit key was replaced by a new one (`portner audit key rotate`); the old
+    /// certificate is kept as retired, so the checkpoints it signed stay verifiable (LG-5;
+    /// EV-10 key management). The event is recorded by the new key's first checkpoint.
+    AuditKeyRotated {
+        /// SHA-256 of the retired certificate.
+        retired_fingerprint: String,
+        /// SHA-256 of the new certificate.
+        new_fingerprint: String,
+    },
 }
 
 impl AuditEvent {
@@ -466,6 +476,8 @@ impl AuditEvent {
             Self::HelpdeskActionTaken { .. } => "HELPDESK_ACTION_TAKEN",
             Self::KeyRolloverStarted { .. } => "KEY_ROLLOVER_STARTED",
             Self::KeyRolloverCompleted { .. } => "KEY_ROLLOVER_COMPLETED",
+            // Audit evidence (issue 7), later additions.
+            Self::AuditKeyRotated { .. } => "AUDIT_KEY_ROTATED",
         }
     }
 }

@@ -179,6 +179,7 @@ async fn full_logins(
         clock: clock.clone(),
         identity: Arc::new(identity),
         signin,
+        audit: None,
     };
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });

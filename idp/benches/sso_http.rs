@@ -184,6 +184,7 @@ async fn signed_in_sessions(idp: KeyPair, count: usize) -> Vec<Session> {
         clock: clock.clone(),
         identity: Arc::new(identity),
         signin,
+        audit: None,
     };
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });

@@ -24,12 +24,15 @@ pub struct AppState {
     pub identity: Arc<IdpIdentity>,
     /// Sign-in services: passwords, WebAuthn, sessions (issue 3).
     pub signin: crate::signin::SignIn,
+    /// The auditor console's audit key and settings (issue 7); `None` where the router is
+    /// embedded without an audit key, and then `/audit` says it is not set up.
+    pub audit: Option<Arc<crate::console::audit::AuditDesk>>,
 }
 
 impl AppState {
     /// State with the default sign-in settings, whose WebAuthn origin is the identity's base
-    /// URL. `portner serve` builds its state from configuration instead; this is for embedding
-    /// the router and for tests.
+    /// URL, and no auditor console. `portner serve` builds its state from configuration
+    /// instead; this is for embedding the router and for tests.
     ///
     /// # Errors
     ///
@@ -47,6 +50,7 @@ impl AppState {
             clock,
             identity: Arc::new(identity),
             signin,
+            audit: None,
         })
     }
 }

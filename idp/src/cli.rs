@@ -285,8 +285,27 @@ pub enum AuditCommand {
     VerifyPack(AuditVerifyPackArgs),
     /// Remove audit records past retention, up to a signed checkpoint.
     Prune(AuditPruneArgs),
-    /// Print the audit certificate's SHA-256 fingerprint, to give auditors out of band.
-    Key,
+    /// Print the audit certificate's SHA-256 fingerprint, to give auditors out of band; or
+    /// `rotate` the audit key.
+    Key(AuditKeyArgs),
+}
+
+/// `portner audit key [rotate]`.
+#[derive(Debug, Args)]
+pub struct AuditKeyArgs {
+    /// What to do; without one, print the fingerprint.
+    #[command(subcommand)]
+    pub action: Option<AuditKeyCommand>,
+}
+
+/// `portner audit key …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditKeyCommand {
+    /// Replace the audit key with a new one. The old certificate is kept in `audit-retired/`
+    /// and stays trusted for the checkpoints it signed; a checkpoint with the old key seals
+    /// the chain first, and one with the new key covers the rotation's event. Restart `serve`
+    /// (every replica, after copying the key files) so it signs with the new key.
+    Rotate,
 }
 
 /// `portner audit verify` flags.

@@ -6,6 +6,12 @@
 //! with a self-signed certificate, and, unless configured, the CPR field key. Private files
 //! are mode 0600 and are written to a temporary name and renamed, so a crash never leaves half
 //! a key. Later starts load the same files; nothing is regenerated.
+//!
+//! The audit key alone can be replaced on purpose ([`rotation`], `portner audit key
+//! rotate`); the certificates it replaced stay in `audit-retired/` and are loaded as trusted
+//! for the checkpoints they signed.
+
+pub mod rotation;
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
@@ -40,6 +46,12 @@ pub enum DataDirError {
     /// A signing-key rollover cannot go on as asked; the message says what to do.
     #[error("{0}")]
     Rollover(String),
+    /// A retired audit certificate in `audit-retired/` is damaged.
+    #[error("{path}: not a certificate (retired audit certificates must stay readable)")]
+    RetiredCertificate {
+        /// The file.
+        path: PathBuf,
+    },
     /// The CPR key file does not hold a valid key.
     #[error("{path}: {source}")]
     CprKey {
@@ -72,6 +84,8 @@ pub struct PreparedData {
     pub encryption: KeyPair,
     /// Signs audit checkpoints and evidence packs (LG-5).
     pub audit: KeyPair,
+    /// Certificates of earlier audit keys, still trusted for the checkpoints they signed.
+    pub audit_retired: Vec<openssl::x509::X509>,
     /// Encrypts CPR numbers at rest.
     pub cipher: FieldCipher,
     /// Keys generated just now; empty on every later start.
@@ -103,7 +117,9 @@ pub fn prepare(config: &Config) -> Result<PreparedData, DataDirError> {
         "Portner encryption key",
         &mut generated,
     )?;
-    let audit = key_pair(&root, "audit", "Portner audit key", &mut generated)?;
+    rotation::recover(&root)?;
+    let audit = key_pair(&root, "audit", rotation::AUDIT_COMMON_NAME, &mut generated)?;
+    let audit_retired = rotation::retired(&root)?;
     let cipher = match &config.cpr_key {
         Some(key) => {
             FieldCipher::from_hex(key.expose()).map_err(|source| DataDirError::CprKey {
@@ -127,6 +143,7 @@ pub fn prepare(config: &Config) -> Result<PreparedData, DataDirError> {
         next_signing,
         encryption,
         audit,
+        audit_retired,
         cipher,
         generated,
     })
@@ -212,7 +229,7 @@ fn cpr_key_file(
     })
 }
 
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, DataDirError> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, DataDirError> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -225,7 +242,7 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, DataDirError> {
 
 /// Writes `bytes` to `path` with `mode`, through a temporary file and a rename, so the file is
 /// either absent or complete.
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DataDirError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DataDirError> {
     let temporary = path.with_extension("partial");
     let io_error = |source| DataDirError::Io {
         path: path.to_owned(),

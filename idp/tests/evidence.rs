@@ -249,3 +249,87 @@ fn a_checkpoint_is_also_sent_to_the_configured_syslog_socket() {
         "{message}"
     );
 }
+
+#[test]
+fn a_rotated_audit_key_keeps_the_trail_and_older_packs_verifiable() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let org = [
+        "org",
+        "add",
+        "--cvr",
+        "91234567",
+        "--name",
+        "Test A/S",
+        "--suffix",
+        "t.example",
+    ];
+    assert!(portner(&data, &org).status.success());
+    let checkpoint = portner(&data, &["audit", "checkpoint"]);
+    assert!(checkpoint.status.success(), "{}", text(&checkpoint));
+    let old = String::from_utf8(portner(&data, &["audit", "key"]).stdout).unwrap();
+    let old = old.trim().to_owned();
+
+    let rotated = portner(&data, &["audit", "key", "rotate"]);
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    let new = String::from_utf8(portner(&data, &["audit", "key"]).stdout).unwrap();
+    let new = new.trim().to_owned();
+    assert_ne!(old, new);
+    assert!(text(&rotated).contains(&format!("new audit certificate SHA-256: {new}")));
+    assert!(
+        text(&rotated).contains("with the new key"),
+        "{}",
+        text(&rotated)
+    );
+    let kept = data.join("audit-retired").join(format!("{old}.crt"));
+    assert!(kept.exists(), "the old certificate is kept");
+
+    // Checkpoints of both keys verify, the file sink's included.
+    let verified = portner(&data, &["audit", "verify"]);
+    assert!(verified.status.success(), "{}", text(&verified));
+    assert!(
+        text(&verified).contains(", failed: 0"),
+        "{}",
+        text(&verified)
+    );
+
+    // A pack spanning the rotation verifies offline against the new fingerprint.
+    let pack = folder.path().join("pack.zip");
+    let pack_arg = pack.to_str().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let from = (today - chrono::Duration::days(1)).to_string();
+    let to = (today + chrono::Duration::days(1)).to_string();
+    let export = [
+        "audit", "export", "--from", &from, "--to", &to, "--out", pack_arg, "--quiet",
+    ];
+    let exported = portner(&data, &export);
+    assert!(exported.status.success(), "{}", text(&exported));
+    let nowhere = folder.path().join("no-such-folder");
+    let verify = [
+        "audit",
+        "verify-pack",
+        pack_arg,
+        "--expect-fingerprint",
+        new.as_str(),
+    ];
+    let verdict = portner(&nowhere, &verify);
+    assert!(verdict.status.success(), "{}", text(&verdict));
+    assert!(
+        text(&verdict).contains(&format!(
+            "retired audit key(s) with certificate SHA-256 {old}"
+        )),
+        "{}",
+        text(&verdict)
+    );
+
+    // Without the retired certificate the old checkpoints no longer verify: the list is
+    // what keeps them.
+    std::fs::remove_file(&kept).unwrap();
+    let broken = portner(&data, &["audit", "verify"]);
+    assert_eq!(broken.status.code(), Some(1), "{}", text(&broken));
+    assert!(
+        text(&broken).contains("signature does not verify"),
+        "{}",
+        text(&broken)
+    );
+}

@@ -19,18 +19,24 @@
 //! | `controls.csv`, `controls.html` | NSIS requirement → control → value → evidence |
 //! | `inventory/*` | users, credentials, service providers, policy snapshot |
 //! | `report.html` | the printable report with charts, matrix and verdict |
+//! | `certificates/<sha256>.pem` | retired audit certificates that signed checkpoints in it |
+//!
+//! [`months`] lists the calendar months within retention that hold events, for the auditor
+//! console's list of periods; [`check_period_at`] is the period check [`export`] applies,
+//! offered on its own so the console can tie each problem to its form field.
 //!
 //! Known shortcomings, written down here where they live: inventories and the policy snapshot
 //! describe the installation at export time, not at the period's end, because users,
 //! credentials and configuration are not versioned yet; configuration changes are not audited
 //! events yet (configuration is read at start), so the "change history" column of the control
 //! matrix counts only policy- and configuration-change events that other issues may add. The
-//! export runs blocking file I/O on the calling task; it is meant for the CLI, and the future
-//! `/audit` console must call it from `spawn_blocking` or a dedicated task.
+//! export runs blocking file I/O on the calling task; the CLI calls it directly, and the
+//! auditor console (`idp/src/console/audit/`) runs it on a blocking thread.
 
 mod controls;
 mod inventory;
 mod pack;
+mod periods;
 mod report;
 mod summary;
 mod writer;
@@ -50,16 +56,19 @@ use crate::verify::anchor;
 use crate::{AuditContext, AuditError, AuditEvent, AuditRecord, Subject, records};
 
 pub use pack::{Finding, PackLimits, PackVerdict, verify_pack};
+pub use periods::{MonthCount, first_whole_day, months};
 pub use summary::{Category, Tally};
 
 use writer::PackWriter;
 
 /// Version of the pack layout, in `manifest.json`.
 pub const PACK_FORMAT: &str = "portner-evidence-pack-v1";
+/// Where a pack keeps the retired audit certificates its checkpoints need.
+pub const RETIRED_FOLDER: &str = "certificates/";
 /// Records read per round trip while streaming.
 const PAGE: i64 = 2_000;
 /// Longest period one pack covers; keeps the per-day charts and tallies bounded.
-const MAX_PERIOD_DAYS: i64 = 800;
+pub const MAX_PERIOD_DAYS: i64 = 800;
 
 /// What to export.
 #[derive(Clone, Debug)]
@@ -274,26 +283,79 @@ pub fn partial_path(out: &Path) -> PathBuf {
 }
 
 fn check_period(request: &ExportRequest, now: DateTime<Utc>) -> Result<(), AuditError> {
-    if request.to <= request.from {
-        return Err(AuditError::Period(
-            "the period is empty: --to must be after --from".to_owned(),
-        ));
+    check_period_at(request.from, request.to, request.retention, now)
+        .map_err(|problem| AuditError::Period(problem.to_string()))
+}
+
+/// Why a period cannot be exported; [`export`] reports it as [`AuditError::Period`] with this
+/// text, and the auditor console maps each case to a message tied to its form field.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum PeriodProblem {
+    /// The end is not after the start.
+    Empty,
+    /// Longer than [`MAX_PERIOD_DAYS`].
+    TooLong {
+        /// The longest period allowed, in days.
+        max_days: i64,
+    },
+    /// The start lies before the retention limit, so events of the period may be pruned.
+    BeforeRetention {
+        /// The requested start.
+        from: DateTime<Utc>,
+        /// The earliest instant still within retention.
+        limit: DateTime<Utc>,
+        /// The retention period, in days.
+        days: i64,
+    },
+}
+
+impl std::fmt::Display for PeriodProblem {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Empty => formatter.write_str("the period is empty: --to must be after --from"),
+            Self::TooLong { max_days } => write!(
+                formatter,
+                "the period is longer than {max_days} days; export it in parts"
+            ),
+            Self::BeforeRetention { from, limit, days } => write!(
+                formatter,
+                "the period starts {} but the retention period ({days} days, \
+                 audit_retention_lifecycle_days) reaches back only to {}; events before that \
+                 may have been pruned, so a pack for this period could not be complete",
+                from.format("%Y-%m-%d"),
+                limit.format("%Y-%m-%d"),
+            ),
+        }
     }
-    if request.to - request.from > Duration::days(MAX_PERIOD_DAYS) {
-        return Err(AuditError::Period(format!(
-            "the period is longer than {MAX_PERIOD_DAYS} days; export it in parts"
-        )));
+}
+
+/// Checks a period as [`export`] does at `now`: not empty or reversed, at most 800 days, and
+/// not starting before the lifecycle retention limit.
+///
+/// # Errors
+///
+/// The [`PeriodProblem`] found first, in that order.
+pub fn check_period_at(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    retention: RetentionPolicy,
+    now: DateTime<Utc>,
+) -> Result<(), PeriodProblem> {
+    if to <= from {
+        return Err(PeriodProblem::Empty);
     }
-    let limit = request.retention.lifecycle_cutoff(now);
-    if request.from < limit {
-        return Err(AuditError::Period(format!(
-            "the period starts {} but the retention period ({} days, \
-             audit_retention_lifecycle_days) reaches back only to {}; events before that may \
-             have been pruned, so a pack for this period could not be complete",
-            request.from.format("%Y-%m-%d"),
-            request.retention.lifecycle_days,
-            limit.format("%Y-%m-%d"),
-        )));
+    if to - from > Duration::days(MAX_PERIOD_DAYS) {
+        return Err(PeriodProblem::TooLong {
+            max_days: MAX_PERIOD_DAYS,
+        });
+    }
+    let limit = retention.lifecycle_cutoff(now);
+    if from < limit {
+        return Err(PeriodProblem::BeforeRetention {
+            from,
+            limit,
+            days: retention.lifecycle_days,
+        });
     }
     Ok(())
 }
@@ -441,6 +503,7 @@ async fn write_pack(
     pack.write(report::html(&context, &matrix).as_bytes())?;
     pack.start("certificate.pem")?;
     pack.write(&signer.certificate().to_pem()?)?;
+    retired_certificates(&mut pack, signer, &checkpoints)?;
 
     let manifest = Manifest {
         format: PACK_FORMAT.to_owned(),
@@ -564,6 +627,28 @@ impl ChainWalk {
         }
         problems
     }
+}
+
+/// Adds `certificates/<fingerprint>.pem` for each retired audit certificate that signed one of
+/// the pack's checkpoints, so `verify-pack` can check them offline. The manifest, signed with
+/// the current key, covers these files: the current key vouches for its predecessors.
+fn retired_certificates(
+    pack: &mut PackWriter,
+    signer: &AuditSigner,
+    checkpoints: &[Checkpoint],
+) -> Result<(), AuditError> {
+    let used: std::collections::BTreeSet<&str> = checkpoints
+        .iter()
+        .map(|checkpoint| checkpoint.key_fingerprint.as_str())
+        .collect();
+    for certificate in signer.retired() {
+        let fingerprint = crate::checkpoint::certificate_fingerprint(certificate);
+        if used.contains(fingerprint.as_str()) {
+            pack.start(&format!("{RETIRED_FOLDER}{fingerprint}.pem"))?;
+            pack.write(&certificate.to_pem()?)?;
+        }
+    }
+    Ok(())
 }
 
 fn summary_files(pack: &mut PackWriter, tally: &Tally) -> Result<(), AuditError> {

@@ -3,7 +3,9 @@
 //! Checks, and reports every problem with the file and place it concerns: the manifest's
 //! signature against the pack's certificate (and, when given, the fingerprint the auditor
 //! obtained out of band, since a forger could replace the certificate too); every file's
-//! SHA-256 against the manifest, and files added or removed; each checkpoint's signature; the
+//! SHA-256 against the manifest, and files added or removed; each checkpoint's signature, by
+//! the current certificate or a retired one the pack carries in `certificates/` (listed in the
+//! signed manifest, so the current key vouches for it); the
 //! event chain line by line (sequence gaps, added or repeated events, broken links, edited
 //! content); and that the chain proof ends exactly at the signed checkpoint named in the
 //! manifest.
@@ -78,6 +80,8 @@ pub struct PackVerdict {
     pub manifest: Option<Manifest>,
     /// Fingerprint of the pack's certificate.
     pub fingerprint: String,
+    /// Fingerprints of the retired audit certificates the pack carries for older checkpoints.
+    pub retired_fingerprints: Vec<String>,
     /// Events read from `events.jsonl`.
     pub events: u64,
     /// Every problem; empty when the pack verifies.
@@ -93,19 +97,29 @@ impl PackVerdict {
     /// A short verdict for working papers.
     pub fn text(&self) -> String {
         match (&self.manifest, self.findings.is_empty()) {
-            (Some(manifest), true) => format!(
-                "Evidence pack VERIFIED: {} events (sequence {}-{}), period {} to {}, chain \
-                 anchored in checkpoint {} signed by the audit key with certificate SHA-256 {}; \
-                 all {} files match the signed manifest.",
-                self.events,
-                manifest.first_seq,
-                manifest.last_seq,
-                manifest.period_from,
-                manifest.period_to,
-                manifest.checkpoint_seq,
-                self.fingerprint,
-                manifest.files.len()
-            ),
+            (Some(manifest), true) => {
+                let mut text = format!(
+                    "Evidence pack VERIFIED: {} events (sequence {}-{}), period {} to {}, \
+                     chain anchored in checkpoint {} signed by the audit key with certificate \
+                     SHA-256 {}; all {} files match the signed manifest.",
+                    self.events,
+                    manifest.first_seq,
+                    manifest.last_seq,
+                    manifest.period_from,
+                    manifest.period_to,
+                    manifest.checkpoint_seq,
+                    self.fingerprint,
+                    manifest.files.len()
+                );
+                if !self.retired_fingerprints.is_empty() {
+                    text.push_str(&format!(
+                        " Earlier checkpoints are signed by retired audit key(s) with \
+                         certificate SHA-256 {}, carried in the pack under the signed manifest.",
+                        self.retired_fingerprints.join(", ")
+                    ));
+                }
+                text
+            }
             _ => {
                 let mut text = format!(
                     "Evidence pack FAILED verification: {} problem(s):",
@@ -140,6 +154,7 @@ pub fn verify_pack(
     let mut verdict = PackVerdict {
         manifest: None,
         fingerprint: String::new(),
+        retired_fingerprints: Vec::new(),
         events: 0,
         findings: Vec::new(),
     };
@@ -183,6 +198,7 @@ pub fn verify_pack(
         .iter()
         .map(|file| (file.name.clone(), file.sha256.clone()))
         .collect();
+    let verifier = trust_retired(&mut archive, &mut verdict, verifier, &listed, limits);
     let checkpoints = read_checkpoints(&mut archive, &mut verdict, &verifier, &listed, limits);
     let mut chain = PackChain::new(&manifest, checkpoints);
     for name in ["events.jsonl", "chain-proof.jsonl"] {
@@ -284,6 +300,59 @@ fn read_certificate(
         }
     }
     Some(verifier)
+}
+
+/// The verifier, also trusting the retired certificates the manifest lists under
+/// `certificates/`; each must be named by its own fingerprint. Their hashes are checked with
+/// every other listed file.
+fn trust_retired(
+    archive: &mut zip::ZipArchive<File>,
+    verdict: &mut PackVerdict,
+    verifier: AuditVerifier,
+    listed: &BTreeMap<String, String>,
+    limits: PackLimits,
+) -> AuditVerifier {
+    let mut retired = Vec::new();
+    for name in listed.keys() {
+        let Some(stem) = name
+            .strip_prefix(super::RETIRED_FOLDER)
+            .and_then(|rest| rest.strip_suffix(".pem"))
+        else {
+            continue;
+        };
+        let certificate = read_capped(archive, name, 64 * 1024, limits)
+            .ok()
+            .and_then(|bytes| X509::from_pem(&bytes).ok());
+        match certificate {
+            Some(certificate)
+                if crate::checkpoint::certificate_fingerprint(&certificate) == stem =>
+            {
+                retired.push(certificate);
+            }
+            Some(_) => verdict.findings.push(finding(
+                name,
+                None,
+                "certificate fingerprint differs from its file name".to_owned(),
+            )),
+            None => verdict
+                .findings
+                .push(finding(name, None, "not a certificate".to_owned())),
+        }
+    }
+    match verifier.clone().trusting_retired(&retired) {
+        Ok(trusting) => {
+            verdict.retired_fingerprints = trusting.retired_fingerprints();
+            trusting
+        }
+        Err(_) => {
+            verdict.findings.push(finding(
+                super::RETIRED_FOLDER,
+                None,
+                "a retired certificate holds no usable key".to_owned(),
+            ));
+            verifier
+        }
+    }
 }
 
 fn read_manifest(
@@ -416,7 +485,9 @@ fn read_checkpoints(
             verdict.findings.push(finding(
                 name,
                 Some(format!("{place}, checkpoint {}", checkpoint.seq)),
-                "signature does not verify with certificate.pem".to_owned(),
+                "signature does not verify with certificate.pem or a retired certificate in \
+                 certificates/"
+                    .to_owned(),
             ));
         }
         checkpoints.insert(checkpoint.seq, checkpoint);

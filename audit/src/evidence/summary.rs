@@ -64,7 +64,7 @@ impl Category {
         let has = |word: &str| kind.contains(word);
         if matches!(
             kind,
-            "CHECKPOINT_WRITTEN" | "AUDIT_PRUNED" | "EVIDENCE_EXPORTED"
+            "CHECKPOINT_WRITTEN" | "AUDIT_PRUNED" | "EVIDENCE_EXPORTED" | "AUDIT_KEY_ROTATED"
         ) {
             Self::Audit
         } else if kind.starts_with(crate::retention::SAML_KIND_PREFIX) {
@@ -260,6 +260,7 @@ mod tests {
     fn kinds_of_this_and_coming_issues_land_in_the_intended_category() {
         assert_eq!(Category::of("USER_CREATED"), Category::Lifecycle);
         assert_eq!(Category::of("KEY_GENERATED"), Category::Admin);
+        assert_eq!(Category::of("AUDIT_KEY_ROTATED"), Category::Audit);
         assert_eq!(
             Category::of("IDENTITY_PROOFING_RECORDED"),
             Category::Helpdesk

@@ -1,9 +1,7 @@
-//! `portner audit verify|checkpoint|export|verify-pack|prune|key`.
+//! `portner audit verify|checkpoint|export|verify-pack|prune|key [rotate]`.
 //!
-//! The auditor console (`/audit`) that the evidence issue also asks for is not here: it needs
-//! the auditor role and Substantial sessions from the sign-in and administration issues, which
-//! have not landed. Until then auditors use these commands (or receive packs from an operator);
-//! nothing fakes an authenticated console.
+//! The auditor console (`/audit`, `crate::console::audit`) runs the same verification and
+//! export for signed-in auditors; `serve` hands it [`signer`] and [`settings`].
 
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,7 +11,8 @@ use portner_audit::{AuditContext, AuditSigner, ChainVerdict};
 
 use super::{CommandError, Environment};
 use crate::cli::{
-    AuditCommand, AuditExportArgs, AuditPruneArgs, AuditVerifyArgs, AuditVerifyPackArgs,
+    AuditCommand, AuditExportArgs, AuditKeyArgs, AuditKeyCommand, AuditPruneArgs, AuditVerifyArgs,
+    AuditVerifyPackArgs,
 };
 
 /// Largest external checkpoint file read (about 200 bytes a line, years of hourly lines).
@@ -29,20 +28,103 @@ pub(super) async fn run(
         AuditCommand::Export(args) => export(&args, environment).await,
         AuditCommand::VerifyPack(args) => verify_pack(&args),
         AuditCommand::Prune(args) => prune(&args, environment).await,
-        AuditCommand::Key => {
+        AuditCommand::Key(AuditKeyArgs { action: None }) => {
             out!("{}", environment.data.audit.fingerprint());
             Ok(())
         }
+        AuditCommand::Key(AuditKeyArgs {
+            action: Some(AuditKeyCommand::Rotate),
+        }) => rotate_key(environment).await,
     }
 }
 
-/// The data folder's audit key as the audit crate's signer.
+/// The data folder's audit key as the audit crate's signer, trusting the retired audit
+/// certificates for the checkpoints they signed.
 pub(crate) fn signer(environment: &Environment) -> Result<AuditSigner, CommandError> {
     let pair = &environment.data.audit;
-    Ok(AuditSigner::new(
-        pair.private_key.clone(),
-        pair.certificate.clone(),
-    )?)
+    let signer = AuditSigner::new(pair.private_key.clone(), pair.certificate.clone())?;
+    Ok(signer.with_retired(environment.data.audit_retired.clone()))
+}
+
+/// `portner audit key rotate`: seal the chain with the outgoing key, swap the key files
+/// (keeping the old certificate), record the rotation, and sign it with the new key.
+///
+/// The file swap cannot share a transaction with the event; the event follows it at once, and
+/// should recording fail, the message says so and `portner audit checkpoint` still signs the
+/// chain with the new key (the rotation then shows only as a change of key fingerprint
+/// between checkpoints).
+async fn rotate_key(environment: &Environment) -> Result<(), CommandError> {
+    let settings = &environment.config.audit;
+    let sink = settings.checkpoint_file.as_deref();
+    let store = &environment.store;
+    let outgoing = signer(environment)?;
+    if let Some(checkpoint) =
+        portner_audit::checkpoint::write_checkpoint(store, environment.clock.now(), &outgoing, sink)
+            .await?
+    {
+        out!(
+            "checkpoint written at record {} with the outgoing key",
+            checkpoint.seq
+        );
+        send_to_syslog(settings, &checkpoint);
+    }
+
+    let root = &environment.data.root;
+    let next = crate::datadir::rotation::rotate(root, &environment.data.audit)
+        .map_err(|error| CommandError::Failed(format!("audit key not rotated: {error}")))?;
+    let mut retired = environment.data.audit_retired.clone();
+    retired.push(environment.data.audit.certificate.clone());
+    let incoming =
+        AuditSigner::new(next.private_key.clone(), next.certificate.clone())?.with_retired(retired);
+
+    let recorded = record_rotation(environment, &outgoing, &incoming, sink).await;
+    if let Err(error) = recorded {
+        return Err(CommandError::Failed(format!(
+            "the audit key was rotated (new certificate SHA-256 {}), but recording it failed:              {error}; run `portner audit checkpoint` once the store is reachable",
+            incoming.fingerprint()
+        )));
+    }
+    out!("audit key rotated");
+    out!("new audit certificate SHA-256: {}", incoming.fingerprint());
+    out!(
+        "retired certificate SHA-256: {} (kept in {})",
+        outgoing.fingerprint(),
+        crate::datadir::rotation::retired_folder(root).display()
+    );
+    out!(
+        "give auditors the new fingerprint out of band, and restart `portner serve` (copy          audit.key, audit.crt and audit-retired/ to every replica first)"
+    );
+    Ok(())
+}
+
+/// The rotation's event, then the new key's first checkpoint, which covers it.
+async fn record_rotation(
+    environment: &Environment,
+    outgoing: &AuditSigner,
+    incoming: &AuditSigner,
+    sink: Option<&std::path::Path>,
+) -> Result<(), CommandError> {
+    let store = &environment.store;
+    let now = environment.clock.now();
+    let mut tx = store.begin().await?;
+    let event = portner_audit::AuditEvent::AuditKeyRotated {
+        retired_fingerprint: outgoing.fingerprint(),
+        new_fingerprint: incoming.fingerprint(),
+    };
+    let context = AuditContext::cli();
+    let subject = portner_audit::Subject::Installation;
+    portner_audit::append(&mut tx, now, &context, &subject, &event).await?;
+    tx.commit().await?;
+    if let Some(checkpoint) =
+        portner_audit::checkpoint::write_checkpoint(store, now, incoming, sink).await?
+    {
+        out!(
+            "checkpoint written at record {} with the new key",
+            checkpoint.seq
+        );
+        send_to_syslog(&environment.config.audit, &checkpoint);
+    }
+    Ok(())
 }
 
 /// The retention policy configured.
@@ -234,7 +316,7 @@ async fn prune(args: &AuditPruneArgs, environment: &Environment) -> Result<(), C
 }
 
 /// The non-secret settings the control matrix and policy snapshot show.
-fn settings(environment: &Environment) -> Vec<(String, String)> {
+pub(crate) fn settings(environment: &Environment) -> Vec<(String, String)> {
     let audit = &environment.config.audit;
     vec![
         (

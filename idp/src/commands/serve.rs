@@ -62,6 +62,12 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         clock: environment.clock.clone(),
         identity: Arc::new(environment.identity()),
         signin,
+        audit: Some(Arc::new(crate::console::audit::AuditDesk::new(
+            super::audit::signer(environment)?,
+            config.audit.clone(),
+            super::audit::settings(environment),
+            environment.data.root.clone(),
+        ))),
     };
     // Connection info gives handlers the client address for throttling and the audit trail.
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

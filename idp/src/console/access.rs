@@ -73,6 +73,11 @@ pub struct Rule {
 /// both roles, and each grant is on the record).
 const HELPDESK: &[Role] = &[Role::Helpdesk];
 
+/// The auditor console: auditors only, for the same reason (an administrator who audits is
+/// granted the auditor role explicitly, on the record). Auditors read and export; no rule
+/// gives them a route that changes anything else.
+const AUDITOR: &[Role] = &[Role::Auditor];
+
 /// The access table: every console page and API endpoint, and who may call it.
 pub const RULES: &[Rule] = &[
     Rule {
@@ -109,6 +114,16 @@ pub const RULES: &[Rule] = &[
         verb: Verb::Post,
         route: "/helpdesk/users/{id}/require-password-change",
         roles: HELPDESK,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/audit",
+        roles: AUDITOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/audit/export",
+        roles: AUDITOR,
     },
 ];
 
@@ -461,6 +476,31 @@ mod tests {
                 });
                 assert!(found, "{reason} for {} not audited", rule.route);
             }
+        }
+    }
+
+    /// Auditors read, never change (issue 7, item 6): their rules are the audit console's
+    /// alone, and its one POST is the export, which writes only its own audit event.
+    #[test]
+    fn auditors_reach_only_the_audit_console_and_post_only_the_export() {
+        let audit_rules: Vec<&Rule> = RULES
+            .iter()
+            .filter(|rule| rule.roles.contains(&Role::Auditor))
+            .collect();
+        assert!(!audit_rules.is_empty());
+        for rule in &audit_rules {
+            assert!(
+                rule.route == "/audit" || rule.route.starts_with("/audit/"),
+                "{}",
+                rule.route
+            );
+            assert_eq!(rule.roles, &[Role::Auditor], "{}", rule.route);
+            if rule.verb == Verb::Post {
+                assert_eq!(rule.route, "/audit/export");
+            }
+        }
+        for rule in RULES.iter().filter(|rule| rule.route.starts_with("/audit")) {
+            assert_eq!(rule.roles, &[Role::Auditor], "{}", rule.route);
         }
     }
 

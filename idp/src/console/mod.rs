@@ -1,11 +1,12 @@
-//! The staff consoles (issue 5): the role table and its guard ([`access`]), the shared page
-//! frame ([`page`]) and the helpdesk ([`helpdesk`]).
+//! The staff consoles (issues 5 and 7): the role table and its guard ([`access`]), the shared
+//! page frame ([`page`]), the helpdesk ([`helpdesk`]) and the auditor console ([`audit`]).
 //!
 //! Every console route is registered here and passes through [`access::guard`]; later
-//! consoles (administration, the auditor's `/audit`) add their routes to [`router`] and their
+//! consoles (administration) add their routes to [`router`] and their
 //! lines to [`access::RULES`], and get the same session, level and role checks.
 
 pub mod access;
+pub mod audit;
 pub mod helpdesk;
 pub mod page;
 
@@ -39,6 +40,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/helpdesk/users/{id}/require-password-change",
             post(pages::require_password_change),
         )
+        .route("/audit", get(audit::pages::overview))
+        .route("/audit/export", post(audit::pages::export))
         .route_layer(middleware::from_fn_with_state(state, access::guard))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

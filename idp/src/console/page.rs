@@ -96,6 +96,8 @@ pub fn frame(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
                 nav aria-label=(lang.console(Text::Navigation)) {
                     a href="/helpdesk" { (lang.console(Text::Helpdesk)) }
                     " · "
+                    a href="/audit" { (lang.console(Text::Audit)) }
+                    " · "
                     a href={ (path) "?lang=" (other.code()) }
                         hreflang=(other.code()) lang=(other.code()) {
                         (lang.console(Text::OtherLanguage))
@@ -133,6 +135,7 @@ pub enum Text {
     Action,
     ActivationCode,
     AccountLevel,
+    Audit,
     CallBack,
     Code,
     CodeExpires,
@@ -199,6 +202,7 @@ impl Text {
             Self::Action => ("Handling", "Action"),
             Self::ActivationCode => ("Aktiveringskode udstedt", "Activation code issued"),
             Self::AccountLevel => ("Kontoens sikringsniveau", "Account assurance level"),
+            Self::Audit => ("Revision", "Audit"),
             Self::BadInput => (
                 "Et felt mangler, er for langt eller ugyldigt.",
                 "A field is missing, too long or invalid.",

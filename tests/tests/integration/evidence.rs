@@ -17,8 +17,8 @@ use portner_audit::checkpoint::write_checkpoint;
 use portner_audit::evidence::{ExportRequest, PackLimits, PackVerdict, export, verify_pack};
 use portner_audit::retention::{RetentionPolicy, prune};
 use portner_audit::{
-    AuditContext, AuditError, AuditEvent, AuditSigner, ChainVerdict, CheckpointBreak, Subject,
-    verify, verify_with_checkpoints,
+    AuditContext, AuditError, AuditEvent, AuditSigner, AuditVerifier, ChainVerdict,
+    CheckpointBreak, Subject, verify, verify_with_checkpoints,
 };
 use portner_shared::Clock;
 use portner_shared::FixedClock;
@@ -31,6 +31,7 @@ on_both_backends!(
     prune_then_verify_succeeds_and_cutting_between_checkpoints_is_refused,
     records_above_the_anchor_cannot_be_deleted_directly,
     a_pack_exported_from_either_backend_verifies,
+    a_rotated_key_keeps_its_checkpoints_verifiable_and_packs_carry_its_certificate,
 );
 
 fn test_signer() -> AuditSigner {
@@ -943,5 +944,110 @@ fn an_archive_declaring_too_many_entries_is_refused_before_it_is_parsed() {
         "(archive)",
         None,
         "declares 100 entries; at most 64 are read",
+    );
+}
+
+/// Key rotation (evidence.md "Key rotation"): checkpoints signed by a retired key stay
+/// verifiable through the trusted list, and a pack carries the retired certificate its
+/// checkpoints need, covered by the manifest the new key signs.
+async fn a_rotated_key_keeps_its_checkpoints_verifiable_and_packs_carry_its_certificate(
+    test: TestStore,
+) {
+    let store = &test.store;
+    let clock = fixed_clock();
+    let old = test_signer();
+    append_events(store, &clock, 4, "signing").await;
+    let first = write_checkpoint(store, clock.now(), &old, None)
+        .await
+        .unwrap()
+        .unwrap();
+    // Rotated: the new key trusts the old certificate for what it signed.
+    let new = test_signer().with_retired(vec![old.certificate().clone()]);
+    clock.advance(Duration::minutes(5));
+    append_events(store, &clock, 3, "encryption").await;
+    write_checkpoint(store, clock.now(), &new, None)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let verification = verify_with_checkpoints(store, &new.verifier().unwrap(), &[])
+        .await
+        .unwrap();
+    assert!(verification.is_intact(), "{verification:?}");
+    // Without the trusted list the old checkpoint fails: this is what rotation needs.
+    let bare = AuditVerifier::new(new.certificate()).unwrap();
+    let without = verify_with_checkpoints(store, &bare, &[]).await.unwrap();
+    let problems: Vec<(i64, CheckpointBreak)> = without
+        .checkpoint_problems
+        .iter()
+        .map(|found| (found.seq, found.problem))
+        .collect();
+    assert_eq!(problems, [(first.seq, CheckpointBreak::BadSignature)]);
+    // A certificate never trusted does not help either.
+    let stranger = AuditVerifier::new(new.certificate())
+        .unwrap()
+        .trusting_retired(&[test_signer().certificate().clone()])
+        .unwrap();
+    let foreign = verify_with_checkpoints(store, &stranger, &[])
+        .await
+        .unwrap();
+    assert!(!foreign.is_intact());
+
+    // A pack spanning both keys carries the retired certificate and verifies.
+    let folder = tempfile::tempdir().unwrap();
+    let pack = folder.path().join("pack.zip");
+    let request = request_for(&clock, pack.clone());
+    export(
+        store,
+        clock.now(),
+        &AuditContext::system(),
+        &new,
+        &request,
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+    let name = format!("certificates/{}.pem", old.fingerprint());
+    assert_eq!(entry(&pack, &name), old.certificate().to_pem().unwrap());
+    let verdict = verdict_of(&pack, &new);
+    assert!(verdict.is_verified(), "{}", verdict.text());
+    assert_eq!(verdict.retired_fingerprints, vec![old.fingerprint()]);
+    assert!(
+        verdict.text().contains(&format!(
+            "signed by retired audit key(s) with certificate SHA-256 {}",
+            old.fingerprint()
+        )),
+        "{}",
+        verdict.text()
+    );
+
+    // Without it, the old checkpoint is reported; with another certificate in its place,
+    // the swap is reported too.
+    let stripped = folder.path().join("stripped.zip");
+    tamper(&pack, &stripped, &name, |_| None);
+    let verdict = verdict_of(&stripped, &new);
+    let place = format!("checkpoint {}", first.seq);
+    assert_finding(
+        &verdict,
+        "checkpoints.jsonl",
+        Some(&place),
+        "does not verify",
+    );
+    assert_finding(&verdict, &name, None, "removed");
+    let swapped = folder.path().join("swapped.zip");
+    let other = test_signer().certificate().to_pem().unwrap();
+    tamper(&pack, &swapped, &name, |_| Some(other.clone()));
+    let verdict = verdict_of(&swapped, &new);
+    assert_finding(
+        &verdict,
+        &name,
+        None,
+        "fingerprint differs from its file name",
+    );
+    assert_finding(
+        &verdict,
+        "checkpoints.jsonl",
+        Some(&place),
+        "does not verify",
     );
 }

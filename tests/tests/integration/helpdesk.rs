@@ -301,19 +301,13 @@ async fn desk(store: TestStore, clock: &FixedClock, cvr: &Cvr) -> (Desk, Browser
     };
     let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
     let signin = SignIn::new(store.store.clone(), shared_clock.clone(), settings, ORIGIN).unwrap();
-    let pair = portner_idp::keys::KeyPair::generate("Portner test").unwrap();
-    let identity = portner_idp::saml::idp_metadata::IdpIdentity {
-        entity_id: ORIGIN.to_owned(),
-        base_url: ORIGIN.to_owned(),
-        signing: pair.signing_key(),
-        next_signing_certificate: None,
-        encryption_certificate: pair.certificate,
-    };
+    let identity = super::web::test_identity();
     let state = AppState {
         store: store.store.clone(),
         clock: shared_clock,
-        identity: Arc::new(identity),
+        identity,
         signin: signin.clone(),
+        audit: None,
     };
 
     let operator = user(&store, clock, cvr, "operator").await;

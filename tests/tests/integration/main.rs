@@ -33,6 +33,7 @@ macro_rules! on_both_backends {
 }
 
 mod audit;
+mod audit_console;
 mod evidence;
 mod helpdesk;
 mod rogue_key;

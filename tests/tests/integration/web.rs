@@ -167,6 +167,7 @@ pub(crate) async fn rig_with(store: TestStore, settings: SignInSettings) -> Rig 
         clock: shared_clock,
         identity: identity.clone(),
         signin: signin.clone(),
+        audit: None,
     };
     Rig {
         router: app(state),
