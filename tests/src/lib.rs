@@ -132,3 +132,17 @@ pub fn fixed_clock() -> FixedClock {
 pub fn test_cipher() -> FieldCipher {
     FieldCipher::from_hex(&FieldCipher::generate_hex().unwrap()).unwrap()
 }
+
+/// Prints the visible `skipped:` line for a test whose external tool is missing, or fails the
+/// test under CI (`CI` set), where every tool must be installed.
+///
+/// # Panics
+///
+/// Under CI.
+pub fn skip_unless_ci(test_name: &str, reason: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test_name} cannot run under CI: {reason}"
+    );
+    println!("skipped: {test_name} ({reason})");
+}

@@ -38,6 +38,7 @@ mod evidence;
 mod helpdesk;
 mod rogue_key;
 mod signin;
+mod sp_libraries;
 mod sso;
 mod store;
 mod sync;

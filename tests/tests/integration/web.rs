@@ -153,7 +153,12 @@ pub(crate) async fn rig(store: TestStore) -> Rig {
 
 /// A rig with cheap Argon2id parameters (tests measure behaviour, not cost).
 pub(crate) async fn rig_with(store: TestStore, settings: SignInSettings) -> Rig {
-    let clock = portner_tests::fixed_clock();
+    rig_at(store, settings, portner_tests::fixed_clock()).await
+}
+
+/// A rig whose clock starts at the given instant (e.g. the real time, for third-party SPs
+/// that check the assertion's times against their own clock).
+pub(crate) async fn rig_at(store: TestStore, settings: SignInSettings, clock: FixedClock) -> Rig {
     let settings = SignInSettings {
         password_argon2_memory_kib: 8192,
         password_argon2_iterations: 1,
