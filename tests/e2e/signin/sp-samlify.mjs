@@ -64,10 +64,18 @@ await serve(sp.getMetadata(), {
     const body = { SAMLResponse: message.SAMLResponse };
     if (message.RelayState != null) body.RelayState = message.RelayState;
     let parsed;
+    // The validator prints its schema errors instead of returning them; keep them for the
+    // answer, so a refusal says which element the schema objected to.
+    const printed = [];
+    const printError = console.error;
+    console.error = (...args) => printed.push(args.map(String).join(' '));
     try {
       parsed = await sp.parseLoginResponse(idp, 'post', { body });
     } catch (error) {
-      return { accepted: false, refused_by: 'library', reason: String(error.message || error) };
+      const reason = String(error.message || error);
+      return { accepted: false, refused_by: 'library', reason, validator_errors: printed };
+    } finally {
+      console.error = printError;
     }
     const { extract, samlContent } = parsed;
     const inResponseTo = extract.response && extract.response.inResponseTo;
