@@ -2,8 +2,8 @@
 
 Driven by `tests/tests/integration/sp_libraries.rs` over standard input and output, one JSON
 object a line; every answer line starts with `portner-sp: ` so that nothing else printed can be
-mistaken for one. The SP lives only in this process: it keeps the IDs of the requests it sent,
-as an SP application keeps them in its session store.
+mistaken for one. The SP lives only in this process: it keeps the ID of its open request, as an
+SP application keeps it in the browser's session.
 
     sp_python3_saml.py BASE_URL SP_KEY_PEM SP_CERT_PEM IDP_METADATA_XML
 
@@ -13,7 +13,8 @@ At start it prints `{"metadata": ...}`, the SP metadata python3-saml itself gene
         -> {"url": "<Portner's SSO URL with the signed Redirect query>", "request_id": "..."}
     {"command": "acs", "SAMLResponse": "...", "RelayState": "...", "strict": true}
         -> {"accepted": true, "name_id": ..., "attributes": {...}, ...}
-         | {"accepted": false, "errors": [...], "reason": "<python3-saml's error string>"}
+         | {"accepted": false, "refused_by": "library", "reason": "<python3-saml's error>", ...}
+    anything that goes wrong otherwise -> {"error": "..."}, which fails the test
 
 The SP runs in python3-saml's strictest mode: `strict: true`, schema validation, signed and
 encrypted assertions required, deprecated algorithms refused, Destination and Recipient
@@ -27,6 +28,7 @@ import base64
 import copy
 import json
 import sys
+import traceback
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -175,14 +177,16 @@ def main():
     key_pem, cert_pem, idp_metadata = (Path(path).read_text() for path in sys.argv[2:5])
     sp = ServiceProvider(base_url, settings(base_url, key_pem, cert_pem, idp_metadata))
     answer(sp.metadata())
+    handlers = {"login": sp.login, "acs": sp.consume}
     for line in sys.stdin:
         message = json.loads(line)
-        if message["command"] == "login":
-            answer(sp.login(message))
-        elif message["command"] == "acs":
-            answer(sp.consume(message))
-        else:
-            answer({"error": f"unknown command {message['command']}"})
+        handler = handlers.get(message["command"])
+        try:
+            if handler is None:
+                raise ValueError(f"unknown command {message['command']}")
+            answer(handler(message))
+        except Exception:  # Reported to the test, which fails on it.
+            answer({"error": traceback.format_exc()})
 
 
 def answer(value):

@@ -314,11 +314,12 @@ async fn start_sp(rig: &Rig, browser: &mut Browser, library: &Library, host: &st
 
 async fn library_accepts_portners_response(library: Library) {
     let (rig, mut browser) = signed_in_rig().await;
+    // The folder stays until the end, with the files the driver was started on.
     let Sp {
         mut driver,
         key: sp_key,
         base_url,
-        ..
+        _folder,
     } = start_sp(&rig, &mut browser, &library, library.name).await;
 
     // The first login: accepted, with the NameID and the OIOSAML 3 attributes.
