@@ -94,7 +94,7 @@ async fn redirect_outcome(
     );
     let registered = sp.as_ref().map(|sp| sp.registration.entity_id.as_str());
     match verified {
-        Ok(request) => sso::accept(state, request, "redirect", DEFAULT_SKEW, &visitor.origin).await,
+        Ok(request) => sso::accept(state, request, sp.as_ref(), arrival(visitor, "redirect")).await,
         Err(error) => {
             let relay_state = message.relay_state.as_deref();
             sso::refuse(state, registered, &error, relay_state, &visitor.origin).await
@@ -138,11 +138,21 @@ async fn post_outcome(state: &AppState, visitor: &Visitor, body: &[u8]) -> Resul
     );
     let registered = sp.as_ref().map(|sp| sp.registration.entity_id.as_str());
     match verified {
-        Ok(request) => sso::accept(state, request, "post", DEFAULT_SKEW, &visitor.origin).await,
+        Ok(request) => sso::accept(state, request, sp.as_ref(), arrival(visitor, "post")).await,
         Err(error) => {
             let relay_state = relay_state.as_deref();
             sso::refuse(state, registered, &error, relay_state, &visitor.origin).await
         }
+    }
+}
+
+/// How a verified request arrived, for [`sso::accept`].
+fn arrival<'a>(visitor: &'a Visitor, binding: &'a str) -> sso::Arrival<'a> {
+    sso::Arrival {
+        binding,
+        skew: DEFAULT_SKEW,
+        origin: &visitor.origin,
+        session_cookie: visitor.session_cookie.as_deref(),
     }
 }
 

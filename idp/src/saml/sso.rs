@@ -1,8 +1,10 @@
 //! Single sign-on: from a verified AuthnRequest to the assertion (issue 4, items 3 to 5 and 7;
 //! DESIGN.md data flow, steps 1 to 3).
 //!
-//! 1. `/saml/sso` verifies the request ([`super::authn_request`]), records its ID in the
-//!    replay cache, stores it server-side under a random handle and answers with a 303 to
+//! 1. `/saml/sso` verifies the request ([`super::authn_request`]) and records its ID in the
+//!    replay cache. If the browser's session already satisfies it, the assertion is issued
+//!    there and then, in the same transaction (one commit per single sign-on). Otherwise the
+//!    request is stored server-side under a random handle and answered with a 303 to
 //!    `/saml/continue?request=<handle>`. After a cross-site POST the `SameSite=Lax` session
 //!    cookie is absent; on that same-origin GET it is present (SS-4).
 //! 2. `/saml/continue` weighs the session against the request ([`decide`]): enough level and
@@ -368,19 +370,113 @@ pub fn decide(
     Decision::SignIn
 }
 
-/// Step 1: a verified request is checked against the replay cache, stored, and audited.
-/// Returns where the browser goes next.
+/// Where a request was received and from whom: what step 1 needs besides the request.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival<'a> {
+    /// `redirect` or `post`, for the audit trail.
+    pub binding: &'a str,
+    /// The clock skew allowed, which also bounds how long the request ID is remembered.
+    pub skew: Duration,
+    /// Source address and correlation ID.
+    pub origin: &'a Origin,
+    /// The session cookie the browser sent with the request, if any.
+    pub session_cookie: Option<&'a str>,
+}
+
+/// Step 1: a verified request is checked against the replay cache and audited. When the
+/// browser's session already satisfies it (single sign-on, SS-1), the assertion is issued at
+/// once, in the same transaction; otherwise the request is stored for step 2. Returns where
+/// the browser goes next.
 ///
 /// # Errors
 ///
-/// The store or audit trail failed.
+/// The store, session, response builder or audit trail failed.
 pub async fn accept(
     state: &AppState,
     request: VerifiedAuthnRequest,
-    binding: &str,
-    skew: Duration,
-    origin: &Origin,
+    sp: Option<&LoadedSp>,
+    arrival: Arrival<'_>,
 ) -> Result<Next, SsoError> {
+    if let Some(sp) = sp
+        && let Some(answer) = answer_at_once(state, &request, sp, &arrival).await?
+    {
+        return accept_and_answer(state, &request, &arrival, answer).await;
+    }
+    store_pending(state, request, &arrival).await
+}
+
+/// The answer for a request the session satisfies as it is, built before any transaction.
+/// `None` sends the request the long way (step 2), which handles every other case: no
+/// session, step-up, `ForceAuthn`, errors, an account that can no longer sign in.
+async fn answer_at_once(
+    state: &AppState,
+    request: &VerifiedAuthnRequest,
+    sp: &LoadedSp,
+    arrival: &Arrival<'_>,
+) -> Result<Option<PreparedAnswer>, SsoError> {
+    let Some(cookie) = arrival.session_cookie else {
+        return Ok(None);
+    };
+    let session = crate::signin::session::load(&state.signin, Some(cookie), arrival.origin).await?;
+    let Some(active) = session else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let requirement = Requirement::of(request, sp.settings.minimum_level);
+    let decision = decide(
+        request,
+        requirement.as_ref(),
+        now,
+        Some(&active.factors),
+        password_change_required(state, &active).await?,
+        now,
+        &state.signin.settings,
+    );
+    let Decision::Issue(level) = decision else {
+        return Ok(None);
+    };
+    prepare_answer(state, request, sp, &active, level).await
+}
+
+/// Accepts and answers in one transaction: one commit per single sign-on (performance.md).
+/// A replay is refused exactly as on the long way, and the prepared answer is dropped unsent.
+async fn accept_and_answer(
+    state: &AppState,
+    request: &VerifiedAuthnRequest,
+    arrival: &Arrival<'_>,
+    answer: PreparedAnswer,
+) -> Result<Next, SsoError> {
+    let mut tx = state.store.begin().await?;
+    let replay_until = request.replay_window_end(arrival.skew);
+    if !tx
+        .remember_request_id(&request.issuer, &request.id, replay_until)
+        .await?
+    {
+        audit_refusal(
+            &mut tx,
+            state,
+            arrival.origin,
+            Some(request),
+            "REPLAY",
+            false,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Next::ErrorPage);
+    }
+    audit_accepted(&mut tx, state, request, arrival).await?;
+    record_answer(&mut tx, state, arrival.origin, &answer).await?;
+    tx.commit().await?;
+    Ok(answer.into_next(request))
+}
+
+/// Stores a request for step 2 and sends the browser there.
+async fn store_pending(
+    state: &AppState,
+    request: VerifiedAuthnRequest,
+    arrival: &Arrival<'_>,
+) -> Result<Next, SsoError> {
+    let (skew, origin) = (arrival.skew, arrival.origin);
     let now = state.clock.now();
     let handle = RequestHandle::generate()?;
     let request_json =
@@ -405,18 +501,42 @@ pub async fn accept(
         expires_at: now + PENDING_LIFETIME,
     };
     tx.insert_pending_saml_request(&pending).await?;
+    audit_accepted(&mut tx, state, &request, arrival).await?;
+    tx.commit().await?;
+    Ok(Next::Redirect(handle.continue_path()))
+}
+
+async fn audit_accepted(
+    tx: &mut Tx,
+    state: &AppState,
+    request: &VerifiedAuthnRequest,
+    arrival: &Arrival<'_>,
+) -> Result<(), SsoError> {
     let event = AuditEvent::SamlRequestAccepted {
         issuer: request.issuer.clone(),
         request_id: request.id.clone(),
-        binding: binding.to_owned(),
+        binding: arrival.binding.to_owned(),
         force_authn: request.force_authn,
         is_passive: request.is_passive,
         requester_ids: request.requester_ids.clone(),
     };
     let subject = Subject::ServiceProvider(request.issuer.clone());
-    portner_audit::append(&mut tx, now, &origin.audit(None), &subject, &event).await?;
-    tx.commit().await?;
-    Ok(Next::Redirect(handle.continue_path()))
+    let context = arrival.origin.audit(None);
+    portner_audit::append(tx, state.clock.now(), &context, &subject, &event).await?;
+    Ok(())
+}
+
+/// Whether the helpdesk has required a new password of the session's user.
+async fn password_change_required(
+    state: &AppState,
+    active: &ActiveSession,
+) -> Result<bool, SsoError> {
+    let mut read = state.store.read().await?;
+    let required = read
+        .password_change_required(active.session.user_id)
+        .await?;
+    read.rollback().await?;
+    Ok(required.is_some())
 }
 
 /// A request refused during verification: audited, then answered at the verified ACS when
@@ -510,14 +630,7 @@ pub async fn continue_request(
 
     let session = crate::signin::session::load(&state.signin, session_cookie, origin).await?;
     let change_required = match &session {
-        Some(active) => {
-            let mut read = state.store.read().await?;
-            let required = read
-                .password_change_required(active.session.user_id)
-                .await?;
-            read.rollback().await?;
-            required.is_some()
-        }
+        Some(active) => password_change_required(state, active).await?,
         None => false,
     };
     let requirement = Requirement::of(&request, sp.settings.minimum_level);
@@ -668,7 +781,8 @@ async fn audit_refusal(
     Ok(())
 }
 
-/// Step 3: builds the assertion for the signed-in user and answers the request with it.
+/// Step 3: builds the assertion for the signed-in user and answers the pending request with
+/// it.
 async fn issue(
     state: &AppState,
     handle: &RequestHandle,
@@ -678,8 +792,7 @@ async fn issue(
     level: NsisLevel,
     origin: &Origin,
 ) -> Result<Next, SsoError> {
-    let now = state.clock.now();
-    let Some(subject) = subject_of(state, active, sp, request, now).await? else {
+    let Some(answer) = prepare_answer(state, request, sp, active, level).await? else {
         return answer_error(
             state,
             handle,
@@ -689,6 +802,47 @@ async fn issue(
             origin,
         )
         .await;
+    };
+
+    let mut tx = state.store.begin().await?;
+    if !tx.delete_pending_saml_request(&handle.hash()).await? {
+        // Another tab answered it first; this response is discarded unsent.
+        return Ok(Next::ErrorPage);
+    }
+    record_answer(&mut tx, state, origin, &answer).await?;
+    tx.commit().await?;
+    Ok(answer.into_next(request))
+}
+
+/// A signed (and usually encrypted) Response, with what its transaction records.
+struct PreparedAnswer {
+    xml: String,
+    participant: SamlParticipant,
+    event: AuditEvent,
+}
+
+impl PreparedAnswer {
+    fn into_next(self, request: &VerifiedAuthnRequest) -> Next {
+        Next::Post {
+            action: request.acs.location.clone(),
+            message_base64: base64_of(&self.xml),
+            relay_state: request.relay_state.clone(),
+        }
+    }
+}
+
+/// Builds the answer outside any transaction, since signing is the expensive part. `None`
+/// when the account can no longer sign in.
+async fn prepare_answer(
+    state: &AppState,
+    request: &VerifiedAuthnRequest,
+    sp: &LoadedSp,
+    active: &ActiveSession,
+    level: NsisLevel,
+) -> Result<Option<PreparedAnswer>, SsoError> {
+    let now = state.clock.now();
+    let Some(subject) = subject_of(state, active, sp, request, now).await? else {
+        return Ok(None);
     };
 
     let assertion_id = saml_id()?;
@@ -712,11 +866,6 @@ async fn issue(
     };
     let xml = build(state, sp, &content)?;
 
-    let mut tx = state.store.begin().await?;
-    if !tx.delete_pending_saml_request(&handle.hash()).await? {
-        // Another tab answered it first; this response is discarded unsent.
-        return Ok(Next::ErrorPage);
-    }
     let participant = SamlParticipant {
         correlation_id: active.factors.correlation_id.clone(),
         sp_entity_id: request.issuer.clone(),
@@ -727,7 +876,6 @@ async fn issue(
         issued_at: now,
         expires_at: active.session.expires_at,
     };
-    tx.upsert_saml_participant(&participant).await?;
     let event = AuditEvent::SamlResponseIssued {
         sp: request.issuer.clone(),
         user_id: subject.user.id,
@@ -736,26 +884,30 @@ async fn issue(
         assertion_id,
         in_response_to: request.id.clone(),
     };
+    Ok(Some(PreparedAnswer {
+        xml,
+        participant,
+        event,
+    }))
+}
+
+/// Records the SP as a participant of the session (for single logout) and audits the issue.
+async fn record_answer(
+    tx: &mut Tx,
+    state: &AppState,
+    origin: &Origin,
+    answer: &PreparedAnswer,
+) -> Result<(), SsoError> {
+    tx.upsert_saml_participant(&answer.participant).await?;
+    let user_id = answer.participant.user_id;
     let origin = Origin {
-        correlation_id: Some(active.factors.correlation_id.clone()),
+        correlation_id: Some(answer.participant.correlation_id.clone()),
         ..origin.clone()
     };
-    let audit_subject = Subject::User(subject.user.id);
-    portner_audit::append(
-        &mut tx,
-        now,
-        &origin.audit(Some(subject.user.id)),
-        &audit_subject,
-        &event,
-    )
-    .await?;
-    tx.commit().await?;
-
-    Ok(Next::Post {
-        action: request.acs.location.clone(),
-        message_base64: base64_of(&xml),
-        relay_state: request.relay_state.clone(),
-    })
+    let context = origin.audit(Some(user_id));
+    let now = state.clock.now();
+    portner_audit::append(tx, now, &context, &Subject::User(user_id), &answer.event).await?;
+    Ok(())
 }
 
 fn build(state: &AppState, sp: &LoadedSp, content: &AssertionContent) -> Result<String, SsoError> {
