@@ -7,7 +7,8 @@
 //! default 10, and `--rsa-bits 2048` for comparisons with peers that use RSA-2048). With
 //! `PORTNER_BENCH_SIMPLESAMLPHP=http://127.0.0.1:8080/simplesamlphp` it also measures a local
 //! SimpleSAMLphp set up by `bench/simplesamlphp/setup.sh` and prints Portner's rate over the
-//! peer's (target ≥ 5).
+//! peer's (target ≥ 5). With `PORTNER_BENCH_POSTGRES_URL=postgres://…` the store is a fresh
+//! schema in that PostgreSQL database instead of a SQLite file.
 //!
 //! One SSO is what a browser does for a second service in the same session: GET
 //! `/saml/sso` with a signed Redirect AuthnRequest and the session cookie, and receive the page
@@ -63,9 +64,15 @@ fn main() {
     let phase = Duration::from_secs(seconds);
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let concurrency = cores * 2;
+    let postgres = std::env::var("PORTNER_BENCH_POSTGRES_URL").ok();
+    let backend = if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
         "SSO benchmark: RSA-{bits} IdP key, {cores} cores, concurrency {concurrency}, \
-         {seconds} s per phase"
+         {seconds} s per phase, {backend} store"
     );
 
     let idp = KeyPair::generate_rsa(bits, "Portner benchmark").unwrap();
@@ -76,7 +83,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let sessions = runtime.block_on(signed_in_sessions(idp.clone(), concurrency));
+    let store = runtime.block_on(bench_store(postgres.as_deref()));
+    let sessions = runtime.block_on(signed_in_sessions(store, idp.clone(), concurrency));
     let sso = run_load(&sessions, phase);
     println!(
         "SSO over HTTP: {:.0} responses/s ({} responses, {} failures), p50 {:.1} ms, \
@@ -148,20 +156,46 @@ struct Session {
     sp_key: Arc<PKey<Private>>,
 }
 
-/// Starts Portner on a loopback port over a SQLite store with the test SP registered, and
-/// activates `count` users at Substantial, each leaving a signed-in session.
-async fn signed_in_sessions(idp: KeyPair, count: usize) -> Vec<Session> {
-    let folder = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        folder.path().join("bench.db").display()
-    );
+/// A migrated store: a SQLite file in a temporary folder, or a new schema in the PostgreSQL
+/// database at `postgres_url` (left behind for inspection; its name is printed).
+async fn bench_store(postgres_url: Option<&str>) -> Store {
     let cipher = FieldCipher::from_hex(&FieldCipher::generate_hex().unwrap()).unwrap();
-    let store = Store::connect(&url, Backend::Sqlite, 16, cipher)
-        .await
-        .unwrap();
+    let store = match postgres_url {
+        None => {
+            let folder = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                folder.path().join("bench.db").display()
+            );
+            Store::connect(&url, Backend::Sqlite, 16, cipher)
+                .await
+                .unwrap()
+        }
+        Some(base_url) => {
+            let schema = format!("portner_bench_{}", std::process::id());
+            let admin = Store::connect(base_url, Backend::Postgres, 1, cipher.clone())
+                .await
+                .unwrap();
+            admin
+                .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .unwrap();
+            admin.close().await;
+            println!("PostgreSQL schema: {schema}");
+            let separator = if base_url.contains('?') { '&' } else { '?' };
+            let url = format!("{base_url}{separator}options=-c%20search_path%3D{schema}");
+            Store::connect(&url, Backend::Postgres, 16, cipher)
+                .await
+                .unwrap()
+        }
+    };
     store.migrate().await.unwrap();
+    store
+}
 
+/// Starts Portner on a loopback port over `store` with the test SP registered, and activates
+/// `count` users at Substantial, each leaving a signed-in session.
+async fn signed_in_sessions(store: Store, idp: KeyPair, count: usize) -> Vec<Session> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let origin = format!("http://localhost:{}", address.port());

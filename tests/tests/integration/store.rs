@@ -616,3 +616,47 @@ async fn a_saml_request_id_is_accepted_once_per_issuer_until_it_expires(test: Te
         "an expired entry should no longer block the ID"
     );
 }
+
+/// SQLite writers of one process queue on the store's gate: a second `begin` waits while a
+/// write transaction is open and starts as soon as it ends, and concurrent writers all
+/// commit (none fails on SQLite's lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_queue_and_all_commit() {
+    let test = portner_tests::sqlite_store().await;
+    let first = test.store.begin().await.unwrap();
+    let store = test.store.clone();
+    let second = tokio::spawn(async move { store.begin().await.map(drop) });
+
+    // Deterministic, not a timing measurement: the gate is held, so the second cannot start.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        !second.is_finished(),
+        "a second writer started while the first was open"
+    );
+    first.rollback().await.unwrap();
+    second.await.unwrap().unwrap();
+
+    let until = fixed_clock().now() + Duration::minutes(10);
+    let writers: Vec<_> = (0..16_u32)
+        .map(|index| {
+            let store = test.store.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                let remembered = tx
+                    .remember_request_id(SP, &format!("_w{index}"), until)
+                    .await?;
+                tx.commit().await.map(|()| remembered)
+            })
+        })
+        .collect();
+    for writer in writers {
+        assert!(writer.await.unwrap().unwrap(), "each ID was new");
+    }
+    let mut tx = test.store.begin().await.unwrap();
+    for index in 0..16 {
+        let id = format!("_w{index}");
+        assert!(!tx.remember_request_id(SP, &id, until).await.unwrap());
+    }
+}
+
+const SP: &str = "https://sp.test.example.dk/saml";
