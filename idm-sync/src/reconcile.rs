@@ -373,6 +373,7 @@ pub async fn reconcile(
     settings: &SyncOrganisation,
     now: DateTime<Utc>,
 ) -> Result<ReconcileReport, ReconcileError> {
+    let timer = std::time::Instant::now();
     let report = plan(store, client, settings).await?;
     let mut tx = store.begin().await?;
     let context = AuditContext::system();
@@ -429,11 +430,14 @@ pub async fn reconcile(
         "repairs": report.repairs.len(),
         "guarded": report.guarded,
     });
+    // The finish is `now` plus the time the run took, so the recorded times stay on the
+    // caller's clock (the schedule compares them with it) and still show the duration.
+    let took = chrono::Duration::from_std(timer.elapsed()).unwrap_or_default();
     tx.record_sync_run(
         &settings.org,
         "reconcile",
         now,
-        Utc::now(),
+        now + took,
         &summary.to_string(),
     )
     .await?;

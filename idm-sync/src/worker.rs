@@ -38,6 +38,8 @@ use crate::client::{ApiError, ClientConfig, ClientIdentity, IdmClient};
 use crate::desired::{self, Invalid};
 use crate::sim::faults::SeededRng;
 
+pub mod schedule;
+
 /// Tuning of the worker (§7.3 defaults: base 30 s, factor 2, cap 1 h, 10 attempts).
 #[derive(Clone, Debug)]
 pub struct WorkerSettings {
@@ -133,6 +135,22 @@ pub fn backoff(attempt: i64, base: Duration, cap: Duration, rng: &mut SeededRng)
 /// Serialises workers inside one SQLite process (§7.2: "in-process on SQLite").
 static SQLITE_WORKER: Mutex<()> = Mutex::const_new(());
 
+/// The worker's election while it is held: the process mutex and, on PostgreSQL, the open
+/// transaction whose advisory lock keeps other replicas out.
+struct Lease {
+    _process: tokio::sync::MutexGuard<'static, ()>,
+    postgres: Option<portner_shared::store::Tx>,
+}
+
+impl Lease {
+    async fn release(self) -> Result<(), StoreError> {
+        if let Some(lock_tx) = self.postgres {
+            lock_tx.rollback().await?;
+        }
+        Ok(())
+    }
+}
+
 /// What one action did, ready to be settled.
 #[derive(Debug)]
 enum Outcome {
@@ -208,6 +226,8 @@ pub struct Worker {
     /// Organisation and sync settings, read once per drain rather than once per action.
     organisations: std::sync::Mutex<HashMap<Cvr, OrganisationContext>>,
     rng: std::sync::Mutex<SeededRng>,
+    /// When each organisation's scheduled reconcile was last tried ([`schedule`]).
+    reconcile_attempts: std::sync::Mutex<HashMap<Cvr, DateTime<Utc>>>,
 }
 
 type OrganisationContext = (Option<Organisation>, Option<SyncOrganisation>);
@@ -232,6 +252,7 @@ impl Worker {
             clients: std::sync::Mutex::new(HashMap::new()),
             organisations: std::sync::Mutex::new(HashMap::new()),
             rng: std::sync::Mutex::new(rng),
+            reconcile_attempts: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -296,21 +317,7 @@ impl Worker {
         self: &Arc<Self>,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<DrainReport, WorkerError> {
-        let _process_guard = SQLITE_WORKER.lock().await;
-        let mut lock_tx = self.store.begin().await?;
-        if !lock_tx.try_sync_worker_lock().await? {
-            return Err(WorkerError::Busy);
-        }
-        // On SQLite the lock transaction would hold the write lock; release it at once, the
-        // process mutex above is the lock there.
-        let lock_tx = match self.store.backend() {
-            portner_shared::config::Backend::Sqlite => {
-                lock_tx.commit().await?;
-                None
-            }
-            portner_shared::config::Backend::Postgres => Some(lock_tx),
-        };
-
+        let lease = self.elect().await?;
         let mut report = DrainReport::default();
         self.organisations
             .lock()
@@ -322,10 +329,34 @@ impl Worker {
         tx.commit().await?;
 
         let result = self.run(&mut report, total, progress).await;
-        if let Some(lock_tx) = lock_tx {
-            lock_tx.rollback().await?;
-        }
+        lease.release().await?;
         result.map(|()| report)
+    }
+
+    /// Becomes the one worker: the process mutex, then the store's worker lock.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkerError::Busy`] if another replica holds the lock; store failures.
+    async fn elect(&self) -> Result<Lease, WorkerError> {
+        let process = SQLITE_WORKER.lock().await;
+        let mut lock_tx = self.store.begin().await?;
+        if !lock_tx.try_sync_worker_lock().await? {
+            return Err(WorkerError::Busy);
+        }
+        // On SQLite the lock transaction would hold the write lock; release it at once, the
+        // process mutex above is the lock there.
+        let postgres = match self.store.backend() {
+            portner_shared::config::Backend::Sqlite => {
+                lock_tx.commit().await?;
+                None
+            }
+            portner_shared::config::Backend::Postgres => Some(lock_tx),
+        };
+        Ok(Lease {
+            _process: process,
+            postgres,
+        })
     }
 
     async fn run(
@@ -674,15 +705,26 @@ impl Worker {
     }
 }
 
-/// Drains the outbox every `every`, for ever: the worker inside `portner serve`. On
+/// Drains the outbox every `every`, for ever: the worker inside `portner serve`; with
+/// `reconcile_every`, each round also runs the reconciles that are due ([`schedule`]). On
 /// PostgreSQL every replica runs this loop and the advisory lock lets one of them work; on
 /// SQLite the single process runs it. Errors are logged and the next round tries again; an
 /// `Unauthorized` stop has been audited by the drain itself.
-pub async fn run_forever(worker: Arc<Worker>, every: Duration) {
+pub async fn run_forever(
+    worker: Arc<Worker>,
+    every: Duration,
+    reconcile_every: Option<chrono::Duration>,
+) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        if let Some(interval) = reconcile_every {
+            match worker.reconcile_due(interval).await {
+                Ok(_) | Err(WorkerError::Busy) => {}
+                Err(error) => tracing::warn!(%error, "scheduled reconcile failed"),
+            }
+        }
         match worker.drain(&|_, _| {}).await {
             Ok(report) if report.succeeded + report.failed + report.retried > 0 => {
                 tracing::info!(

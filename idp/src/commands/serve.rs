@@ -55,7 +55,15 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         environment.store.clone(),
         environment.clock.clone(),
     ));
-    let sync_task = tokio::spawn(portner_idm_sync::worker::run_forever(worker, SYNC_ROUND));
+    let reconcile_every = match config.sync_reconcile_interval_hours {
+        0 => None,
+        hours => Some(chrono::Duration::hours(i64::from(hours))),
+    };
+    let sync_task = tokio::spawn(portner_idm_sync::worker::run_forever(
+        worker,
+        SYNC_ROUND,
+        reconcile_every,
+    ));
 
     let state = AppState {
         store: environment.store.clone(),

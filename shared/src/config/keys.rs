@@ -251,6 +251,13 @@ pub const KEYS: &[KeySpec] = &[
         default: "empty",
         meaning: "Password of the MitID Erhverv system certificates given as PKCS#12 files.",
     },
+    KeySpec {
+        name: "sync_reconcile_interval_hours",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "24",
+        meaning: "Hours between the reconciles serve runs per sync organisation (0: on demand).",
+    },
 ];
 
 /// Finds the key an environment variable names, and whether it names the key's `_FILE` form.

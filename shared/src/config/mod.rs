@@ -117,6 +117,8 @@ pub struct ConfigFile {
     pub sync_pkcs12_password: Option<Secret>,
     #[allow(missing_docs)]
     pub sync_pkcs12_password_file: Option<PathBuf>,
+    #[allow(missing_docs)]
+    pub sync_reconcile_interval_hours: Option<i64>,
 }
 
 /// Values given as command-line flags; the last layer.
@@ -221,6 +223,9 @@ pub struct Config {
     pub audit: AuditSettings,
     /// Password of PKCS#12 system certificates for the MitID Erhverv sync, if any.
     pub sync_pkcs12_password: Option<Secret>,
+    /// Hours between the reconciles `serve` runs per sync organisation; 0 turns the schedule
+    /// off (reconcile then runs only on demand).
+    pub sync_reconcile_interval_hours: u32,
 }
 
 /// Settings of the audit trail's checkpoints and retention (LG-3, LG-5).
@@ -589,6 +594,13 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
             "sync_pkcs12_password",
             file.sync_pkcs12_password,
             file.sync_pkcs12_password_file,
+        )?,
+        sync_reconcile_interval_hours: bounded(
+            "sync_reconcile_interval_hours",
+            file.sync_reconcile_interval_hours,
+            24,
+            0,
+            24 * 366,
         )?,
     })
 }

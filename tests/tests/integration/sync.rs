@@ -4,6 +4,8 @@
 // The scenario bodies are test code run through on_both_backends! (clippy.toml's rule).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
+
 use portner_audit::AuditContext;
 use portner_idm_sync::sim::{FaultKind, FaultRule, SimAuthenticator, SimEmployee, Trigger};
 use portner_idp::directory;
@@ -32,6 +34,7 @@ on_both_backends!(
     rights_are_applied_as_a_minimal_diff,
     unauthorized_stops_the_worker_and_keeps_actions,
     s9_s11_reconcile_repairs_suspension_and_name_id_drift,
+    the_schedule_reconciles_when_due_and_not_before,
     s10_unlinked_identity_is_reported_not_adopted,
     s17_flaky_reconcile_completes_without_false_findings,
     s18_shrunken_listing_trips_the_safety_guard,
@@ -173,6 +176,51 @@ async fn s9_s11_reconcile_repairs_suspension_and_name_id_drift(test: TestStore) 
     assert_eq!(ids, [subject(0), subject(1), subject(2)]);
     assert!(reconcile(&test).await.findings.is_empty(), "drift repaired");
     assert!(audit_count(&test.store, "SYNC_DRIFT_FOUND").await >= 2);
+}
+
+/// Issue 6 item 4, the schedule in `serve`: an organisation never reconciled is due at once,
+/// then not again until the interval has passed; the time comes from the store, so a new
+/// worker (a restarted server) sees the same.
+async fn the_schedule_reconciles_when_due_and_not_before(test: TestStore) {
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    linked_users(&test, &sim, 2).await;
+    let clock = portner_shared::FixedClock::at(chrono::Utc::now());
+    let scheduled = |clock: &portner_shared::FixedClock| {
+        Arc::new(portner_idm_sync::worker::Worker::new(
+            test.store.clone(),
+            Arc::new(clock.clone()),
+            fast_settings(1),
+        ))
+    };
+    let day = chrono::Duration::hours(24);
+
+    let worker = scheduled(&clock);
+    assert_eq!(
+        worker.reconcile_due(day).await.unwrap(),
+        1,
+        "never reconciled: due"
+    );
+    assert_eq!(
+        worker.reconcile_due(day).await.unwrap(),
+        0,
+        "just reconciled"
+    );
+    clock.advance(chrono::Duration::hours(23));
+    assert_eq!(scheduled(&clock).reconcile_due(day).await.unwrap(), 0);
+    clock.advance(chrono::Duration::hours(2));
+    assert_eq!(scheduled(&clock).reconcile_due(day).await.unwrap(), 1);
+
+    let mut tx = test.store.read().await.unwrap();
+    let (last, _) = tx
+        .last_sync_run(&CVR.parse().unwrap(), "reconcile")
+        .await
+        .unwrap()
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let reconciled_at = portner_shared::Clock::now(&clock);
+    assert!(last >= reconciled_at && last - reconciled_at < chrono::Duration::minutes(1));
 }
 
 async fn s10_unlinked_identity_is_reported_not_adopted(test: TestStore) {
