@@ -4,33 +4,11 @@
 // Test helpers outside #[test] functions: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn portner(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portner"))
-        .arg("--data-dir")
-        .arg(data)
-        .env("PORTNER_PUBLIC_URL", "https://idp.testfirma.dk")
-        .env("PORTNER_LOG_LEVEL", "warn")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn succeeds(data: &Path, args: &[&str]) -> String {
-    let output = portner(data, args);
-    assert!(output.status.success(), "{args:?}: {}", text(&output));
-    text(&output)
-}
+use cli::{portner, succeeds, text};
 
 /// The fingerprint printed after `label` on a line of `status`.
 fn fingerprint_after<'a>(status: &'a str, label: &str) -> &'a str {

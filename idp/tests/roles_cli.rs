@@ -4,33 +4,9 @@
 // Test helpers outside #[test] functions: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod cli;
 
-fn portner(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portner"))
-        .arg("--data-dir")
-        .arg(data)
-        .env("PORTNER_PUBLIC_URL", "https://idp.testfirma.dk")
-        .env("PORTNER_LOG_LEVEL", "warn")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn succeeds(data: &Path, args: &[&str]) -> String {
-    let output = portner(data, args);
-    assert!(output.status.success(), "{args:?}: {}", text(&output));
-    text(&output)
-}
+use cli::{portner, succeeds, text};
 
 #[test]
 fn grant_and_revoke_bootstrap_roles_and_refuse_what_does_not_exist() {

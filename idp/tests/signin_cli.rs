@@ -4,27 +4,9 @@
 // Test helpers outside #[test] functions: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod cli;
 
-fn portner(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portner"))
-        .arg("--data-dir")
-        .arg(data)
-        .env("PORTNER_PUBLIC_URL", "https://idp.testfirma.dk")
-        .env("PORTNER_LOG_LEVEL", "warn")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use cli::{portner, text};
 
 #[test]
 fn activation_codes_print_code_and_link_and_say_when_the_account_is_capped_at_low() {

@@ -6,34 +6,19 @@
 // Test helpers outside #[test] functions: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use cli::{portner, text};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../tests/data/saml/sp-metadata.xml"
 );
-
-fn portner(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portner"))
-        .arg("--data-dir")
-        .arg(data)
-        .env("PORTNER_PUBLIC_URL", "https://idp.testfirma.dk")
-        .env("PORTNER_LOG_LEVEL", "warn")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// The `openssl` command, or `None` after a visible skip line (a failure under CI).
 fn openssl() -> Option<&'static str> {
