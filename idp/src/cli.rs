@@ -140,6 +140,19 @@ pub enum UserCommand {
     Grant(RoleArgs),
     /// Revoke a staff role.
     Revoke(RoleArgs),
+    /// Create users from a CSV file (columns org, username, name, email, optionally cpr):
+    /// all rows or, if any is broken, none.
+    Import(UserImportArgs),
+}
+
+/// `portner user import` arguments.
+#[derive(Debug, Args)]
+pub struct UserImportArgs {
+    /// The CSV file, UTF-8, with a header row.
+    pub file: PathBuf,
+    /// Check every row and report what would be rejected; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `portner user grant|revoke` arguments.

@@ -3,12 +3,13 @@
 //! These are the only functions that change the directory; the CLI (and later the consoles and
 //! SCIM) call them, so no path can change a user without leaving a record.
 
+use chrono::{DateTime, Utc};
 use portner_audit::{AuditContext, AuditError, AuditEvent, Subject};
 use portner_shared::Clock;
 use portner_shared::domain::{
     Cvr, NewOrganisation, NewUser, Organisation, Role, RoleAssignment, User, UserStatus, Username,
 };
-use portner_shared::store::{Store, StoreError};
+use portner_shared::store::{Store, StoreError, Tx};
 
 /// Why a directory change was not made. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
@@ -69,18 +70,61 @@ pub async fn create_user(
     if tx.organisation(&new.org).await?.is_none() {
         return Err(DirectoryError::NotFound("organisation"));
     }
+    let user = insert_user(&mut tx, now, context, new).await?;
+
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Creates many users, pending activation, in one transaction: all of them or none (issue 5,
+/// item 6). `progress` is told how many are done after each.
+///
+/// # Errors
+///
+/// As [`create_user`] for any one of them; then nothing is written.
+pub async fn create_users(
+    store: &Store,
+    clock: &dyn Clock,
+    context: &AuditContext,
+    users: &[NewUser],
+    progress: &mut (dyn FnMut(usize) + Send),
+) -> Result<usize, DirectoryError> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+
+    let mut known_organisations = std::collections::HashSet::new();
+    for (done, new) in users.iter().enumerate() {
+        if !known_organisations.contains(&new.org) {
+            if tx.organisation(&new.org).await?.is_none() {
+                return Err(DirectoryError::NotFound("organisation"));
+            }
+            known_organisations.insert(new.org.clone());
+        }
+        insert_user(&mut tx, now, context, new).await?;
+        progress(done + 1);
+    }
+
+    tx.commit().await?;
+    Ok(users.len())
+}
+
+/// The user row, its sync action and its audit event, on `tx`.
+async fn insert_user(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    new: &NewUser,
+) -> Result<User, DirectoryError> {
     let user = tx.insert_user(new, now).await?;
     // Same transaction: a user is never created without the sync action (issue 6, §7.2).
-    portner_idm_sync::enqueue::user_created(&mut tx, &user, now).await?;
+    portner_idm_sync::enqueue::user_created(tx, &user, now).await?;
     let event = AuditEvent::UserCreated {
         user_id: user.id,
         org: user.org.clone(),
         username: user.username.clone(),
         with_cpr: user.has_cpr,
     };
-    portner_audit::append(&mut tx, now, context, &Subject::User(user.id), &event).await?;
-
-    tx.commit().await?;
+    portner_audit::append(tx, now, context, &Subject::User(user.id), &event).await?;
     Ok(user)
 }
 

@@ -17,6 +17,7 @@ mod serve;
 mod sp;
 mod sync;
 mod user;
+mod user_import;
 
 use std::sync::Arc;
 

@@ -19,6 +19,7 @@ pub(super) async fn run(
         UserCommand::ActivationCode(args) => activation_code(args, environment).await,
         UserCommand::Grant(args) => grant(args, environment).await,
         UserCommand::Revoke(args) => revoke(args, environment).await,
+        UserCommand::Import(args) => super::user_import::run(args, environment).await,
         UserCommand::Disable(args) => {
             let username: Username = args.username.parse()?;
             let user = crate::directory::set_user_status(
