@@ -414,6 +414,14 @@ pub enum AuditEvent {
         /// SHA-256 of the retired certificate (hex).
         retired_fingerprint: String,
     },
+    /// A user who forgot the password set a new one after a WebAuthn ceremony with user
+    /// verification (issue 5, item 3); every session of the account ended with it.
+    PasswordRecovered {
+        /// The account.
+        user_id: UserId,
+        /// The credential that vouched for it (hex).
+        credential_id: String,
+    },
     // Audit evidence (issue 7), later additions.
     /// The audit key was replaced by a new one (`portner audit key rotate`); the old
     /// certificate is kept as retired, so the checkpoints it signed stay verifiable (LG-5;
@@ -476,6 +484,7 @@ impl AuditEvent {
             Self::HelpdeskActionTaken { .. } => "HELPDESK_ACTION_TAKEN",
             Self::KeyRolloverStarted { .. } => "KEY_ROLLOVER_STARTED",
             Self::KeyRolloverCompleted { .. } => "KEY_ROLLOVER_COMPLETED",
+            Self::PasswordRecovered { .. } => "PASSWORD_RECOVERED",
             // Audit evidence (issue 7), later additions.
             Self::AuditKeyRotated { .. } => "AUDIT_KEY_ROTATED",
         }

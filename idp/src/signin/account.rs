@@ -118,6 +118,21 @@ pub async fn end_session(
 }
 
 /// Deletes the user's sessions except `keep`, auditing each; returns how many ended.
+/// Ends every session of `user_id`, each audited with `reason` (after a recovery).
+///
+/// # Errors
+///
+/// Store or audit failures.
+pub(crate) async fn end_all_sessions_of(
+    tx: &mut Tx,
+    origin: &Origin,
+    user_id: UserId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, SignInError> {
+    end_sessions(tx, origin, user_id, None, reason, now).await
+}
+
 async fn end_sessions(
     tx: &mut Tx,
     origin: &Origin,

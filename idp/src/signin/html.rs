@@ -96,6 +96,10 @@ pub enum Text {
     SamlRefused,
     SamlFailed,
     PasswordChangeRequired,
+    Recover,
+    RecoverIntro,
+    RecoverLink,
+    PasswordRecovered,
 }
 
 impl Text {
@@ -169,6 +173,22 @@ impl Text {
                  til tjenesten og prøv igen.",
                 "The request from the service could not be accepted, or it has expired. Go back \
                  to the service and try again.",
+            ),
+            Self::Recover => ("Glemt adgangskode", "Forgotten password"),
+            Self::RecoverIntro => (
+                "Har du en registreret sikkerhedsnøgle eller adgangsnøgle med PIN-kode eller \
+                 biometri, kan du selv vælge en ny adgangskode: skriv dit brugernavn og den nye \
+                 adgangskode, og bekræft med nøglen. Ellers kontakt helpdesk.",
+                "If you have a registered security key or passkey with a PIN or biometrics, \
+                 you can choose a new password yourself: enter your username and the new \
+                 password, and confirm with the key. Otherwise, contact the helpdesk.",
+            ),
+            Self::RecoverLink => ("Glemt adgangskode?", "Forgotten your password?"),
+            Self::PasswordRecovered => (
+                "Din adgangskode er skiftet, og dine sessioner er afsluttet. Log ind med den nye \
+                 adgangskode og din nøgle.",
+                "Your password has been changed and your sessions have ended. Sign in with the \
+                 new password and your key.",
             ),
             Self::PasswordChangeRequired => (
                 "Vælg en ny adgangskode, før du fortsætter til andre tjenester.",

@@ -375,14 +375,7 @@ pub async fn webauthn_step(
         return Err(SignInError::Failed);
     };
 
-    let mut passkey: webauthn_rs::prelude::Passkey =
-        serde_json::from_str(&credential.credential_json)
-            .map_err(|error| SignInError::Internal(format!("stored credential: {error}")))?;
-    passkey.update_credential(&result);
-    let updated = serde_json::to_string(&passkey)
-        .map_err(|error| SignInError::Internal(error.to_string()))?;
-    tx.record_webauthn_use(&credential_id, &updated, now)
-        .await?;
+    webauthn::record_use(&mut tx, credential, &result, now).await?;
 
     let mut factors = active.factors.clone();
     factors.second_factor_at = Some(now);
@@ -426,7 +419,7 @@ async fn check_assertion(
 }
 
 /// Audits a refused WebAuthn step; a counter regression also flags the credential (W6).
-async fn refuse_assertion(
+pub(crate) async fn refuse_assertion(
     tx: &mut Tx,
     origin: &Origin,
     user_id: UserId,

@@ -11,6 +11,7 @@ pub mod activation;
 pub mod login;
 pub mod pages;
 pub mod password;
+pub mod recovery;
 pub mod session;
 pub mod throttle;
 pub mod webauthn;

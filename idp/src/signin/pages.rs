@@ -24,6 +24,8 @@ use super::{Origin, PolicyViolation, SignIn, SignInError, account, activation, l
 use crate::app::AppState;
 use crate::saml::sso::RequestHandle;
 
+mod recovery;
+
 pub(crate) const CSRF_COOKIE: &str = "portner-csrf";
 pub(crate) const LANG_COOKIE: &str = "portner-lang";
 /// Largest form body accepted; the WebAuthn response is the largest field.
@@ -40,6 +42,11 @@ pub fn router() -> Router<AppState> {
         .route("/login/webauthn", post(login_webauthn))
         .route("/activate", get(activate_page).post(activate_submit))
         .route("/activate/webauthn", post(activate_webauthn))
+        .route(
+            "/recover",
+            get(recovery::recover_page).post(recovery::recover_submit),
+        )
+        .route("/recover/webauthn", post(recovery::recover_webauthn))
         .route("/logout", post(logout))
         .route("/account", get(account_page))
         .route("/account/sessions/end-all", post(end_all))
@@ -309,9 +316,13 @@ fn login_form_page(
                 Text::Continue,
                 info.min_password_length,
             );
+            let body = html! {
+                (form)
+                p { a href="/recover" { (info.lang.text(Text::RecoverLink)) } }
+            };
             respond(
                 status,
-                html::page(info.lang, Text::SignIn, &path, form),
+                html::page(info.lang, Text::SignIn, &path, body),
                 cookies,
             )
         }

@@ -323,3 +323,25 @@ pub async fn take_ceremony(
     }
     Ok(Ok(ceremony))
 }
+
+/// Stores a credential's state after a verified assertion: its new signature counter, so the
+/// next assertion is compared with it (W6).
+///
+/// # Errors
+///
+/// [`SignInError::Internal`] for a damaged stored credential; store failures.
+pub(crate) async fn record_use(
+    tx: &mut Tx,
+    credential: &WebAuthnCredential,
+    result: &AuthenticationResult,
+    now: DateTime<Utc>,
+) -> Result<(), SignInError> {
+    let mut passkey: Passkey = serde_json::from_str(&credential.credential_json)
+        .map_err(|error| SignInError::Internal(format!("stored credential: {error}")))?;
+    passkey.update_credential(result);
+    let updated = serde_json::to_string(&passkey)
+        .map_err(|error| SignInError::Internal(error.to_string()))?;
+    tx.record_webauthn_use(&credential.credential_id, &updated, now)
+        .await?;
+    Ok(())
+}

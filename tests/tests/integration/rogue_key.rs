@@ -1,7 +1,7 @@
 //! A software authenticator that misbehaves on purpose, for the WebAuthn checks a well-behaved
-//! authenticator cannot exercise: an assertion without the user-presence flag (W5), one made
-//! for another relying party ID (W2), or one whose client data claims to be a registration
-//! (W3). Each is signed correctly with the registered key, so what refuses it is the server's
+//! authenticator cannot exercise: an assertion without the user-presence or user-verification
+//! flag (W5), one made for another relying party ID (W2), or one whose client data claims to
+//! be a registration (W3). Each is signed correctly with the registered key, so what refuses it is the server's
 //! check of that one property, not a broken signature.
 //!
 //! webauthn-authenticator-rs's soft passkey always sets user presence and derives the rpIdHash
@@ -34,6 +34,8 @@ pub(crate) enum Flaw {
     None,
     /// The user-presence flag is cleared (user verification still set).
     NoUserPresence,
+    /// The user-verification flag is cleared: a key without PIN or biometrics.
+    NoUserVerification,
     /// The authenticator data carries the SHA-256 of this relying party ID instead.
     OtherRelyingParty(&'static str),
     /// The client data says `webauthn.create` although this is an assertion.
@@ -103,6 +105,7 @@ impl RogueKey {
                 "get",
             ),
             Flaw::NoUserPresence => (public_key["rpId"].as_str().unwrap(), FLAG_UV, "get"),
+            Flaw::NoUserVerification => (public_key["rpId"].as_str().unwrap(), FLAG_UP, "get"),
             Flaw::OtherRelyingParty(rp_id) => (rp_id, FLAG_UP | FLAG_UV, "get"),
             Flaw::RegistrationType => {
                 let rp_id = public_key["rpId"].as_str().unwrap();

@@ -214,6 +214,125 @@ async fn stored_counter(rig: &Rig, username: &Username) -> u64 {
     stored["cred"]["counter"].as_u64().unwrap()
 }
 
+/// Issue 5, item 3: a user who forgot the password sets a new one after the key's ceremony
+/// (with user verification); every session of the account ends, the old password stops
+/// working, and the ceremony cannot be answered twice.
+async fn a_forgotten_password_is_replaced_after_the_key_ceremony(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "gustav").await;
+    let code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let mut signed_in = Browser::new(70);
+    let mut key = activate(&rig, &mut signed_in, &username, &code).await;
+    let new_password = "copper kettle harbour 2031";
+
+    let mut browser = Browser::new(71);
+    let step = recover(&rig, &mut browser, "gustav", new_password).await;
+    assert_eq!(step.status, StatusCode::OK, "{}", step.body);
+    let response = assertion(&mut key, &step, ORIGIN);
+    let done = answer_at(&rig, &mut browser, "/recover/webauthn", &step, &response).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("href=\"/login\""), "{}", done.body);
+
+    let replayed = answer_at(&rig, &mut browser, "/recover/webauthn", &step, &response).await;
+    assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
+    let old_session = signed_in.get(&rig.router, "/account").await;
+    assert_eq!(
+        old_session.location.as_deref(),
+        Some("/login"),
+        "sessions ended"
+    );
+    let old = password_step(&rig, &mut Browser::new(72), "gustav", PASSWORD).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let mut fresh = Browser::new(73);
+    let step = password_step(&rig, &mut fresh, "gustav", new_password).await;
+    let response = assertion(&mut key, &step, ORIGIN);
+    let signed = answer(&rig, &mut fresh, &step, &response).await;
+    assert_eq!(signed.location.as_deref(), Some("/account"));
+
+    let kinds = audit_kinds(&rig).await;
+    assert!(
+        kinds
+            .iter()
+            .any(|line| line.starts_with("PASSWORD_RECOVERED "))
+    );
+    assert!(kinds.iter().any(|line| line.contains("password_recovered")));
+}
+
+/// Recovery refuses, with the sign-in pages' one answer: an unknown user, and a key that did
+/// not verify its user (a single factor). The password stays as it was.
+async fn recovery_needs_a_known_user_and_a_verifying_key(store: TestStore) {
+    let rig = rig(store).await;
+    let username = pending_user(&rig, "hanne").await;
+    let code = issue(&rig, &username, Some(NsisLevel::Substantial)).await;
+    let mut key = RogueKey::new();
+    activate_with(&rig, &mut Browser::new(74), &username, &code, |options| {
+        key.register(options, ORIGIN)
+    })
+    .await;
+
+    let unknown = recover(
+        &rig,
+        &mut Browser::new(75),
+        "nobody",
+        "copper kettle harbour 2031",
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED, "{}", unknown.body);
+    let mut browser = Browser::new(76);
+    let step = recover(&rig, &mut browser, "hanne", "copper kettle harbour 2031").await;
+    assert_eq!(step.status, StatusCode::OK, "{}", step.body);
+    let response = key.assert(&options(&step), ORIGIN, Flaw::NoUserVerification);
+    let refused = answer_at(&rig, &mut browser, "/recover/webauthn", &step, &response).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+
+    let still = password_step(&rig, &mut Browser::new(77), "hanne", PASSWORD).await;
+    assert_eq!(still.status, StatusCode::OK, "the old password still works");
+    let kinds = audit_kinds(&rig).await;
+    for reason in ["NOT_RECOVERABLE", "USER_NOT_VERIFIED"] {
+        assert!(
+            kinds
+                .iter()
+                .any(|line| line.starts_with("SIGN_IN_FAILED ") && line.contains(reason)),
+            "{reason}: {kinds:#?}"
+        );
+    }
+    assert!(
+        !kinds
+            .iter()
+            .any(|line| line.starts_with("PASSWORD_RECOVERED "))
+    );
+}
+
+/// The first recovery step: username and the new password.
+async fn recover(rig: &Rig, browser: &mut Browser, username: &str, new_password: &str) -> Page {
+    let form = browser.get(&rig.router, "/recover").await;
+    let token = csrf(&form);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", username),
+        ("new_password", new_password),
+    ];
+    browser.send(&rig.router, "POST", "/recover", &fields).await
+}
+
+/// Posts a WebAuthn answer for the ceremony on `page` to `path`.
+async fn answer_at(
+    rig: &Rig,
+    browser: &mut Browser,
+    path: &str,
+    page: &Page,
+    response: &str,
+) -> Page {
+    let token = csrf(page);
+    let handle = ceremony(page);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("ceremony", handle.as_str()),
+        ("credential", response),
+    ];
+    browser.send(&rig.router, "POST", path, &fields).await
+}
+
 async fn a_counter_that_goes_backwards_flags_the_credential(store: TestStore) {
     let rig = rig(store).await;
     let username = pending_user(&rig, "carol").await;
@@ -681,6 +800,8 @@ on_both_backends!(
     activation_then_login_reaches_substantial,
     replayed_foreign_and_wrong_origin_assertions_are_refused,
     assertions_without_presence_or_for_another_party_are_refused,
+    a_forgotten_password_is_replaced_after_the_key_ceremony,
+    recovery_needs_a_known_user_and_a_verifying_key,
     a_counter_that_goes_backwards_flags_the_credential,
     lockout_after_five_failures_expires_and_all_failures_look_alike,
     forms_without_the_csrf_token_are_refused,
