@@ -13,6 +13,7 @@ use super::controls::{self, Control};
 use super::inventory::{InventoryCounts, settings_html};
 use super::summary::{Category, Tally};
 use super::{ExportRequest, html_escape};
+use crate::config_history::{PeriodHistory, instant_text};
 
 /// Everything the report and the control matrix are drawn from.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ pub(crate) struct ReportContext<'a> {
     pub(crate) fingerprint: String,
     pub(crate) verdict: &'a [String],
     pub(crate) inventory: &'a InventoryCounts,
+    pub(crate) history: &'a PeriodHistory,
 }
 
 /// The page's style sheet, shared with `controls.html`.
@@ -125,12 +127,52 @@ pub(crate) fn html(context: &ReportContext<'_>, matrix: &[Control]) -> String {
     page.push_str(&category_table(context.tally));
 
     page.push_str("<h2>Kontrolmatrix / Control matrix (NSIS)</h2>");
-    page.push_str(&controls::table(matrix));
-    page.push_str("<h2>Konfiguration / Configuration</h2>");
+    page.push_str(&controls::table(matrix, context.history));
+    page.push_str("<h2>Politik-øjebliksbilleder / Policy snapshots</h2>");
+    page.push_str(&snapshots_html(context.history));
+    page.push_str("<h2>Konfiguration ved eksport / Configuration at export time</h2>");
     page.push_str(&settings_html(&context.inventory.settings));
     page.push_str(&footer(context));
     page.push_str("</body></html>");
     page
+}
+
+/// The snapshots in force during the period, with the keys each changed; the values are in
+/// `policy-snapshots.jsonl` and the matrix.
+fn snapshots_html(history: &PeriodHistory) -> String {
+    let mut html = String::new();
+    if history.at_start.is_none() {
+        let when = instant_text(history.from);
+        html.push_str(&format!(
+            "<p>Ingen indstillinger registreret før {when}. / No settings recorded before \
+             {when}.</p>"
+        ));
+    }
+    if history.at_start.is_none() && history.during.is_empty() {
+        return html;
+    }
+    html.push_str(
+        "<table id=\"policy-snapshots\"><thead><tr><th>Post / Record</th>\
+         <th>Tidspunkt / Time</th><th>Gælder / In force</th>\
+         <th>Ændrede nøgler / Changed keys</th></tr></thead><tbody>",
+    );
+    for (role, snapshot) in history.in_force() {
+        let role = if role == "at_period_start" {
+            "ved periodens start / at period start"
+        } else {
+            "anvendt i perioden / applied in period"
+        };
+        let time = portner_shared::clock::from_millis(snapshot.occurred_at)
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string();
+        html.push_str(&format!(
+            "<tr><td class=\"num\">{}</td><td>{time}</td><td>{role}</td><td>{}</td></tr>",
+            snapshot.seq,
+            html_escape(&snapshot.changed.join(", "))
+        ));
+    }
+    html.push_str("</tbody></table>");
+    html
 }
 
 fn period_paragraph(context: &ReportContext<'_>) -> String {
