@@ -373,7 +373,7 @@ fn time_text(millis: i64) -> String {
 /// The three value cells of a row in English: start, changes, end.
 fn value_cells(control: &Control, history: &PeriodHistory) -> [String; 3] {
     let Some(values) = &control.configured else {
-        return ["-".to_owned(), "-".to_owned(), "-".to_owned()];
+        return ["n/a".to_owned(), "n/a".to_owned(), "n/a".to_owned()];
     };
     let unknown = |instant| format!("not recorded before {}", instant_text(instant));
     let changes = if values.changes.is_empty() {
