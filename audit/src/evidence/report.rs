@@ -35,7 +35,8 @@ pub(crate) struct ReportContext<'a> {
 pub(crate) const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#111;max-width:60em}\
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #999}\
 table{border-collapse:collapse;width:100%;font-size:.85em}\
-th,td{border:1px solid #bbb;padding:.3em;text-align:left;vertical-align:top}\
+th,td{border:1px solid #bbb;padding:.3em;text-align:left;vertical-align:top;\
+overflow-wrap:anywhere}\
 td.num{text-align:right}figure{margin:1em 0;page-break-inside:avoid}\
 .verdict{padding:.8em;border:2px solid;font-weight:bold}\
 .ok{border-color:#2a7a2a;background:#eef8ee}.bad{border-color:#a52a2a;background:#fbeeee}\

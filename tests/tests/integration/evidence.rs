@@ -1306,3 +1306,46 @@ async fn a_period_before_any_snapshot_says_not_recorded(test: TestStore) {
     let verdict = verdict_of(&pack, &signer);
     assert!(verdict.is_verified(), "{}", verdict.text());
 }
+
+/// A pack in the layout made before configuration history (no `policy-snapshots.jsonl`) still
+/// verifies: the file is not required, only listed files are checked. The old layout is made
+/// by removing the file and its manifest entry and signing the manifest again with the key.
+#[tokio::test]
+async fn a_pack_without_policy_snapshots_from_before_the_change_still_verifies() {
+    let exported = exported_pack().await;
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&entry(&exported.pack, "manifest.json")).unwrap();
+    manifest["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|file| file["name"] != "policy-snapshots.jsonl");
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).unwrap();
+    let signature = hex::encode(exported.signer.sign(&manifest_bytes).unwrap());
+    let old = exported.folder.path().join("old-layout.zip");
+    let replaced = |name: &str, bytes: Vec<u8>| -> Option<Vec<u8>> {
+        match name {
+            "policy-snapshots.jsonl" => None,
+            "manifest.json" => Some(manifest_bytes.clone()),
+            "manifest.sig" => Some(signature.clone().into_bytes()),
+            _ => Some(bytes),
+        }
+    };
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&exported.pack).unwrap()).unwrap();
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&old).unwrap());
+    for index in 0..archive.len() {
+        let mut file = archive.by_index(index).unwrap();
+        let name = file.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).unwrap();
+        if let Some(bytes) = replaced(&name, bytes) {
+            writer
+                .start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            writer.write_all(&bytes).unwrap();
+        }
+    }
+    writer.finish().unwrap();
+
+    let verdict = verdict_of(&old, &exported.signer);
+    assert!(verdict.is_verified(), "{}", verdict.text());
+}
