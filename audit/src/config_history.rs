@@ -169,28 +169,21 @@ pub async fn newest(
     row.as_ref().map(snapshot_from_row).transpose()
 }
 
-/// The snapshots recorded in `[from, to)` (epoch ms) at or below sequence `max_seq`, oldest
-/// first.
+/// The snapshots with sequence numbers in `first..=last`, oldest first: an export passes its
+/// period's range, so these are exactly the snapshots in its `events.jsonl`.
 ///
 /// # Errors
 ///
-/// The store failed, a snapshot is unreadable, or the period holds more than
+/// The store failed, a snapshot is unreadable, or the range holds more than
 /// [`MAX_SNAPSHOTS`] ([`AuditError::Period`]).
-pub async fn between(
-    tx: &mut Tx,
-    from: i64,
-    to: i64,
-    max_seq: i64,
-) -> Result<Vec<Snapshot>, AuditError> {
+pub async fn between(tx: &mut Tx, first: i64, last: i64) -> Result<Vec<Snapshot>, AuditError> {
     let rows = sqlx::query(
         "SELECT seq, occurred_at, data, hash FROM audit_events \
-         WHERE kind = $1 AND seq <= $2 AND occurred_at >= $3 AND occurred_at < $4 \
-         ORDER BY seq LIMIT $5",
+         WHERE kind = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4",
     )
     .bind(KIND)
-    .bind(max_seq)
-    .bind(from)
-    .bind(to)
+    .bind(first)
+    .bind(last)
     .bind(MAX_SNAPSHOTS + 1)
     .fetch_all(tx.connection())
     .await?;
@@ -264,7 +257,9 @@ pub struct Change {
 }
 
 impl PeriodHistory {
-    /// Reads the snapshots for `[from, to)` up to sequence `max_seq`.
+    /// Reads the snapshots for the period `[from, to)` whose events are the sequence numbers
+    /// `first..=last` (`last < first` when it holds none): the newest snapshot before both
+    /// the period's start and its first event, and those among its events.
     ///
     /// # Errors
     ///
@@ -273,10 +268,11 @@ impl PeriodHistory {
         tx: &mut Tx,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        max_seq: i64,
+        first: i64,
+        last: i64,
     ) -> Result<Self, AuditError> {
-        let at_start = newest(tx, millis(from), max_seq).await?;
-        let during = between(tx, millis(from), millis(to), max_seq).await?;
+        let at_start = newest(tx, millis(from), first - 1).await?;
+        let during = between(tx, first, last).await?;
         Ok(Self {
             from,
             to,

@@ -9,7 +9,7 @@
 //! A control that rests on settings cites their keys; its row shows the values in force at the
 //! period's start (the newest `CONFIGURATION_APPLIED` snapshot before it), every change during
 //! the period with its time, and the values at its end, from [`PeriodHistory`]. Where no
-//! snapshot precedes the period, the row says "not recorded before <start>" instead of
+//! snapshot precedes the period, the row says "not recorded before" and the start instead of
 //! guessing from today's configuration.
 
 use super::report::ReportContext;

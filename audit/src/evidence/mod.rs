@@ -39,6 +39,7 @@ mod inventory;
 mod pack;
 mod periods;
 mod report;
+mod snapshot_check;
 mod summary;
 mod writer;
 
@@ -482,7 +483,8 @@ async fn write_pack(
 
     summary_files(&mut pack, &tally)?;
     let inventory = inventory::write(&mut tx, &mut pack, &request.settings).await?;
-    let history = PeriodHistory::read(&mut tx, request.from, request.to, checkpoint.seq).await?;
+    let history =
+        PeriodHistory::read(&mut tx, request.from, request.to, first_seq, last_seq).await?;
     tx.rollback().await?;
     policy_snapshots(&mut pack, &history)?;
 

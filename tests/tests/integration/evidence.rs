@@ -1279,6 +1279,49 @@ async fn the_matrix_shows_the_value_at_start_each_change_and_the_value_at_end(te
         None,
         "SHA-256",
     );
+    // Even under a validly signed manifest, snapshots that disagree with the chain are found.
+    let forged = folder.path().join("forged.zip");
+    rewrite_signed(&pack, &forged, &signer, |name, bytes| {
+        if name != "policy-snapshots.jsonl" {
+            return Some(bytes);
+        }
+        let text = String::from_utf8(bytes).unwrap();
+        let kept: Vec<&str> = text.lines().take(1).collect();
+        Some(
+            format!("{}\n", kept.join("\n"))
+                .replace("\"12\"", "\"15\"")
+                .into_bytes(),
+        )
+    });
+    let verdict = verdict_of(&forged, &signer);
+    assert_finding(
+        &verdict,
+        "policy-snapshots.jsonl",
+        Some("seq"),
+        "is missing from this file",
+    );
+    assert!(
+        verdict
+            .findings
+            .iter()
+            .all(|found| found.file == "policy-snapshots.jsonl"),
+        "{}",
+        verdict.text()
+    );
+    rewrite_signed(&pack, &forged, &signer, |name, bytes| {
+        let text = String::from_utf8(bytes).unwrap();
+        Some(if name == "policy-snapshots.jsonl" {
+            text.replace("\"16\"", "\"17\"").into_bytes()
+        } else {
+            text.into_bytes()
+        })
+    });
+    assert_finding(
+        &verdict_of(&forged, &signer),
+        "policy-snapshots.jsonl",
+        Some("line 2"),
+        "does not match the CONFIGURATION_APPLIED event",
+    );
 }
 
 async fn a_period_before_any_snapshot_says_not_recorded(test: TestStore) {
@@ -1307,45 +1350,75 @@ async fn a_period_before_any_snapshot_says_not_recorded(test: TestStore) {
     assert!(verdict.is_verified(), "{}", verdict.text());
 }
 
-/// A pack in the layout made before configuration history (no `policy-snapshots.jsonl`) still
-/// verifies: the file is not required, only listed files are checked. The old layout is made
-/// by removing the file and its manifest entry and signing the manifest again with the key.
-#[tokio::test]
-async fn a_pack_without_policy_snapshots_from_before_the_change_still_verifies() {
-    let exported = exported_pack().await;
-    let mut manifest: serde_json::Value =
-        serde_json::from_slice(&entry(&exported.pack, "manifest.json")).unwrap();
-    manifest["files"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|file| file["name"] != "policy-snapshots.jsonl");
-    let manifest_bytes = serde_json::to_vec_pretty(&manifest).unwrap();
-    let signature = hex::encode(exported.signer.sign(&manifest_bytes).unwrap());
-    let old = exported.folder.path().join("old-layout.zip");
-    let replaced = |name: &str, bytes: Vec<u8>| -> Option<Vec<u8>> {
-        match name {
-            "policy-snapshots.jsonl" => None,
-            "manifest.json" => Some(manifest_bytes.clone()),
-            "manifest.sig" => Some(signature.clone().into_bytes()),
-            _ => Some(bytes),
-        }
-    };
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(&exported.pack).unwrap()).unwrap();
-    let mut writer = zip::ZipWriter::new(std::fs::File::create(&old).unwrap());
+/// Rewrites the pack with `change` applied to each entry (`None` removes it), then updates
+/// the manifest's entries to match and signs it again with `signer`: a pack whose files agree
+/// with a validly signed manifest, as a forger holding the key (or an older Portner) makes it.
+fn rewrite_signed(
+    pack: &Path,
+    out: &Path,
+    signer: &AuditSigner,
+    change: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>,
+) {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(pack).unwrap()).unwrap();
+    let mut files = Vec::new();
     for index in 0..archive.len() {
         let mut file = archive.by_index(index).unwrap();
         let name = file.name().unwrap().into_owned();
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).unwrap();
-        if let Some(bytes) = replaced(&name, bytes) {
-            writer
-                .start_file(name, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            writer.write_all(&bytes).unwrap();
+        if let Some(bytes) = change(&name, bytes) {
+            files.push((name, bytes));
         }
     }
+    let mut manifest: serde_json::Value = serde_json::from_slice(
+        &files
+            .iter()
+            .find(|(name, _)| name == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let entries = manifest["files"].as_array_mut().unwrap();
+    entries.retain(|entry| files.iter().any(|(name, _)| entry["name"] == name.as_str()));
+    for entry in entries.iter_mut() {
+        let bytes = &files
+            .iter()
+            .find(|(name, _)| entry["name"] == name.as_str())
+            .unwrap()
+            .1;
+        entry["size"] = serde_json::json!(bytes.len());
+        entry["sha256"] = serde_json::json!(hex::encode(openssl::sha::sha256(bytes)));
+    }
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).unwrap();
+    let signature = hex::encode(signer.sign(&manifest_bytes).unwrap());
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(out).unwrap());
+    for (name, bytes) in files {
+        let bytes = match name.as_str() {
+            "manifest.json" => manifest_bytes.clone(),
+            "manifest.sig" => signature.clone().into_bytes(),
+            _ => bytes,
+        };
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(&bytes).unwrap();
+    }
     writer.finish().unwrap();
+}
+
+/// A pack in the layout made before configuration history (no `policy-snapshots.jsonl`) still
+/// verifies: the file is not required, only listed files are checked.
+#[tokio::test]
+async fn a_pack_without_policy_snapshots_from_before_the_change_still_verifies() {
+    let exported = exported_pack().await;
+    let old = exported.folder.path().join("old-layout.zip");
+    rewrite_signed(&exported.pack, &old, &exported.signer, |name, bytes| {
+        (name != "policy-snapshots.jsonl").then_some(bytes)
+    });
 
     let verdict = verdict_of(&old, &exported.signer);
     assert!(verdict.is_verified(), "{}", verdict.text());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&entry(&old, "manifest.json")).unwrap();
+    assert!(!manifest.to_string().contains("policy-snapshots"));
 }
