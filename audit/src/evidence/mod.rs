@@ -31,8 +31,9 @@
 //! service providers, `inventory/policy.json`) describe the installation at export time, not
 //! at the period's end, because users and credentials are not versioned yet. The settings the
 //! control matrix cites are versioned: their history comes from the `CONFIGURATION_APPLIED`
-//! snapshots (`crate::config_history`). The export runs blocking file I/O on the calling task; the CLI calls it directly, and the
-//! auditor console (`idp/src/console/audit/`) runs it on a blocking thread.
+//! snapshots (`crate::config_history`). The export runs blocking file I/O on the calling
+//! task; the CLI calls it directly, and the auditor console (`idp/src/console/audit/`) runs it
+//! on a blocking thread.
 
 mod controls;
 mod inventory;

@@ -95,8 +95,9 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
 /// Records the settings in force as a `CONFIGURATION_APPLIED` snapshot when they differ from
 /// the newest one (EV-7), before any request is served, so the trail says which policy every
 /// later event ran under. It runs after the listening lines (scripts wait for the first) but
-/// before `axum::serve`, so connections made meanwhile wait for it. A store that cannot record it stops the start: running under a
-/// policy the trail does not show would leave the evidence incomplete.
+/// before `axum::serve`, so connections made meanwhile wait for it. A store that cannot record
+/// it stops the start: running under a policy the trail does not show would leave the
+/// evidence incomplete.
 async fn record_configuration(environment: &Environment) -> Result<(), CommandError> {
     let recorded = crate::policy::record_configuration(
         &environment.store,
