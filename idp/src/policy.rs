@@ -87,6 +87,10 @@ pub fn settings(config: &Config) -> Vec<(String, String)> {
             "audit_retention_saml_days",
             audit.retention_saml_days.to_string(),
         ),
+        (
+            "sync_reconcile_interval_hours",
+            config.sync_reconcile_interval_hours.to_string(),
+        ),
         // Fixed in this build (see the module documentation).
         ("webauthn_user_verification", "required".to_owned()),
         (

@@ -206,7 +206,7 @@ pub(crate) fn matrix(context: &ReportContext<'_>) -> Vec<Control> {
             "MitID Erhverv",
             "Users created, suspended and deleted through the IdM API",
             "Outbox actions and their results audited",
-            Cited::Nothing,
+            Cited::Keys(&["sync_reconcile_interval_hours"]),
             "summaries/sync-actions.csv",
             tally.count(Category::Sync),
         ),
