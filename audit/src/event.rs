@@ -1,5 +1,6 @@
 //! The typed audit events and who, what and where they concern.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -432,6 +433,16 @@ pub enum AuditEvent {
         /// SHA-256 of the new certificate.
         new_fingerprint: String,
     },
+    /// The security-relevant settings in force changed, or were recorded for the first time:
+    /// written when `portner serve` starts with values that differ from the newest snapshot in
+    /// the chain, so a restart with an unchanged configuration adds nothing (EV-7 "settings
+    /// with change history"; LG-1 configuration changes). Never holds secrets.
+    ConfigurationApplied {
+        /// Every setting the control matrix cites, key to value as applied.
+        settings: BTreeMap<String, String>,
+        /// The keys whose value differs from the previous snapshot (every key for the first).
+        changed: Vec<String>,
+    },
 }
 
 impl AuditEvent {
@@ -487,6 +498,7 @@ impl AuditEvent {
             Self::PasswordRecovered { .. } => "PASSWORD_RECOVERED",
             // Audit evidence (issue 7), later additions.
             Self::AuditKeyRotated { .. } => "AUDIT_KEY_ROTATED",
+            Self::ConfigurationApplied { .. } => "CONFIGURATION_APPLIED",
         }
     }
 }

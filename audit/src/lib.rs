@@ -18,6 +18,7 @@
 
 mod chain;
 pub mod checkpoint;
+pub mod config_history;
 mod event;
 pub mod evidence;
 pub mod retention;
@@ -98,6 +99,12 @@ pub enum AuditError {
     /// The zip archive could not be written or read.
     #[error("zip archive: {0}")]
     Zip(#[from] zip::result::ZipError),
+    /// A stored `CONFIGURATION_APPLIED` record does not hold a readable settings snapshot.
+    #[error("audit record {seq} (CONFIGURATION_APPLIED) holds no readable settings snapshot")]
+    Snapshot {
+        /// The record's sequence number.
+        seq: i64,
+    },
 }
 
 impl AuditError {
@@ -115,6 +122,7 @@ impl AuditError {
             Self::RetentionNotReached { .. } => "AUD0009",
             Self::Period(_) => "AUD0010",
             Self::Zip(_) => "AUD0011",
+            Self::Snapshot { .. } => "AUD0012",
         }
     }
 }

@@ -333,3 +333,98 @@ fn a_rotated_audit_key_keeps_the_trail_and_older_packs_verifiable() {
         text(&broken)
     );
 }
+
+/// Starts `portner serve` on `data` with extra environment, reads its output up to the line
+/// about the configuration, stops it, and returns that line.
+fn serve_configuration_line(data: &Path, environment: &[(&str, &str)]) -> String {
+    use std::io::{BufRead, BufReader};
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portner"));
+    command
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("PORTNER_DATABASE_URL")
+        .env("PORTNER_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::piped());
+    for (name, value) in environment {
+        command.env(name, value);
+    }
+    let mut server = command.spawn().unwrap();
+    let mut output = BufReader::new(server.stdout.take().unwrap());
+    let mut found = String::new();
+    for _ in 0..4 {
+        let mut line = String::new();
+        output.read_line(&mut line).unwrap();
+        if line.starts_with("Configuration") {
+            found = line.trim().to_owned();
+            break;
+        }
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    found
+}
+
+#[test]
+fn serve_records_the_configuration_once_and_again_when_a_setting_changes() {
+    use std::io::Read;
+
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+
+    let first = serve_configuration_line(&data, &[]);
+    assert!(
+        first.starts_with("Configuration recorded in the audit trail: record"),
+        "{first}"
+    );
+    let again = serve_configuration_line(&data, &[]);
+    assert!(
+        again.starts_with("Configuration unchanged since audit record"),
+        "{again}"
+    );
+    let changed = serve_configuration_line(&data, &[("PORTNER_LOCKOUT_MINUTES", "15")]);
+    assert!(changed.ends_with(", 1 setting(s) changed"), "{changed}");
+
+    let pack = folder.path().join("pack.zip");
+    let today = chrono::Utc::now().date_naive();
+    let from = (today - chrono::Duration::days(1)).to_string();
+    let to = (today + chrono::Duration::days(1)).to_string();
+    let args = [
+        "audit",
+        "export",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--out",
+        pack.to_str().unwrap(),
+        "--quiet",
+    ];
+    let export = portner(&data, &args);
+    assert!(export.status.success(), "{}", text(&export));
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&pack).unwrap()).unwrap();
+    let mut snapshots = String::new();
+    archive
+        .by_name("policy-snapshots.jsonl")
+        .unwrap()
+        .read_to_string(&mut snapshots)
+        .unwrap();
+    assert_eq!(snapshots.lines().count(), 2, "{snapshots}");
+    let mut controls = String::new();
+    archive
+        .by_name("controls.csv")
+        .unwrap()
+        .read_to_string(&mut controls)
+        .unwrap();
+    let lockout = controls
+        .lines()
+        .find(|line| line.starts_with("LK-1,"))
+        .unwrap();
+    assert!(
+        lockout.contains("lockout_minutes = 5 -> lockout_threshold = 5; lockout_minutes = 15"),
+        "{lockout}"
+    );
+    let verdict = portner(&data, &["audit", "verify-pack", pack.to_str().unwrap()]);
+    assert!(verdict.status.success(), "{}", text(&verdict));
+}

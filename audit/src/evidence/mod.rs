@@ -16,8 +16,10 @@
 //! | `chain-proof.jsonl` | records after the period up to the checkpoint that anchors it |
 //! | `checkpoints.jsonl` | the signed checkpoints from the first event to that checkpoint |
 //! | `summaries/*.csv` | counts by day, category, kind and level or method |
-//! | `controls.csv`, `controls.html` | NSIS requirement → control → value → evidence |
-//! | `inventory/*` | users, credentials, service providers, policy snapshot |
+//! | `controls.csv`, `controls.html` | NSIS requirement → control → values at the period's
+//! start, changes in it, values at its end → evidence |
+//! | `policy-snapshots.jsonl` | the settings snapshots in force during the period |
+//! | `inventory/*` | users, credentials, service providers, settings at export time |
 //! | `report.html` | the printable report with charts, matrix and verdict |
 //! | `certificates/<sha256>.pem` | retired audit certificates that signed checkpoints in it |
 //!
@@ -25,19 +27,20 @@
 //! console's list of periods; [`check_period_at`] is the period check [`export`] applies,
 //! offered on its own so the console can tie each problem to its form field.
 //!
-//! Known shortcomings, written down here where they live: inventories and the policy snapshot
-//! describe the installation at export time, not at the period's end, because users,
-//! credentials and configuration are not versioned yet; configuration changes are not audited
-//! events yet (configuration is read at start), so the "change history" column of the control
-//! matrix counts only policy- and configuration-change events that other issues may add. The
-//! export runs blocking file I/O on the calling task; the CLI calls it directly, and the
-//! auditor console (`idp/src/console/audit/`) runs it on a blocking thread.
+//! Known shortcomings, written down here where they live: the inventories (users, credentials,
+//! service providers, `inventory/policy.json`) describe the installation at export time, not
+//! at the period's end, because users and credentials are not versioned yet. The settings the
+//! control matrix cites are versioned: their history comes from the `CONFIGURATION_APPLIED`
+//! snapshots (`crate::config_history`). The export runs blocking file I/O on the calling
+//! task; the CLI calls it directly, and the auditor console (`idp/src/console/audit/`) runs it
+//! on a blocking thread.
 
 mod controls;
 mod inventory;
 mod pack;
 mod periods;
 mod report;
+mod snapshot_check;
 mod summary;
 mod writer;
 
@@ -51,6 +54,7 @@ use sqlx::Row;
 use crate::checkpoint::{
     AuditSigner, Checkpoint, checkpoint_at_or_after, checkpoints_between, head, sign_head,
 };
+use crate::config_history::PeriodHistory;
 use crate::retention::RetentionPolicy;
 use crate::verify::anchor;
 use crate::{AuditContext, AuditError, AuditEvent, AuditRecord, Subject, records};
@@ -480,7 +484,10 @@ async fn write_pack(
 
     summary_files(&mut pack, &tally)?;
     let inventory = inventory::write(&mut tx, &mut pack, &request.settings).await?;
+    let history =
+        PeriodHistory::read(&mut tx, request.from, request.to, first_seq, last_seq).await?;
     tx.rollback().await?;
+    policy_snapshots(&mut pack, &history)?;
 
     let context = report::ReportContext {
         request,
@@ -493,12 +500,13 @@ async fn write_pack(
         fingerprint: signer.fingerprint(),
         verdict: &verdict,
         inventory: &inventory,
+        history: &history,
     };
     let matrix = controls::matrix(&context);
     pack.start("controls.csv")?;
-    pack.write(controls::csv(&matrix).as_bytes())?;
+    pack.write(controls::csv(&matrix, &history).as_bytes())?;
     pack.start("controls.html")?;
-    pack.write(controls::html_page(&matrix).as_bytes())?;
+    pack.write(controls::html_page(&matrix, &history).as_bytes())?;
     pack.start("report.html")?;
     pack.write(report::html(&context, &matrix).as_bytes())?;
     pack.start("certificate.pem")?;
@@ -647,6 +655,38 @@ fn retired_certificates(
             pack.start(&format!("{RETIRED_FOLDER}{fingerprint}.pem"))?;
             pack.write(&certificate.to_pem()?)?;
         }
+    }
+    Ok(())
+}
+
+/// One line of `policy-snapshots.jsonl`.
+#[derive(Serialize)]
+struct SnapshotLine<'a> {
+    /// `at_period_start` (the newest snapshot before the period) or `applied_in_period`.
+    in_force: &'static str,
+    seq: i64,
+    occurred_at: i64,
+    time: String,
+    hash: &'a str,
+    changed: &'a [String],
+    settings: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// Writes `policy-snapshots.jsonl`: the settings snapshots in force during the period. A
+/// snapshot applied in the period is also in `events.jsonl`; the one in force at its start
+/// lies before it, so its `seq` and `hash` let a reader with the chain find it.
+fn policy_snapshots(pack: &mut PackWriter, history: &PeriodHistory) -> Result<(), AuditError> {
+    pack.start("policy-snapshots.jsonl")?;
+    for (in_force, snapshot) in history.in_force() {
+        pack.write_json_line(&SnapshotLine {
+            in_force,
+            seq: snapshot.seq,
+            occurred_at: snapshot.occurred_at,
+            time: rfc3339(snapshot.occurred_at),
+            hash: &snapshot.hash,
+            changed: &snapshot.changed,
+            settings: &snapshot.settings,
+        })?;
     }
     Ok(())
 }

@@ -222,7 +222,13 @@ pub fn verify_pack(
             continue;
         }
         match read_capped(&mut archive, name, limits.max_file_bytes, limits) {
-            Ok(bytes) => compare_hash(&mut verdict, name, &bytes_hash(&bytes), sha256),
+            Ok(bytes) => {
+                compare_hash(&mut verdict, name, &bytes_hash(&bytes), sha256);
+                if name == super::snapshot_check::FILE {
+                    let findings = &mut verdict.findings;
+                    super::snapshot_check::check(&bytes, &chain.snapshots, &manifest, findings);
+                }
+            }
             Err(problem) => verdict.findings.push(finding(name, None, problem)),
         }
     }
@@ -505,6 +511,7 @@ struct PackChain {
     last_seq: Option<i64>,
     last_hash: Option<Vec<u8>>,
     in_proof: bool,
+    snapshots: super::snapshot_check::SeenSnapshots,
 }
 
 impl PackChain {
@@ -518,10 +525,14 @@ impl PackChain {
             last_seq: None,
             last_hash: None,
             in_proof: false,
+            snapshots: super::snapshot_check::SeenSnapshots::default(),
         }
     }
 
     fn check(&mut self, file: &str, line: usize, record: &PackRecord, findings: &mut Vec<Finding>) {
+        if !self.in_proof {
+            self.snapshots.note(record);
+        }
         let place = Some(format!("line {line}, seq {}", record.seq));
         if record.seq > self.expected_seq {
             findings.push(finding(

@@ -13,6 +13,7 @@ use super::controls::{self, Control};
 use super::inventory::{InventoryCounts, settings_html};
 use super::summary::{Category, Tally};
 use super::{ExportRequest, html_escape};
+use crate::config_history::{PeriodHistory, instant_text};
 
 /// Everything the report and the control matrix are drawn from.
 #[derive(Debug)]
@@ -27,13 +28,15 @@ pub(crate) struct ReportContext<'a> {
     pub(crate) fingerprint: String,
     pub(crate) verdict: &'a [String],
     pub(crate) inventory: &'a InventoryCounts,
+    pub(crate) history: &'a PeriodHistory,
 }
 
 /// The page's style sheet, shared with `controls.html`.
 pub(crate) const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#111;max-width:60em}\
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #999}\
 table{border-collapse:collapse;width:100%;font-size:.85em}\
-th,td{border:1px solid #bbb;padding:.3em;text-align:left;vertical-align:top}\
+th,td{border:1px solid #bbb;padding:.3em;text-align:left;vertical-align:top;\
+overflow-wrap:anywhere}\
 td.num{text-align:right}figure{margin:1em 0;page-break-inside:avoid}\
 .verdict{padding:.8em;border:2px solid;font-weight:bold}\
 .ok{border-color:#2a7a2a;background:#eef8ee}.bad{border-color:#a52a2a;background:#fbeeee}\
@@ -125,12 +128,52 @@ pub(crate) fn html(context: &ReportContext<'_>, matrix: &[Control]) -> String {
     page.push_str(&category_table(context.tally));
 
     page.push_str("<h2>Kontrolmatrix / Control matrix (NSIS)</h2>");
-    page.push_str(&controls::table(matrix));
-    page.push_str("<h2>Konfiguration / Configuration</h2>");
+    page.push_str(&controls::table(matrix, context.history));
+    page.push_str("<h2>Politik-øjebliksbilleder / Policy snapshots</h2>");
+    page.push_str(&snapshots_html(context.history));
+    page.push_str("<h2>Konfiguration ved eksport / Configuration at export time</h2>");
     page.push_str(&settings_html(&context.inventory.settings));
     page.push_str(&footer(context));
     page.push_str("</body></html>");
     page
+}
+
+/// The snapshots in force during the period, with the keys each changed; the values are in
+/// `policy-snapshots.jsonl` and the matrix.
+fn snapshots_html(history: &PeriodHistory) -> String {
+    let mut html = String::new();
+    if history.at_start.is_none() {
+        let when = instant_text(history.from);
+        html.push_str(&format!(
+            "<p>Ingen indstillinger registreret før {when}. / No settings recorded before \
+             {when}.</p>"
+        ));
+    }
+    if history.at_start.is_none() && history.during.is_empty() {
+        return html;
+    }
+    html.push_str(
+        "<table id=\"policy-snapshots\"><thead><tr><th>Post / Record</th>\
+         <th>Tidspunkt / Time</th><th>Gælder / In force</th>\
+         <th>Ændrede nøgler / Changed keys</th></tr></thead><tbody>",
+    );
+    for (role, snapshot) in history.in_force() {
+        let role = if role == "at_period_start" {
+            "ved periodens start / at period start"
+        } else {
+            "anvendt i perioden / applied in period"
+        };
+        let time = portner_shared::clock::from_millis(snapshot.occurred_at)
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string();
+        html.push_str(&format!(
+            "<tr><td class=\"num\">{}</td><td>{time}</td><td>{role}</td><td>{}</td></tr>",
+            snapshot.seq,
+            html_escape(&snapshot.changed.join(", "))
+        ));
+    }
+    html.push_str("</tbody></table>");
+    html
 }
 
 fn period_paragraph(context: &ReportContext<'_>) -> String {

@@ -315,38 +315,9 @@ async fn prune(args: &AuditPruneArgs, environment: &Environment) -> Result<(), C
     Ok(())
 }
 
-/// The non-secret settings the control matrix and policy snapshot show.
+/// The non-secret settings the control matrix cites and `inventory/policy.json` lists.
 pub(crate) fn settings(environment: &Environment) -> Vec<(String, String)> {
-    let audit = &environment.config.audit;
-    vec![
-        (
-            "public_url".to_owned(),
-            environment.config.public_url.clone(),
-        ),
-        (
-            "audit_checkpoint_interval_secs".to_owned(),
-            audit.checkpoint_interval_secs.to_string(),
-        ),
-        (
-            "audit_checkpoint_events".to_owned(),
-            audit.checkpoint_events.to_string(),
-        ),
-        (
-            "audit_checkpoint_file".to_owned(),
-            audit
-                .checkpoint_file
-                .as_ref()
-                .map_or_else(|| "none".to_owned(), |path| path.display().to_string()),
-        ),
-        (
-            "audit_retention_lifecycle_days".to_owned(),
-            audit.retention_lifecycle_days.to_string(),
-        ),
-        (
-            "audit_retention_saml_days".to_owned(),
-            audit.retention_saml_days.to_string(),
-        ),
-    ]
+    crate::policy::settings(&environment.config)
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or RFC 3339.

@@ -23,6 +23,7 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
     // Scripts and tests read this line to learn the port when `listen` asks for port 0.
     out!("Portner is listening on http://{address}");
     out!("Data folder: {}", environment.data.root.display());
+    record_configuration(environment).await?;
     out!("Sign in at: {}/login", config.public_url);
     tracing::info!(%address, backend = ?config.backend, "server started");
 
@@ -88,6 +89,42 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
     saml_sweep.abort();
     sync_task.abort();
     tracing::info!("server stopped");
+    Ok(())
+}
+
+/// Records the settings in force as a `CONFIGURATION_APPLIED` snapshot when they differ from
+/// the newest one (EV-7), before any request is served, so the trail says which policy every
+/// later event ran under. It runs after the listening lines (scripts wait for the first) but
+/// before `axum::serve`, so connections made meanwhile wait for it. A store that cannot record
+/// it stops the start: running under a policy the trail does not show would leave the
+/// evidence incomplete.
+async fn record_configuration(environment: &Environment) -> Result<(), CommandError> {
+    let recorded = crate::policy::record_configuration(
+        &environment.store,
+        environment.clock.now(),
+        &environment.config,
+    )
+    .await?;
+    match recorded {
+        portner_audit::config_history::Applied::Recorded(snapshot) => {
+            out!(
+                "Configuration recorded in the audit trail: record {}, {} setting(s) changed",
+                snapshot.seq,
+                snapshot.changed.len()
+            );
+            tracing::info!(
+                seq = snapshot.seq,
+                changed = %snapshot.changed.join(","),
+                "configuration snapshot recorded"
+            );
+        }
+        portner_audit::config_history::Applied::Unchanged(snapshot) => {
+            out!(
+                "Configuration unchanged since audit record {}",
+                snapshot.seq
+            );
+        }
+    }
     Ok(())
 }
 

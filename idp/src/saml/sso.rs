@@ -42,7 +42,7 @@ use crate::signin::{Origin, SignInError};
 pub const PENDING_LIFETIME: Duration = Duration::minutes(30);
 /// How long an assertion may be used. TM-3 gives the bearer confirmation 5 minutes and the
 /// conditions 10; the response builder sets one bound for both, so the stricter is used.
-const ASSERTION_LIFETIME: Duration = Duration::minutes(5);
+pub const ASSERTION_LIFETIME: Duration = Duration::minutes(5);
 
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";

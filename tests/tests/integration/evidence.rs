@@ -32,6 +32,9 @@ on_both_backends!(
     records_above_the_anchor_cannot_be_deleted_directly,
     a_pack_exported_from_either_backend_verifies,
     a_rotated_key_keeps_its_checkpoints_verifiable_and_packs_carry_its_certificate,
+    serve_start_records_configuration_only_when_it_changed,
+    the_matrix_shows_the_value_at_start_each_change_and_the_value_at_end,
+    a_period_before_any_snapshot_says_not_recorded,
 );
 
 fn test_signer() -> AuditSigner {
@@ -677,6 +680,15 @@ async fn the_report_renders_in_headless_chromium_with_charts_and_verdict() {
     );
     assert!(dom.contains("id=\"control-matrix\"") && dom.contains("LG-5"));
     assert!(
+        dom.contains("Værdi ved periodens start / Value at period start")
+            && dom.contains("Ændringer i perioden / Changes in period"),
+        "the matrix lacks its history columns"
+    );
+    assert!(
+        dom.contains("ikke registreret før 2026-12-02 14:00:00 UTC / not recorded before"),
+        "a pack without snapshots must say the values were not recorded"
+    );
+    assert!(
         shot.status.success(),
         "{}",
         String::from_utf8_lossy(&shot.stderr)
@@ -798,7 +810,17 @@ async fn the_report_is_self_contained_and_says_when_a_chart_has_no_events() {
             "{requirement} missing from controls.csv"
         );
     }
-    assert!(controls.contains("\"lifecycle 396 days, SAML 180 days (0 change events in period)\""));
+    // No snapshot precedes this pack's period: the matrix says so instead of showing today's
+    // configuration as if it had applied.
+    assert!(
+        controls.contains(
+            "LG-3,Logging,\"Retention >= 13 months (lifecycle), >= 180 days (SAML)\",\
+             Pruning only whole segments up to a signed checkpoint (AUDIT_PRUNED),\
+             not recorded before 2026-12-02 14:00:00 UTC,none,\
+             not recorded before 2026-12-04 14:00:00 UTC,"
+        ),
+        "{controls}"
+    );
 }
 
 #[tokio::test]
@@ -1050,4 +1072,353 @@ async fn a_rotated_key_keeps_its_checkpoints_verifiable_and_packs_carry_its_cert
         Some(&place),
         "does not verify",
     );
+}
+
+/// The configuration `portner serve` would run with: defaults plus `PORTNER_*` variables.
+fn config_with(variables: &[(&str, &str)]) -> portner_shared::config::Config {
+    let environment = variables
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect::<Vec<_>>();
+    portner_shared::config::load(
+        None,
+        environment,
+        &portner_shared::config::Overrides::default(),
+    )
+    .unwrap()
+    .0
+}
+
+async fn snapshot_count(store: &Store) -> i64 {
+    let mut tx = store.read().await.unwrap();
+    let count = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'CONFIGURATION_APPLIED'",
+    )
+    .fetch_one(tx.connection())
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    count
+}
+
+async fn serve_start_records_configuration_only_when_it_changed(test: TestStore) {
+    use portner_audit::config_history::Applied;
+    use portner_idp::policy::record_configuration;
+    let clock = fixed_clock();
+
+    let first = record_configuration(&test.store, clock.now(), &config_with(&[])).await;
+    let Ok(Applied::Recorded(first)) = first else {
+        panic!("the first start records a snapshot: {first:?}")
+    };
+    assert!(first.changed.contains(&"password_min_length".to_owned()));
+    assert!(
+        first
+            .settings
+            .keys()
+            .all(|key| !key.contains("database") && !key.contains("cpr")),
+        "secrets or their locations must not be in a snapshot: {:?}",
+        first.settings.keys()
+    );
+    clock.advance(Duration::hours(1));
+    let again = record_configuration(&test.store, clock.now(), &config_with(&[])).await;
+    assert!(
+        matches!(&again, Ok(Applied::Unchanged(newest)) if newest.seq == first.seq),
+        "{again:?}"
+    );
+    assert_eq!(
+        snapshot_count(&test.store).await,
+        1,
+        "an unchanged restart adds nothing"
+    );
+
+    clock.advance(Duration::hours(1));
+    let changed = [("PORTNER_PASSWORD_MIN_LENGTH", "16")];
+    let second = record_configuration(&test.store, clock.now(), &config_with(&changed)).await;
+    let Ok(Applied::Recorded(second)) = second else {
+        panic!("a changed setting records a snapshot: {second:?}")
+    };
+    assert_eq!(second.changed, ["password_min_length"]);
+    assert_eq!(second.settings["password_min_length"], "16");
+    assert_eq!(snapshot_count(&test.store).await, 2);
+    let chain = verify(&test.store).await.unwrap();
+    assert!(
+        matches!(chain, ChainVerdict::Intact { count: 2 }),
+        "{chain:?}"
+    );
+}
+
+/// The CSV row of `requirement` in `controls.csv`.
+fn matrix_row(pack: &Path, requirement: &str) -> String {
+    let csv = String::from_utf8(entry(pack, "controls.csv")).unwrap();
+    csv.lines()
+        .find(|line| line.starts_with(&format!("{requirement},")))
+        .unwrap()
+        .to_owned()
+}
+
+async fn export_period(
+    store: &Store,
+    clock: &FixedClock,
+    signer: &AuditSigner,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+    out: PathBuf,
+) {
+    let request = ExportRequest {
+        from,
+        to,
+        ..request_for(clock, out)
+    };
+    export(
+        store,
+        clock.now(),
+        &AuditContext::system(),
+        signer,
+        &request,
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+}
+
+async fn the_matrix_shows_the_value_at_start_each_change_and_the_value_at_end(test: TestStore) {
+    use portner_idp::policy::record_configuration;
+    let clock = fixed_clock();
+    let signer = test_signer();
+    record_configuration(&test.store, clock.now(), &config_with(&[]))
+        .await
+        .unwrap();
+    clock.advance(Duration::days(1));
+    let period_start = clock.now();
+    append_events(&test.store, &clock, 3, "signing").await;
+    clock.advance(Duration::hours(5));
+    let changed = [
+        ("PORTNER_PASSWORD_MIN_LENGTH", "16"),
+        ("PORTNER_LOCKOUT_THRESHOLD", "4"),
+    ];
+    record_configuration(&test.store, clock.now(), &config_with(&changed))
+        .await
+        .unwrap();
+    let change_time = clock.now();
+    clock.advance(Duration::hours(1));
+    let folder = tempfile::tempdir().unwrap();
+    let pack = folder.path().join("history.zip");
+    let period_end = clock.now() + Duration::hours(1);
+
+    export_period(
+        &test.store,
+        &clock,
+        &signer,
+        period_start,
+        period_end,
+        pack.clone(),
+    )
+    .await;
+
+    let when = change_time.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let password = matrix_row(&pack, "PW-1");
+    assert!(
+        password.contains(&format!(
+            "password_min_length = 12; password_history = 5,{when}: password_min_length = 12; \
+             password_history = 5 -> password_min_length = 16; password_history = 5,\
+             password_min_length = 16; password_history = 5,"
+        )),
+        "{password}"
+    );
+    let lockout = matrix_row(&pack, "LK-1");
+    assert!(
+        lockout.contains(&format!("{when}: lockout_threshold = 5; ")),
+        "{lockout}"
+    );
+    let retention = matrix_row(&pack, "LG-3");
+    assert!(
+        retention.contains(",none,"),
+        "a setting that did not change says so: {retention}"
+    );
+
+    let snapshots = String::from_utf8(entry(&pack, "policy-snapshots.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = snapshots
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{snapshots}");
+    assert_eq!(lines[0]["in_force"], "at_period_start");
+    assert_eq!(lines[0]["settings"]["password_min_length"], "12");
+    assert_eq!(lines[1]["in_force"], "applied_in_period");
+    assert_eq!(lines[1]["settings"]["password_min_length"], "16");
+    assert_eq!(
+        lines[1]["changed"],
+        serde_json::json!(["lockout_threshold", "password_min_length"])
+    );
+    let report = String::from_utf8(entry(&pack, "report.html")).unwrap();
+    assert!(report.contains("Politik-øjebliksbilleder / Policy snapshots"));
+    assert!(report.contains(&format!(
+        "<li><time>{when}</time>: password_min_length = 12"
+    )));
+
+    let verdict = verdict_of(&pack, &signer);
+    assert!(verdict.is_verified(), "{}", verdict.text());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&entry(&pack, "manifest.json")).unwrap();
+    assert!(
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|file| file["name"] == "policy-snapshots.jsonl"),
+        "the signed manifest must list the snapshots"
+    );
+    let tampered = folder.path().join("tampered.zip");
+    tamper(&pack, &tampered, "policy-snapshots.jsonl", |bytes| {
+        let text = String::from_utf8(bytes).unwrap();
+        Some(text.replace("\"16\"", "\"15\"").into_bytes())
+    });
+    assert_finding(
+        &verdict_of(&tampered, &signer),
+        "policy-snapshots.jsonl",
+        None,
+        "SHA-256",
+    );
+    // Even under a validly signed manifest, snapshots that disagree with the chain are found.
+    let forged = folder.path().join("forged.zip");
+    rewrite_signed(&pack, &forged, &signer, |name, bytes| {
+        if name != "policy-snapshots.jsonl" {
+            return Some(bytes);
+        }
+        let text = String::from_utf8(bytes).unwrap();
+        let kept: Vec<&str> = text.lines().take(1).collect();
+        Some(
+            format!("{}\n", kept.join("\n"))
+                .replace("\"12\"", "\"15\"")
+                .into_bytes(),
+        )
+    });
+    let verdict = verdict_of(&forged, &signer);
+    assert_finding(
+        &verdict,
+        "policy-snapshots.jsonl",
+        Some("seq"),
+        "is missing from this file",
+    );
+    assert!(
+        verdict
+            .findings
+            .iter()
+            .all(|found| found.file == "policy-snapshots.jsonl"),
+        "{}",
+        verdict.text()
+    );
+    rewrite_signed(&pack, &forged, &signer, |name, bytes| {
+        let text = String::from_utf8(bytes).unwrap();
+        Some(if name == "policy-snapshots.jsonl" {
+            text.replace("\"16\"", "\"17\"").into_bytes()
+        } else {
+            text.into_bytes()
+        })
+    });
+    assert_finding(
+        &verdict_of(&forged, &signer),
+        "policy-snapshots.jsonl",
+        Some("line 2"),
+        "does not match the CONFIGURATION_APPLIED event",
+    );
+}
+
+async fn a_period_before_any_snapshot_says_not_recorded(test: TestStore) {
+    use portner_idp::policy::record_configuration;
+    let clock = fixed_clock();
+    let signer = test_signer();
+    append_events(&test.store, &clock, 2, "signing").await;
+    clock.advance(Duration::days(2));
+    record_configuration(&test.store, clock.now(), &config_with(&[]))
+        .await
+        .unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let pack = folder.path().join("before.zip");
+    let from = fixed_clock().now() - Duration::hours(12);
+    let to = from + Duration::days(1);
+
+    export_period(&test.store, &clock, &signer, from, to, pack.clone()).await;
+
+    let password = matrix_row(&pack, "PW-1");
+    assert!(
+        password.contains("not recorded before 2026-12-03,none,not recorded before 2026-12-04"),
+        "{password}"
+    );
+    assert!(entry(&pack, "policy-snapshots.jsonl").is_empty());
+    let verdict = verdict_of(&pack, &signer);
+    assert!(verdict.is_verified(), "{}", verdict.text());
+}
+
+/// Rewrites the pack with `change` applied to each entry (`None` removes it), then updates
+/// the manifest's entries to match and signs it again with `signer`: a pack whose files agree
+/// with a validly signed manifest, as a forger holding the key (or an older Portner) makes it.
+fn rewrite_signed(
+    pack: &Path,
+    out: &Path,
+    signer: &AuditSigner,
+    change: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>,
+) {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(pack).unwrap()).unwrap();
+    let mut files = Vec::new();
+    for index in 0..archive.len() {
+        let mut file = archive.by_index(index).unwrap();
+        let name = file.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).unwrap();
+        if let Some(bytes) = change(&name, bytes) {
+            files.push((name, bytes));
+        }
+    }
+    let mut manifest: serde_json::Value = serde_json::from_slice(
+        &files
+            .iter()
+            .find(|(name, _)| name == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let entries = manifest["files"].as_array_mut().unwrap();
+    entries.retain(|entry| files.iter().any(|(name, _)| entry["name"] == name.as_str()));
+    for entry in entries.iter_mut() {
+        let bytes = &files
+            .iter()
+            .find(|(name, _)| entry["name"] == name.as_str())
+            .unwrap()
+            .1;
+        entry["size"] = serde_json::json!(bytes.len());
+        entry["sha256"] = serde_json::json!(hex::encode(openssl::sha::sha256(bytes)));
+    }
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).unwrap();
+    let signature = hex::encode(signer.sign(&manifest_bytes).unwrap());
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(out).unwrap());
+    for (name, bytes) in files {
+        let bytes = match name.as_str() {
+            "manifest.json" => manifest_bytes.clone(),
+            "manifest.sig" => signature.clone().into_bytes(),
+            _ => bytes,
+        };
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(&bytes).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+/// A pack in the layout made before configuration history (no `policy-snapshots.jsonl`) still
+/// verifies: the file is not required, only listed files are checked.
+#[tokio::test]
+async fn a_pack_without_policy_snapshots_from_before_the_change_still_verifies() {
+    let exported = exported_pack().await;
+    let old = exported.folder.path().join("old-layout.zip");
+    rewrite_signed(&exported.pack, &old, &exported.signer, |name, bytes| {
+        (name != "policy-snapshots.jsonl").then_some(bytes)
+    });
+
+    let verdict = verdict_of(&old, &exported.signer);
+    assert!(verdict.is_verified(), "{}", verdict.text());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&entry(&old, "manifest.json")).unwrap();
+    assert!(!manifest.to_string().contains("policy-snapshots"));
 }
