@@ -142,6 +142,19 @@ pub enum Next {
     /// A 303 to an SP's logout endpoint from metadata, carrying the LogoutResponse, with the
     /// session cookie cleared.
     Logout(String),
+    /// The auto-submitting page that carries a logout message (a LogoutRequest passed on, or
+    /// the LogoutResponse) to an SP's HTTP-POST logout endpoint, with the session cookie
+    /// cleared.
+    LogoutPost {
+        /// The logout endpoint from metadata.
+        action: String,
+        /// Which form field carries the message.
+        field: super::post_page::FormField,
+        /// The signed message, base64-encoded.
+        message_base64: String,
+        /// RelayState: the logout's handle, or the initiator's own value byte for byte.
+        relay_state: Option<String>,
+    },
 }
 
 /// A registered SP with its parsed metadata and settings.
