@@ -424,6 +424,19 @@ pub enum AuditEvent {
         /// SHA-256 of the new certificate.
         new_fingerprint: String,
     },
+    // Single sign-on (issue 4), later additions.
+    /// Refusals of untrusted SAML messages from one source address that were counted instead
+    /// of audited one by one, because the source had used up its allowance for the minute
+    /// (`audit_saml_refusals_per_minute`). The context's source is that address. Each was
+    /// refused exactly as an audited one would have been.
+    SamlRefusalsSuppressed {
+        /// When the source's one-minute window began (RFC 3339, UTC).
+        window_start: String,
+        /// How many refusals in that window were not audited one by one.
+        suppressed: u64,
+        /// The same count by reason code (security-tests.md §0).
+        reasons: std::collections::BTreeMap<String, u64>,
+    },
 }
 
 impl AuditEvent {
@@ -478,6 +491,8 @@ impl AuditEvent {
             Self::KeyRolloverCompleted { .. } => "KEY_ROLLOVER_COMPLETED",
             // Audit evidence (issue 7), later additions.
             Self::AuditKeyRotated { .. } => "AUDIT_KEY_ROTATED",
+            // Single sign-on (issue 4), later additions.
+            Self::SamlRefusalsSuppressed { .. } => "SAML_REFUSALS_SUPPRESSED",
         }
     }
 }

@@ -59,7 +59,33 @@ pub struct VerifiedLogoutRequest {
     pub replay_until: DateTime<Utc>,
 }
 
-/// Verifies a Redirect-binding LogoutRequest from `sp`; the refusal is a stable reason code.
+/// A refused LogoutRequest.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct Refusal {
+    /// The stable reason code of the first check that failed.
+    pub reason: &'static str,
+    /// Whether the SP's signature had verified: such a refusal is always audited, an
+    /// untrusted one within the source's allowance (`super::refusal_limit`).
+    pub signed: bool,
+}
+
+impl Refusal {
+    const fn untrusted(reason: &'static str) -> Self {
+        Self {
+            reason,
+            signed: false,
+        }
+    }
+
+    const fn signed(reason: &'static str) -> Self {
+        Self {
+            reason,
+            signed: true,
+        }
+    }
+}
+
+/// Verifies a Redirect-binding LogoutRequest from `sp`.
 ///
 /// # Errors
 ///
@@ -70,14 +96,17 @@ pub fn verify_redirect(
     slo_url: &str,
     now: DateTime<Utc>,
     skew: Duration,
-) -> Result<VerifiedLogoutRequest, &'static str> {
-    let root = logout_root(&message.xml, sp)?;
-    let signature = message.signature.as_ref().ok_or("SIG_MISSING")?;
+) -> Result<VerifiedLogoutRequest, Refusal> {
+    let root = logout_root(&message.xml, sp).map_err(Refusal::untrusted)?;
+    let signature = message
+        .signature
+        .as_ref()
+        .ok_or(Refusal::untrusted("SIG_MISSING"))?;
     let keys = super::dsig::metadata_keys(&sp.metadata);
     signature
         .verify(&keys, sp.settings.allow_sha1)
-        .map_err(|error| error.code())?;
-    check_verified(&root, slo_url, now, skew)
+        .map_err(|error| Refusal::untrusted(error.code()))?;
+    check_verified(&root, slo_url, now, skew).map_err(Refusal::signed)
 }
 
 /// Verifies a POST-binding LogoutRequest from `sp`: the enveloped XML signature, then the
@@ -92,12 +121,12 @@ pub fn verify_post(
     slo_url: &str,
     now: DateTime<Utc>,
     skew: Duration,
-) -> Result<VerifiedLogoutRequest, &'static str> {
-    let root = logout_root(xml, sp)?;
+) -> Result<VerifiedLogoutRequest, Refusal> {
+    let root = logout_root(xml, sp).map_err(Refusal::untrusted)?;
     let keys = super::dsig::metadata_keys(&sp.metadata);
     super::dsig::verify_enveloped(&root, &keys, sp.settings.allow_sha1)
-        .map_err(|error| error.code())?;
-    check_verified(&root, slo_url, now, skew)
+        .map_err(|error| Refusal::untrusted(error.code()))?;
+    check_verified(&root, slo_url, now, skew).map_err(Refusal::signed)
 }
 
 /// The strict parse; the root must be a LogoutRequest from `sp`.
@@ -190,6 +219,7 @@ pub async fn logout_redirect(
     let verified = verify_redirect(&message, &sp, &state.identity.slo_url(), now, skew);
     answer(
         state,
+        &sp,
         verified,
         &endpoint,
         message.relay_state.as_deref(),
@@ -226,7 +256,7 @@ pub async fn logout_post(
     let now = state.clock.now();
     let skew = super::authn_request::DEFAULT_SKEW;
     let verified = verify_post(&xml, &sp, &state.identity.slo_url(), now, skew);
-    answer(state, verified, &endpoint, relay_state, origin).await
+    answer(state, &sp, verified, &endpoint, relay_state, origin).await
 }
 
 /// The binding of an SP's logout endpoint.
@@ -267,17 +297,22 @@ fn logout_endpoint(metadata: &SpMetadata) -> Option<Endpoint> {
 /// Ends the session of a verified request and answers the SP; refuses an unverified one.
 async fn answer(
     state: &AppState,
-    verified: Result<VerifiedLogoutRequest, &'static str>,
+    sp: &LoadedSp,
+    verified: Result<VerifiedLogoutRequest, Refusal>,
     endpoint: &Endpoint,
     relay_state: Option<&str>,
     origin: &Origin,
 ) -> Result<Next, SsoError> {
+    let issuer = sp.registration.entity_id.as_str();
     let request = match verified {
         Ok(request) => request,
-        Err(reason) => return super::sso::refuse_untrusted(state, reason, origin).await,
+        Err(refusal) if refusal.signed => {
+            return super::sso::refuse_signed(state, issuer, refusal.reason, origin).await;
+        }
+        Err(refusal) => return super::sso::refuse_untrusted(state, refusal.reason, origin).await,
     };
     let Some(ended) = end_session(state, &request, origin).await? else {
-        return super::sso::refuse_untrusted(state, "REPLAY", origin).await;
+        return super::sso::refuse_signed(state, issuer, "REPLAY", origin).await;
     };
     let initiator = Initiator {
         issuer: request.issuer,

@@ -830,7 +830,125 @@ async fn logout_is_passed_on_by_post_to_a_post_only_sp(store: TestStore) {
     assert_eq!(final_message.relay_state.as_deref(), Some("rs"));
 }
 
+/// Audit events of `kind`, with their data.
+async fn events_of(rig: &Rig, kind: &str) -> Vec<String> {
+    let prefix = format!("{kind} ");
+    audit_kinds(rig)
+        .await
+        .into_iter()
+        .filter(|event| event.starts_with(&prefix))
+        .collect()
+}
+
+/// The `/saml/sso` URL of an AuthnRequest the test SP signed validly, addressed to another
+/// IdP's Destination.
+fn misaddressed_request_url(rig: &Rig) -> String {
+    let issued = rig.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let xml = format!(
+        "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_elsewhere\" \
+         Version=\"2.0\" IssueInstant=\"{issued}\" \
+         Destination=\"https://elsewhere.example.dk/saml/sso\" \
+         AssertionConsumerServiceURL=\"{ACS}\"><saml:Issuer>{SP}</saml:Issuer>\
+         </samlp:AuthnRequest>"
+    );
+    let key = PKey::private_key_from_pem(SP_KEY.as_bytes()).unwrap();
+    let query = encode_signed(MessageKind::Request, &xml, None, &key).unwrap();
+    format!("/saml/sso?{query}")
+}
+
+/// Junk from one anonymous source is audited one by one only up to the allowance per minute;
+/// the rest gets the same answer and is summarised in one event, at the source's next audited
+/// refusal or by the sweep. Refusals of validly signed requests are always audited.
+async fn anonymous_junk_is_summarised_beyond_the_allowance(store: TestStore) {
+    let rig = sso_rig(store).await;
+    let allowance = portner_idp::saml::refusal_limit::DEFAULT_PER_MINUTE as usize;
+    let mut flooder = Browser::new(30);
+    let mut neighbour = Browser::new(31);
+
+    // A flood of junk at both endpoints and bindings: every message is refused alike.
+    for round in 0..allowance + 7 {
+        let page = match round % 3 {
+            0 => flooder.get(&rig.router, "/saml/sso?SAMLRequest=junk").await,
+            1 => {
+                flooder
+                    .get(&rig.router, "/saml/slo?SAMLResponse=junk")
+                    .await
+            }
+            _ => {
+                let form = [("SAMLRequest", "PHg+")];
+                flooder.send(&rig.router, "POST", "/saml/slo", &form).await
+            }
+        };
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "round {round}");
+        assert!(page.location.is_none());
+    }
+    // Another source still has its own allowance.
+    let page = neighbour
+        .get(&rig.router, "/saml/sso?SAMLRequest=junk")
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        events_of(&rig, "SAML_REQUEST_REFUSED").await.len(),
+        allowance + 1
+    );
+
+    // Over its allowance, the flooder's validly signed request that is refused all the same
+    // (addressed to another Destination) is audited with its issuer.
+    let page = flooder
+        .get(&rig.router, &misaddressed_request_url(&rig))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let refusals = events_of(&rig, "SAML_REQUEST_REFUSED").await;
+    assert_eq!(refusals.len(), allowance + 2);
+    assert!(refusals.last().unwrap().contains(SP), "{refusals:?}");
+    assert!(events_of(&rig, "SAML_REFUSALS_SUPPRESSED").await.is_empty());
+
+    // The minute over, the flooder's next junk is audited together with the summary of the
+    // seven refusals that were only counted.
+    rig.clock.advance(Duration::seconds(61));
+    let page = flooder.get(&rig.router, "/saml/sso?SAMLRequest=junk").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let summaries = events_of(&rig, "SAML_REFUSALS_SUPPRESSED").await;
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    assert!(summaries[0].contains("\"suppressed\":7"), "{summaries:?}");
+    assert!(summaries[0].contains("192.0.2.30"), "{summaries:?}");
+    assert_eq!(
+        events_of(&rig, "SAML_REQUEST_REFUSED").await.len(),
+        allowance + 3
+    );
+
+    // A source that goes quiet after its flood is summarised by the sweep instead.
+    for _ in 0..allowance + 2 {
+        neighbour
+            .get(&rig.router, "/saml/sso?SAMLRequest=junk")
+            .await;
+    }
+    let now = rig.clock.now();
+    let closed = rig.saml_refusals.take_closed(now);
+    assert!(closed.is_empty(), "the neighbour's window is still open");
+    rig.clock.advance(Duration::seconds(61));
+    let now = rig.clock.now();
+    let closed = rig.saml_refusals.take_closed(now);
+    let written = portner_idp::saml::refusal_limit::write_closed(
+        &rig.store.store,
+        &rig.saml_refusals,
+        closed,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(written, 1);
+    let summaries = events_of(&rig, "SAML_REFUSALS_SUPPRESSED").await;
+    assert_eq!(summaries.len(), 2, "{summaries:?}");
+    assert!(summaries[1].contains("192.0.2.31"), "{summaries:?}");
+    // Its first window suppressed nothing and left no summary; this one suppressed two.
+    assert!(summaries[1].contains("\"suppressed\":2"), "{summaries:?}");
+    assert!(rig.saml_refusals.take_all().is_empty());
+}
+
 on_both_backends!(
+    anonymous_junk_is_summarised_beyond_the_allowance,
     logout_is_passed_on_by_post_to_a_post_only_sp,
     expired_saml_state_is_swept,
     sign_in_then_single_sign_on,
