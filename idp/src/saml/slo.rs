@@ -229,7 +229,7 @@ pub async fn logout_redirect(
 }
 
 /// `POST /saml/slo` with a `SAMLRequest`: the same over the POST binding. The answer goes
-/// over the binding the SP's metadata offers ([`logout_endpoint`]), not necessarily POST.
+/// over the binding the SP's metadata offers (Redirect preferred), not necessarily POST.
 ///
 /// # Errors
 ///
@@ -574,55 +574,88 @@ pub async fn propagated_answer(
         tx.rollback().await?;
         return super::sso::refuse_untrusted(state, "LOGOUT_UNKNOWN", origin).await;
     };
-    let confirmed = match &progress.current {
-        Some((sp_entity_id, request_id)) => match super::sso::load_sp(&mut tx, sp_entity_id).await?
-        {
-            Some(sp) => confirms(message, &sp, request_id, &state.identity.slo_url()),
-            None => false,
-        },
-        None => false,
-    };
-    if !confirmed {
-        tracing::warn!("a service provider did not confirm the logout passed on to it");
+    if let Some((sp_entity_id, request_id)) = progress.current.take() {
+        let slo_url = state.identity.slo_url();
+        let refusal = match super::sso::load_sp(&mut tx, &sp_entity_id).await? {
+            Some(sp) => refused_answer(message, &sp, &request_id, &slo_url),
+            None => Some("ISSUER_UNKNOWN"),
+        };
+        if let Some(reason) = refusal {
+            tracing::warn!(
+                reason,
+                "a service provider did not confirm the logout passed on"
+            );
+            progress.partial = true;
+            // The answer came with the logout's handle, so it is audited one by one (A17).
+            let event = AuditEvent::SamlRequestRefused {
+                issuer: Some(sp_entity_id.clone()),
+                request_id: Some(request_id),
+                reason: reason.to_owned(),
+                answered: false,
+            };
+            let subject = Subject::ServiceProvider(sp_entity_id);
+            portner_audit::append(&mut tx, now, &origin.audit(None), &subject, &event).await?;
+        }
+    } else {
         progress.partial = true;
     }
-    progress.current = None;
     let next = next_step(state, &mut tx, &handle, progress).await?;
     tx.commit().await?;
     Ok(next)
 }
 
-/// Whether `message` is `sp`'s signed, successful LogoutResponse to `request_id`.
-fn confirms(message: &Answer<'_>, sp: &LoadedSp, request_id: &str, slo_url: &str) -> bool {
-    let keys = super::dsig::metadata_keys(&sp.metadata);
+/// `None` when `message` is `sp`'s signed, successful LogoutResponse to `request_id`;
+/// otherwise the reason code of the first check it fails.
+fn refused_answer(
+    message: &Answer<'_>,
+    sp: &LoadedSp,
+    request_id: &str,
+    slo_url: &str,
+) -> Option<&'static str> {
     let Ok(root) = xml::parse(message.xml(), Limits::MESSAGE) else {
-        return false;
+        return Some("MALFORMED");
     };
+    if !root.is(PROTOCOL_NS, "LogoutResponse") {
+        return Some("MALFORMED");
+    }
+    if simple_child(&root, ASSERTION_NS, "Issuer") != Some(sp.registration.entity_id.as_str()) {
+        return Some("ISSUER_UNKNOWN");
+    }
+    let keys = super::dsig::metadata_keys(&sp.metadata);
+    let allow_sha1 = sp.settings.allow_sha1;
     let destination = root.attribute("Destination");
-    let (signed, destination_ok) = match message {
-        Answer::Redirect(message) => (
-            message
-                .signature
-                .as_ref()
-                .is_some_and(|signature| signature.verify(&keys, sp.settings.allow_sha1).is_ok()),
-            destination.is_none_or(|destination| destination == slo_url),
-        ),
-        // A signed POST message must name its Destination (SAML Bindings §3.5.5.2).
-        Answer::Post { .. } => (
-            super::dsig::verify_enveloped(&root, &keys, sp.settings.allow_sha1).is_ok(),
-            destination == Some(slo_url),
-        ),
+    let destination_ok = match message {
+        Answer::Redirect(message) => {
+            let signature = message.signature.as_ref();
+            let signature = signature.ok_or("SIG_MISSING");
+            if let Err(reason) = signature.and_then(|signature| {
+                signature
+                    .verify(&keys, allow_sha1)
+                    .map_err(|error| error.code())
+            }) {
+                return Some(reason);
+            }
+            destination.is_none_or(|destination| destination == slo_url)
+        }
+        Answer::Post { .. } => {
+            if let Err(error) = super::dsig::verify_enveloped(&root, &keys, allow_sha1) {
+                return Some(error.code());
+            }
+            // A signed POST message must name its Destination (SAML Bindings §3.5.5.2).
+            destination == Some(slo_url)
+        }
     };
+    if root.attribute("InResponseTo") != Some(request_id) {
+        return Some("IN_RESPONSE_TO");
+    }
+    if !destination_ok {
+        return Some("DESTINATION");
+    }
     let status = root
         .only_child(PROTOCOL_NS, "Status")
         .and_then(|status| status.only_child(PROTOCOL_NS, "StatusCode"))
         .and_then(|code| code.attribute("Value"));
-    signed
-        && root.is(PROTOCOL_NS, "LogoutResponse")
-        && simple_child(&root, ASSERTION_NS, "Issuer") == Some(sp.registration.entity_id.as_str())
-        && root.attribute("InResponseTo") == Some(request_id)
-        && destination_ok
-        && status == Some(SUCCESS)
+    (status != Some(SUCCESS)).then_some("LOGOUT_FAILED")
 }
 
 /// Starts a protocol message: the root `name` with `attributes`, and Portner's `Issuer`.

@@ -803,6 +803,9 @@ async fn logout_is_passed_on_by_post_to_a_post_only_sp(store: TestStore) {
         .unwrap();
     let response = String::from_utf8(decode(query).unwrap().xml).unwrap();
     assert!(response.contains("status:PartialLogout") && response.contains("\"_bye1\""));
+    let refusals = events_of(&rig, "SAML_REQUEST_REFUSED").await;
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(refusals[0].contains("\"SIG_INVALID\"") && refusals[0].contains(OTHER_SP));
     let late = [("SAMLResponse", fields(&signed)), ("RelayState", handle)];
     let late: Vec<(&str, &str)> = late.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let again = browser.send(&rig.router, "POST", "/saml/slo", &late).await;
