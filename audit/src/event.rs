@@ -443,6 +443,19 @@ pub enum AuditEvent {
         /// The keys whose value differs from the previous snapshot (every key for the first).
         changed: Vec<String>,
     },
+    // Single sign-on (issue 4), later additions.
+    /// Refusals of untrusted SAML messages from one source address that were counted instead
+    /// of audited one by one, because the source had used up its allowance for the minute
+    /// (`audit_saml_refusals_per_minute`). The context's source is that address. Each was
+    /// refused exactly as an audited one would have been.
+    SamlRefusalsSuppressed {
+        /// When the source's one-minute window began (RFC 3339, UTC).
+        window_start: String,
+        /// How many refusals in that window were not audited one by one.
+        suppressed: u64,
+        /// The same count by reason code (security-tests.md §0).
+        reasons: BTreeMap<String, u64>,
+    },
 }
 
 impl AuditEvent {
@@ -499,6 +512,8 @@ impl AuditEvent {
             // Audit evidence (issue 7), later additions.
             Self::AuditKeyRotated { .. } => "AUDIT_KEY_ROTATED",
             Self::ConfigurationApplied { .. } => "CONFIGURATION_APPLIED",
+            // Single sign-on (issue 4), later additions.
+            Self::SamlRefusalsSuppressed { .. } => "SAML_REFUSALS_SUPPRESSED",
         }
     }
 }

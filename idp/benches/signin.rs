@@ -180,6 +180,7 @@ async fn full_logins(
         identity: Arc::new(identity),
         signin,
         audit: None,
+        saml_refusals: portner_idp::saml::refusal_limit::RefusalLimit::default(),
     };
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });

@@ -27,6 +27,8 @@ pub struct AppState {
     /// The auditor console's audit key and settings (issue 7); `None` where the router is
     /// embedded without an audit key, and then `/audit` says it is not set up.
     pub audit: Option<Arc<crate::console::audit::AuditDesk>>,
+    /// The per-source allowance of audited refusals of untrusted SAML messages.
+    pub saml_refusals: crate::saml::refusal_limit::RefusalLimit,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
             identity: Arc::new(identity),
             signin,
             audit: None,
+            saml_refusals: crate::saml::refusal_limit::RefusalLimit::default(),
         })
     }
 }

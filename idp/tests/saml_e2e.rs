@@ -63,15 +63,23 @@ fn tools() -> Result<PathBuf, String> {
     python_with_pysaml2()
 }
 
-/// Starts the SP, which writes its metadata to `folder/sp-metadata.xml` first.
-fn start_sp(python: &Path, folder: &Path, sp_port: u16, idp_url: &str) -> support::Running {
+/// Starts the SP, which writes its metadata to `folder/sp-metadata.xml` first;
+/// `slo_bindings` is `both` (Redirect and POST logout endpoints) or `post` (POST only).
+fn start_sp(
+    python: &Path,
+    folder: &Path,
+    sp_port: u16,
+    idp_url: &str,
+    slo_bindings: &str,
+) -> support::Running {
     let mut command = Command::new(python);
     command
         .arg(sp_script())
         .arg(sp_port.to_string())
         .arg(folder)
         .arg(format!("{idp_url}/saml/metadata"))
-        .arg(XMLSEC1);
+        .arg(XMLSEC1)
+        .arg(slo_bindings);
     support::start(command, "sp listening on")
 }
 
@@ -127,11 +135,22 @@ fn pysaml2_signs_an_employee_in_over_both_bindings_with_sso_replay_refusal_and_s
     // use. They run on 127.0.0.1, another site than Portner's `localhost` (7.4).
     let mut sps = Vec::new();
     let mut sp_urls = Vec::new();
-    // A is configured to receive the name (AT-9), B only the core attributes.
-    for (name, attributes) in [("sp-a", &[FULL_NAME][..]), ("sp-b", &[][..])] {
+    // A is configured to receive the name (AT-9), B only the core attributes. B offers only
+    // an HTTP-POST logout endpoint, so single logout is passed on to it by POST.
+    let sp_setups = [
+        ("sp-a", &[FULL_NAME][..], "both"),
+        ("sp-b", &[][..], "post"),
+    ];
+    for (name, attributes, slo_bindings) in sp_setups {
         let sp_folder = folder.path().join(name);
         let sp_port = port_other_than(port);
-        sps.push(start_sp(&python, &sp_folder, sp_port, &idp_url));
+        sps.push(start_sp(
+            &python,
+            &sp_folder,
+            sp_port,
+            &idp_url,
+            slo_bindings,
+        ));
         register_sp(
             &data,
             port,
@@ -148,6 +167,7 @@ fn pysaml2_signs_an_employee_in_over_both_bindings_with_sso_replay_refusal_and_s
         report: &report,
         idp_url: &idp_url,
         sp_a: &sp_urls[0],
+        sp_b: &sp_urls[1],
     };
     checks.all();
     drop((server, sps));
@@ -199,6 +219,7 @@ struct Checks<'a> {
     report: &'a Value,
     idp_url: &'a str,
     sp_a: &'a str,
+    sp_b: &'a str,
 }
 
 impl Checks<'_> {
@@ -349,9 +370,29 @@ impl Checks<'_> {
     /// SL-1: logout started at A ends Portner's session and gets a signed LogoutResponse
     /// (checked by A over the raw query); the next login asks for the password again.
     /// SL-2, SL-3: B must have been told (it checks the signed LogoutRequest and answers).
+    /// B offers only an HTTP-POST logout endpoint: Portner posts it the LogoutRequest with an
+    /// enveloped signature, which pysaml2 verifies through xmlsec1, and B posts its signed
+    /// answer back, which Portner verifies before it answers A over Redirect.
     fn single_logout(&self) {
         let flow = self.flow("slo");
         assert_eq!(flow["url"], format!("{}/slo", self.sp_a), "{flow:#}");
+        let hops: Vec<&str> = flow["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let told_by_post = format!("POST {}/slo", self.sp_b);
+        let answered_by_post = format!("POST {}/saml/slo", self.idp_url);
+        let answered_a = format!("GET {}/slo", self.sp_a);
+        let order: Vec<Option<usize>> = [&told_by_post, &answered_by_post, &answered_a]
+            .iter()
+            .map(|hop| hops.iter().position(|seen| seen == hop))
+            .collect();
+        assert!(
+            order.iter().all(Option::is_some) && order.is_sorted(),
+            "{flow:#}"
+        );
         let answer = &flow["sp"];
         assert_eq!(answer["logout"], "success", "{flow:#}");
         assert_eq!(answer["issuer"], self.idp_url, "{flow:#}");

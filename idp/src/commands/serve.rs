@@ -52,9 +52,15 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         environment.clock.clone(),
         settings,
     ));
+    // The allowance of audited refusals of untrusted SAML messages per source and minute;
+    // the sweep writes the summaries of ended windows (saml::refusal_limit).
+    let per_minute = u32::try_from(config.audit.saml_refusals_per_minute)
+        .unwrap_or(crate::saml::refusal_limit::DEFAULT_PER_MINUTE);
+    let saml_refusals = crate::saml::refusal_limit::RefusalLimit::new(per_minute);
     let saml_sweep = tokio::spawn(saml_sweep_task(
         environment.store.clone(),
         environment.clock.clone(),
+        saml_refusals.clone(),
     ));
     let reconcile_every = match config.sync_reconcile_interval_hours {
         0 => None,
@@ -77,6 +83,7 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
             super::audit::settings(environment),
             environment.data.root.clone(),
         ))),
+        saml_refusals: saml_refusals.clone(),
     };
     // Connection info gives handlers the client address for throttling and the audit trail.
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -88,6 +95,16 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
     checkpoints.abort();
     saml_sweep.abort();
     sync_task.abort();
+    // Requests have finished: the counts of windows still open are written now, so stopping
+    // the server loses none (saml::refusal_limit).
+    let open_windows = saml_refusals.take_all();
+    let store = &environment.store;
+    let now = environment.clock.now();
+    if let Err(error) =
+        crate::saml::refusal_limit::write_closed(store, &saml_refusals, open_windows, now).await
+    {
+        tracing::error!(%error, "writing the suppressed SAML refusal counts failed");
+    }
     tracing::info!("server stopped");
     Ok(())
 }
@@ -174,19 +191,29 @@ async fn checkpoint_task(
 /// only bounds how long they take up space.
 const SAML_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Forgets expired SAML state every [`SAML_SWEEP`], off the request path. With several
-/// replicas each runs it; the deletes are idempotent.
+/// Forgets expired SAML state every [`SAML_SWEEP`], off the request path, and writes the
+/// summaries of this replica's ended refusal windows (so a window's count is written at most
+/// about two minutes after it began). With several replicas each runs it; the deletes are
+/// idempotent and each replica writes only its own counts.
 async fn saml_sweep_task(
     store: portner_shared::store::Store,
     clock: std::sync::Arc<dyn portner_shared::Clock>,
+    refusals: crate::saml::refusal_limit::RefusalLimit,
 ) {
     let mut ticks = tokio::time::interval(SAML_SWEEP);
     loop {
         ticks.tick().await;
-        match crate::saml::sso::sweep_expired(&store, clock.now()).await {
+        let now = clock.now();
+        match crate::saml::sso::sweep_expired(&store, now).await {
             Ok(removed) if removed > 0 => tracing::debug!(removed, "expired SAML state removed"),
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "sweeping expired SAML state failed"),
+        }
+        let closed = refusals.take_closed(now);
+        match crate::saml::refusal_limit::write_closed(&store, &refusals, closed, now).await {
+            Ok(written) if written > 0 => tracing::info!(written, "suppressed refusals summarised"),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "summarising suppressed SAML refusals failed"),
         }
     }
 }

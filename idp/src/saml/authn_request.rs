@@ -111,6 +111,10 @@ pub struct RequestError {
     pub reason: RejectReason,
     /// The verified ACS and request ID to answer, when it is safe to answer at all.
     pub reply_to: Option<(Endpoint, String)>,
+    /// Whether a registered SP's signature over the request verified: such a refusal is
+    /// always audited, while untrusted ones fall under the per-source allowance
+    /// (`super::refusal_limit`).
+    pub signed: bool,
 }
 
 impl RequestError {
@@ -118,6 +122,15 @@ impl RequestError {
         Self {
             reason,
             reply_to: None,
+            signed: false,
+        }
+    }
+
+    /// The same refusal, found after the signature verified.
+    fn after_signature(self) -> Self {
+        Self {
+            signed: true,
+            ..self
         }
     }
 }
@@ -226,6 +239,7 @@ pub fn verify_redirect(
         now,
         skew,
     )
+    .map_err(RequestError::after_signature)
 }
 
 /// Verifies a POST-binding AuthnRequest (SAML Bindings §3.5).
@@ -260,6 +274,7 @@ pub fn verify_post(
 
     let relay_state = relay_state.map(str::to_owned);
     check_verified(&root, issuer, &sp, relay_state, sso_url, now, skew)
+        .map_err(RequestError::after_signature)
 }
 
 fn signature_reason(error: SignatureError) -> RejectReason {
@@ -315,6 +330,7 @@ fn check_verified(
     let reply = |reason| RequestError {
         reason,
         reply_to: Some((acs.clone(), id.clone())),
+        signed: true,
     };
 
     if root

@@ -20,6 +20,7 @@ pub mod idp_metadata;
 pub mod post;
 pub mod post_page;
 pub mod redirect;
+pub mod refusal_limit;
 pub mod registry;
 pub mod response;
 pub mod routes;

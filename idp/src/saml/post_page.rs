@@ -1,9 +1,11 @@
-//! The HTTP-POST binding page that carries a Response to the SP (SAML Bindings §3.5.4; RS-13).
+//! The HTTP-POST binding page that carries a message to an SP (SAML Bindings §3.5.4; RS-13):
+//! a Response to the ACS, or a LogoutRequest or LogoutResponse to a logout endpoint.
 //!
-//! The form's `action` is the ACS taken from metadata for a verified request, never anything
-//! from the request itself. Every value is HTML-escaped; RelayState comes back byte for byte
-//! (A5). No inline script: a small same-origin script submits the form, so the page works
-//! under a CSP without `unsafe-inline`, and a visible button submits it where scripts are off.
+//! The form's `action` is an endpoint taken from metadata for a verified request or a session
+//! participant, never anything from the request itself. Every value is HTML-escaped;
+//! RelayState comes back byte for byte (A5). No inline script: a small same-origin script
+//! submits the form, so the page works under a CSP without `unsafe-inline`, and a visible
+//! button submits it where scripts are off.
 //! The page is in Danish and English, since it shows only for a moment or without script.
 
 /// The script that submits the form; served at [`AUTOSUBMIT_SCRIPT_PATH`].
@@ -15,7 +17,7 @@ pub const AUTOSUBMIT_SCRIPT_PATH: &str = "/saml/autosubmit.js";
 /// Which message the form carries.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum FormField {
-    /// `SAMLResponse`.
+    /// `SAMLResponse` (a Response or a LogoutResponse).
     Response,
     /// `SAMLRequest` (a LogoutRequest to another SP).
     Request,

@@ -142,6 +142,19 @@ pub enum Next {
     /// A 303 to an SP's logout endpoint from metadata, carrying the LogoutResponse, with the
     /// session cookie cleared.
     Logout(String),
+    /// The auto-submitting page that carries a logout message (a LogoutRequest passed on, or
+    /// the LogoutResponse) to an SP's HTTP-POST logout endpoint, with the session cookie
+    /// cleared.
+    LogoutPost {
+        /// The logout endpoint from metadata.
+        action: String,
+        /// Which form field carries the message.
+        field: super::post_page::FormField,
+        /// The signed message, base64-encoded.
+        message_base64: String,
+        /// RelayState: the logout's handle, or the initiator's own value byte for byte.
+        relay_state: Option<String>,
+    },
 }
 
 /// A registered SP with its parsed metadata and settings.
@@ -540,7 +553,9 @@ async fn password_change_required(
 }
 
 /// A request refused during verification: audited, then answered at the verified ACS when
-/// there is one (RS-11) or on Portner's error page otherwise (RQ-8).
+/// there is one (RS-11) or on Portner's error page otherwise (RQ-8). A refusal before the
+/// signature verified is untrusted, and audited within the source's allowance
+/// ([`refuse_untrusted`]).
 ///
 /// # Errors
 ///
@@ -552,6 +567,10 @@ pub async fn refuse(
     relay_state: Option<&str>,
     origin: &Origin,
 ) -> Result<Next, SsoError> {
+    if !error.signed {
+        audit_untrusted(state, origin, issuer, error.reason.code()).await?;
+        return Ok(Next::ErrorPage);
+    }
     let now = state.clock.now();
     let answer = match &error.reply_to {
         Some((acs, request_id)) => {
@@ -586,19 +605,98 @@ pub async fn refuse(
     })
 }
 
-/// A message refused before its issuer could be trusted (decoding failed, or the request
-/// named no registered SP): audited with the reason code, answered on Portner's page (RQ-8).
+/// A message refused before its issuer could be trusted (decoding failed, the request named
+/// no registered SP, or its signature did not verify): answered on Portner's page (RQ-8) and
+/// audited with the reason code, within the source's allowance; beyond it, counted into a
+/// summary event instead (`super::refusal_limit`).
 ///
 /// # Errors
 ///
 /// The store or audit trail failed.
 pub async fn refuse_untrusted(
     state: &AppState,
+    reason: &'static str,
+    origin: &Origin,
+) -> Result<Next, SsoError> {
+    if audit_untrusted(state, origin, None, reason).await? {
+        tracing::debug!(reason, "SAML refusal counted, not audited on its own");
+    }
+    Ok(Next::ErrorPage)
+}
+
+/// Audits an untrusted refusal (`issuer` as claimed, unverified) within the source's
+/// allowance, after the summary of its previous window if due; returns whether the refusal
+/// was only counted.
+async fn audit_untrusted(
+    state: &AppState,
+    origin: &Origin,
+    issuer: Option<&str>,
+    reason: &'static str,
+) -> Result<bool, SsoError> {
+    use super::refusal_limit::Admission;
+    let now = state.clock.now();
+    let closed = match state.saml_refusals.admit(origin.source, reason, now) {
+        Admission::Suppress => return Ok(true),
+        Admission::Audit { closed } => closed,
+    };
+    let written = write_untrusted(state, origin, issuer, reason, closed.as_ref()).await;
+    if written.is_err() {
+        // The summary was not written: it goes back to be written by the next sweep.
+        state.saml_refusals.restore(closed);
+    }
+    written.map(|()| false)
+}
+
+async fn write_untrusted(
+    state: &AppState,
+    origin: &Origin,
+    issuer: Option<&str>,
+    reason: &str,
+    closed: Option<&super::refusal_limit::Suppressed>,
+) -> Result<(), SsoError> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    if let Some(summary) = closed {
+        let (context, event) = (summary.context(), summary.event());
+        portner_audit::append(&mut tx, now, &context, &Subject::Installation, &event).await?;
+    }
+    let event = AuditEvent::SamlRequestRefused {
+        issuer: issuer.map(str::to_owned),
+        request_id: None,
+        reason: reason.to_owned(),
+        answered: false,
+    };
+    let subject = issuer.map_or(Subject::Installation, |issuer| {
+        Subject::ServiceProvider(issuer.to_owned())
+    });
+    portner_audit::append(&mut tx, now, &origin.audit(None), &subject, &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A message from `issuer` whose signature verified but that is refused all the same
+/// (Destination, age, replay, a missing SessionIndex): always audited, answered on Portner's
+/// page.
+///
+/// # Errors
+///
+/// The store or audit trail failed.
+pub async fn refuse_signed(
+    state: &AppState,
+    issuer: &str,
     reason: &str,
     origin: &Origin,
 ) -> Result<Next, SsoError> {
+    let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    audit_refusal(&mut tx, state, origin, None, reason, false).await?;
+    let event = AuditEvent::SamlRequestRefused {
+        issuer: Some(issuer.to_owned()),
+        request_id: None,
+        reason: reason.to_owned(),
+        answered: false,
+    };
+    let subject = Subject::ServiceProvider(issuer.to_owned());
+    portner_audit::append(&mut tx, now, &origin.audit(None), &subject, &event).await?;
     tx.commit().await?;
     Ok(Next::ErrorPage)
 }

@@ -155,3 +155,28 @@ pub const SIGNATURE_TEMPLATE: &str = concat!(
     r#"</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo>"#,
     r#"</ds:Signature>"#,
 );
+
+/// Whether the third-party `xmlsec1` verifies the enveloped signature of `document` with only
+/// `certificate_pem` trusted (the hardened flags of `security-tests.md` §7.3). `id_node`
+/// names the signed element (`namespace:LocalName`).
+pub fn xmlsec1_verifies(
+    xmlsec1: &std::path::Path,
+    document: &str,
+    certificate_pem: &[u8],
+    id_node: &str,
+) -> bool {
+    let folder = tempfile::tempdir().unwrap();
+    let document_path = folder.path().join("document.xml");
+    let certificate_path = folder.path().join("cert.pem");
+    std::fs::write(&document_path, document).unwrap();
+    std::fs::write(&certificate_path, certificate_pem).unwrap();
+    let output = std::process::Command::new(xmlsec1)
+        .args(["--verify", "--enabled-reference-uris", "empty,same-doc"])
+        .args(["--enabled-key-data", "raw-x509-cert", "--pubkey-cert-pem"])
+        .arg(&certificate_path)
+        .args(["--id-attr:ID", id_node])
+        .arg(&document_path)
+        .output()
+        .unwrap();
+    output.status.success()
+}

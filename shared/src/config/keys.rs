@@ -245,6 +245,14 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "Days per-message SAML events are kept at least (>= 180).",
     },
     KeySpec {
+        name: "audit_saml_refusals_per_minute",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "20",
+        meaning: "Refusals of untrusted SAML messages audited one by one per source address \
+                  and minute; the rest are counted into one summary event (1-100000).",
+    },
+    KeySpec {
         name: "sync_pkcs12_password",
         kind: KeyKind::Text,
         secret: true,

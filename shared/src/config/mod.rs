@@ -114,6 +114,8 @@ pub struct ConfigFile {
     #[allow(missing_docs)]
     pub audit_retention_saml_days: Option<i64>,
     #[allow(missing_docs)]
+    pub audit_saml_refusals_per_minute: Option<i64>,
+    #[allow(missing_docs)]
     pub sync_pkcs12_password: Option<Secret>,
     #[allow(missing_docs)]
     pub sync_pkcs12_password_file: Option<PathBuf>,
@@ -243,6 +245,9 @@ pub struct AuditSettings {
     pub retention_lifecycle_days: i64,
     /// Days per-message SAML events are kept at least.
     pub retention_saml_days: i64,
+    /// Refusals of untrusted SAML messages audited one by one per source address and minute;
+    /// beyond that they are counted into one summary event.
+    pub saml_refusals_per_minute: i64,
 }
 
 impl Config {
@@ -646,6 +651,13 @@ fn resolve_audit(file: &ConfigFile) -> Result<AuditSettings, ConfigError> {
             180,
             180,
             36_500,
+        )?,
+        saml_refusals_per_minute: bounded(
+            "audit_saml_refusals_per_minute",
+            file.audit_saml_refusals_per_minute,
+            20,
+            1,
+            100_000,
         )?,
     })
 }

@@ -24,12 +24,17 @@ POST is cross-site as in production, security-tests.md 7.4):
 - `GET /slo` with a LogoutResponse: the answer to `/logout`, its Redirect signature checked
   over the raw query bytes.
 - `GET|POST /slo` with a LogoutRequest: Portner passing a logout on from another SP (SL-2);
-  the request must be signed, and is answered with a signed LogoutResponse.
+  the request must be signed, and is answered with a signed LogoutResponse over the binding
+  it came by (pysaml2's choice).
+
+With SLO_BINDINGS `post` the metadata offers only an HTTP-POST logout endpoint, so Portner
+must pass logouts on by POST and takes the answer back by POST; the default `both` offers
+Redirect and POST.
 
 Several instances may run side by side on different ports; each names its cookie after its
 port, since cookies do not separate ports.
 
-Usage: sp.py PORT STATE_DIR IDP_METADATA_URL [XMLSEC1]
+Usage: sp.py PORT STATE_DIR IDP_METADATA_URL [XMLSEC1 [SLO_BINDINGS]]
 """
 
 import base64
@@ -113,8 +118,13 @@ def generate_key_pair(directory, name):
     return str(key_path), str(certificate_path)
 
 
-def sp_settings(base_url, signing, encryption, xmlsec1, idp_metadata=None):
+def sp_settings(
+    base_url, signing, encryption, xmlsec1, idp_metadata=None, slo_bindings="both"
+):
     """The pysaml2 configuration: signed requests, signed assertions, no unsolicited SSO."""
+    logout_services = [(f"{base_url}/slo", BINDING_HTTP_POST)]
+    if slo_bindings == "both":
+        logout_services.insert(0, (f"{base_url}/slo", BINDING_HTTP_REDIRECT))
     settings = {
         "entityid": f"{base_url}/metadata",
         "key_file": signing[0],
@@ -128,10 +138,7 @@ def sp_settings(base_url, signing, encryption, xmlsec1, idp_metadata=None):
                 "name": "Portner e2e SP",
                 "endpoints": {
                     "assertion_consumer_service": [(f"{base_url}/acs", BINDING_HTTP_POST)],
-                    "single_logout_service": [
-                        (f"{base_url}/slo", BINDING_HTTP_REDIRECT),
-                        (f"{base_url}/slo", BINDING_HTTP_POST),
-                    ],
+                    "single_logout_service": logout_services,
                 },
                 "authn_requests_signed": True,
                 "logout_requests_signed": True,
@@ -540,17 +547,21 @@ class QuietHandler(WSGIRequestHandler):
 
 
 def main():
-    if len(sys.argv) not in (4, 5):
-        sys.exit("usage: sp.py PORT STATE_DIR IDP_METADATA_URL [XMLSEC1]")
+    usage = "usage: sp.py PORT STATE_DIR IDP_METADATA_URL [XMLSEC1 [SLO_BINDINGS]]"
+    if len(sys.argv) not in (4, 5, 6):
+        sys.exit(usage)
     port = int(sys.argv[1])
     state = Path(sys.argv[2])
-    xmlsec1 = sys.argv[4] if len(sys.argv) == 5 else "/usr/bin/xmlsec1"
+    xmlsec1 = sys.argv[4] if len(sys.argv) >= 5 else "/usr/bin/xmlsec1"
+    slo_bindings = sys.argv[5] if len(sys.argv) == 6 else "both"
+    if slo_bindings not in ("both", "post"):
+        sys.exit(usage)
     state.mkdir(parents=True, exist_ok=True)
     base_url = f"http://127.0.0.1:{port}"
 
     signing = generate_key_pair(state, "signing")
     encryption = generate_key_pair(state, "encryption")
-    settings = sp_settings(base_url, signing, encryption, xmlsec1)
+    settings = sp_settings(base_url, signing, encryption, xmlsec1, slo_bindings=slo_bindings)
     (state / "sp-metadata.xml").write_text(sp_metadata(settings), encoding="utf-8")
 
     sp = ServiceProvider(base_url, settings, sys.argv[3])

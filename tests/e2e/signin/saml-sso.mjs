@@ -11,8 +11,9 @@
 //   sso       login at B in the same session: no page at Portner (issue 4 §5)
 //   post      login at A over HTTP-POST, again without a page (SS-4)
 //   force     login at B with ForceAuthn: password and key again (AC-6)
-//   slo       logout started at A over Redirect; Portner passes it on to B (SL-2) and
-//             answers A with a LogoutResponse
+//   slo       logout started at A over Redirect; Portner passes it on to B, which offers only
+//             an HTTP-POST logout endpoint, by POST and takes B's answer by POST (SL-2, SL-3),
+//             then answers A with a LogoutResponse over Redirect
 //   sessions  what A and B know afterwards
 //   passive   login at A with IsPassive and no session: a NoPassive error Response (AC-7)
 //   after_slo the next login at B asks for the password again (the session really ended)
@@ -227,8 +228,34 @@ async function run(page, cdp, authenticatorId, navigations) {
 
   await flow(page, "slo", async () => {
     navigations.length = 0;
-    const result = await spJson(page, `${spA}/logout`);
-    return { ...result, navigations: navigations.map(withoutQuery) };
+    // B offers only an HTTP-POST logout endpoint, so the chain runs through auto-submitting
+    // pages: wait for the LogoutResponse to land back at A, and record each hop's method.
+    const hops = [];
+    const hop = (request) => {
+      if (request.isNavigationRequest() && request.frame() === page.mainFrame()) {
+        hops.push(`${request.method()} ${withoutQuery(request.url())}`);
+      }
+    };
+    page.on("request", hop);
+    const answered = page.waitForResponse(
+      (response) => withoutQuery(response.url()) === `${spA}/slo`,
+      { timeout: TIMEOUT },
+    );
+    answered.catch(() => {});
+    try {
+      await page.goto(`${spA}/logout`);
+      const response = await answered;
+      await page.waitForLoadState("load");
+      return {
+        status: response.status(),
+        url: withoutQuery(response.url()),
+        sp: await spPage(page),
+        navigations: navigations.map(withoutQuery),
+        hops,
+      };
+    } finally {
+      page.off("request", hop);
+    }
   });
   await flow(page, "sessions", async () => ({
     a: (await spJson(page, `${spA}/session`)).sp,

@@ -147,6 +147,7 @@ async fn console_with(store: TestStore, signer: AuditSigner) -> Console {
         checkpoint_syslog: None,
         retention_lifecycle_days: 396,
         retention_saml_days: 180,
+        saml_refusals_per_minute: 20,
     };
     let matrix = vec![("public_url".to_owned(), ORIGIN.to_owned())];
     let desk = AuditDesk::new(signer.clone(), audit, matrix, work.path().to_owned());
@@ -156,6 +157,7 @@ async fn console_with(store: TestStore, signer: AuditSigner) -> Console {
         identity,
         signin,
         audit: Some(Arc::new(desk)),
+        saml_refusals: portner_idp::saml::refusal_limit::RefusalLimit::default(),
     };
     Console {
         router: app(state),

@@ -308,6 +308,7 @@ async fn desk(store: TestStore, clock: &FixedClock, cvr: &Cvr) -> (Desk, Browser
         identity,
         signin: signin.clone(),
         audit: None,
+        saml_refusals: portner_idp::saml::refusal_limit::RefusalLimit::default(),
     };
 
     let operator = user(&store, clock, cvr, "operator").await;

@@ -414,14 +414,27 @@ fn logout_answer_url(rig: &Rig, issuer: &str, in_response_to: &str, handle: &str
     format!("/saml/slo?{query}")
 }
 
-/// Signs in at both SPs, then logs out at the first: returns the browser and the redirect
-/// that passes the logout on to the second SP, decoded.
+/// Signs in at both SPs, then logs out at the first: returns the redirect that passes the
+/// logout on to the second SP.
 async fn logout_passed_on(
     rig: &Rig,
     browser: &mut Browser,
     key: &mut SoftPasskey,
     round: u8,
 ) -> String {
+    let passed_on = logout_started(rig, browser, key, round).await;
+    assert_eq!(passed_on.status, StatusCode::SEE_OTHER);
+    passed_on.location.unwrap()
+}
+
+/// Signs in at both SPs, then logs out at the first over Redirect: returns the page that
+/// passes the logout on to the second SP.
+async fn logout_started(
+    rig: &Rig,
+    browser: &mut Browser,
+    key: &mut SoftPasskey,
+    round: u8,
+) -> Page {
     let (_, visited) = follow(
         rig,
         browser,
@@ -449,9 +462,7 @@ async fn logout_passed_on(
         (&name_id, &session_index),
         Some("rs"),
     );
-    let passed_on = browser.get(&rig.router, &logout).await;
-    assert_eq!(passed_on.status, StatusCode::SEE_OTHER);
-    passed_on.location.unwrap()
+    browser.get(&rig.router, &logout).await
 }
 
 async fn logout_is_passed_on_to_the_other_sps_of_the_session(store: TestStore) {
@@ -586,7 +597,362 @@ async fn expired_saml_state_is_swept(store: TestStore) {
     tx.commit().await.unwrap();
 }
 
+/// `xmlsec1`, or `None` when it is missing outside CI (under CI a missing one fails).
+fn xmlsec1() -> Option<std::path::PathBuf> {
+    let found = ["/usr/bin/xmlsec1", "/usr/local/bin/xmlsec1"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|path| path.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "xmlsec1 is required under CI"
+        );
+        println!("skipped: xmlsec1 is not installed");
+    }
+    found
+}
+
+/// Runs `xmlsec1` with `arguments` and `document` as its input file; the output on success.
+fn xmlsec1_run(xmlsec1: &std::path::Path, arguments: &[&str], document: &str) -> Option<String> {
+    let folder = tempfile::tempdir().unwrap();
+    let input = folder.path().join("in.xml");
+    let output_path = folder.path().join("out.xml");
+    std::fs::write(&input, document).unwrap();
+    let mut command = std::process::Command::new(xmlsec1);
+    command.args(
+        arguments
+            .iter()
+            .map(|argument| argument.replace("FOLDER", &folder.path().display().to_string())),
+    );
+    std::fs::write(folder.path().join("key.pem"), SP_KEY).unwrap();
+    std::fs::write(folder.path().join("sp.crt"), SP_CERTIFICATE).unwrap();
+    let output = command
+        .arg("--output")
+        .arg(&output_path)
+        .arg(&input)
+        .output()
+        .unwrap();
+    output
+        .status
+        .success()
+        .then(|| std::fs::read_to_string(&output_path).unwrap_or_default())
+}
+
+const SP_CERTIFICATE: &str = include_str!("../../data/saml/sp-test.crt");
+const LOGOUT_REQUEST: &str = "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest";
+const LOGOUT_RESPONSE: &str = "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse";
+
+/// Whether `xmlsec1` verifies `document`'s enveloped signature on `node` with only the IdP's
+/// certificate trusted (`security-tests.md` §7.3).
+fn idp_signature_verifies(
+    rig: &Rig,
+    xmlsec1: &std::path::Path,
+    document: &str,
+    node: &str,
+) -> bool {
+    let folder = tempfile::tempdir().unwrap();
+    let certificate = folder.path().join("idp.crt");
+    let pem = rig.identity.signing.certificate.to_pem().unwrap();
+    std::fs::write(&certificate, pem).unwrap();
+    let certificate = certificate.display().to_string();
+    let arguments = [
+        "--verify",
+        "--enabled-reference-uris",
+        "empty,same-doc",
+        "--enabled-key-data",
+        "raw-x509-cert",
+        "--pubkey-cert-pem",
+        &certificate,
+        "--id-attr:ID",
+        node,
+    ];
+    xmlsec1_run(xmlsec1, &arguments, document).is_some()
+}
+
+/// A LogoutResponse from `issuer` to `in_response_to` with an enveloped signature made by
+/// `xmlsec1` with the test SP's key: the form fields of a POST-binding answer.
+fn posted_logout_answer(
+    rig: &Rig,
+    xmlsec1: &std::path::Path,
+    issuer: &str,
+    in_response_to: &str,
+) -> String {
+    let issued = rig.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let template = format!(
+        "<samlp:LogoutResponse xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_answer\" Version=\"2.0\" \
+         IssueInstant=\"{issued}\" Destination=\"{ORIGIN}/saml/slo\" \
+         InResponseTo=\"{in_response_to}\"><saml:Issuer>{issuer}</saml:Issuer>\
+         <ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
+         <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
+         <ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\
+         <ds:Reference URI=\"#_answer\"><ds:Transforms><ds:Transform \
+         Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/><ds:Transform \
+         Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms><ds:DigestMethod \
+         Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue/></ds:Reference>\
+         </ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo>\
+         </ds:Signature><samlp:Status><samlp:StatusCode \
+         Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>\
+         </samlp:LogoutResponse>"
+    );
+    let arguments = [
+        "--sign",
+        "--privkey-pem",
+        "FOLDER/key.pem,FOLDER/sp.crt",
+        "--id-attr:ID",
+        LOGOUT_RESPONSE,
+    ];
+    xmlsec1_run(xmlsec1, &arguments, &template).unwrap()
+}
+
+/// The value of the hidden form field `name` on an auto-submitting page, HTML-unescaped.
+fn form_field(page: &Page, name: &str) -> String {
+    between(&page.body, &format!("name=\"{name}\" value=\""), "\"")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// A logout is passed on to an SP whose metadata offers only an HTTP-POST logout endpoint:
+/// Portner posts it a LogoutRequest with an enveloped signature (checked by xmlsec1), and
+/// takes its answer back over POST, refusing a forged one (SL-2, SL-3, SL-4, A17).
+async fn logout_is_passed_on_by_post_to_a_post_only_sp(store: TestStore) {
+    let Some(xmlsec1) = xmlsec1() else {
+        return;
+    };
+    let rig = sso_rig(store).await;
+    let redirect = "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\"\n        \
+                    Location=\"https://sp.test.example.dk/slo\"";
+    assert!(SP_METADATA.contains(redirect));
+    let metadata = SP_METADATA.replace(SP, OTHER_SP).replace(
+        redirect,
+        "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" \
+         Location=\"https://other.test.example.dk/slo\"",
+    );
+    let settings = SpSettings {
+        encryption: EncryptionProfile::None,
+        ..SpSettings::default()
+    };
+    let context = AuditContext::cli();
+    let clock = &rig.clock;
+    let profile = SpProfile::Own;
+    register(
+        &rig.store.store,
+        clock,
+        &context,
+        &metadata,
+        profile,
+        None,
+        &settings,
+    )
+    .await
+    .unwrap();
+    let mut browser = Browser::new(23);
+    let mut key = activated_user(&rig, &mut browser, "sofie").await;
+
+    // The LogoutRequest goes on the auto-submitting page to the POST endpoint, with the
+    // handle as RelayState; xmlsec1 accepts its signature with only the IdP certificate, and
+    // refuses it once the NameID is altered.
+    let page = logout_started(&rig, &mut browser, &mut key, 1).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("action=\"https://other.test.example.dk/slo\"")
+    );
+    let request = STANDARD.decode(form_field(&page, "SAMLRequest")).unwrap();
+    let request = String::from_utf8(request).unwrap();
+    assert!(request.starts_with("<samlp:LogoutRequest ") && request.contains("SessionIndex"));
+    assert!(request.contains("Destination=\"https://other.test.example.dk/slo\""));
+    assert!(idp_signature_verifies(
+        &rig,
+        &xmlsec1,
+        &request,
+        LOGOUT_REQUEST
+    ));
+    let altered = request.replace(
+        "nameid-format:persistent\">",
+        "nameid-format:persistent\">x",
+    );
+    assert!(!idp_signature_verifies(
+        &rig,
+        &xmlsec1,
+        &altered,
+        LOGOUT_REQUEST
+    ));
+    let handle = form_field(&page, "RelayState");
+    let request_id = between(&request, " ID=\"", "\"").to_owned();
+
+    // An answer altered after signing is no confirmation: the initiator hears PartialLogout
+    // over its Redirect endpoint, and the handle is spent.
+    let signed = posted_logout_answer(&rig, &xmlsec1, OTHER_SP, &request_id);
+    let forged = signed.replace(
+        "</samlp:Status>",
+        "<samlp:StatusMessage>ok</samlp:StatusMessage></samlp:Status>",
+    );
+    assert_ne!(forged, signed);
+    let fields = |xml: &str| STANDARD.encode(xml);
+    let form = [
+        ("SAMLResponse", fields(&forged)),
+        ("RelayState", handle.clone()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let answered = browser.send(&rig.router, "POST", "/saml/slo", &form).await;
+    let location = answered.location.unwrap();
+    let query = location
+        .strip_prefix("https://sp.test.example.dk/slo?")
+        .unwrap();
+    let response = String::from_utf8(decode(query).unwrap().xml).unwrap();
+    assert!(response.contains("status:PartialLogout") && response.contains("\"_bye1\""));
+    let refusals = events_of(&rig, "SAML_REQUEST_REFUSED").await;
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(refusals[0].contains("\"SIG_INVALID\"") && refusals[0].contains(OTHER_SP));
+    let late = [("SAMLResponse", fields(&signed)), ("RelayState", handle)];
+    let late: Vec<(&str, &str)> = late.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let again = browser.send(&rig.router, "POST", "/saml/slo", &late).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+
+    // A second session: the POST-only SP confirms with a signed answer over POST, and the
+    // initiator hears plain Success with its RelayState.
+    rig.clock.advance(Duration::seconds(5));
+    let page = logout_started(&rig, &mut browser, &mut key, 2).await;
+    let request = STANDARD.decode(form_field(&page, "SAMLRequest")).unwrap();
+    let request = String::from_utf8(request).unwrap();
+    let request_id = between(&request, " ID=\"", "\"").to_owned();
+    let handle = form_field(&page, "RelayState");
+    let signed = posted_logout_answer(&rig, &xmlsec1, OTHER_SP, &request_id);
+    let form = [("SAMLResponse", fields(&signed)), ("RelayState", handle)];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let answered = browser.send(&rig.router, "POST", "/saml/slo", &form).await;
+    let location = answered.location.unwrap();
+    let query = location
+        .strip_prefix("https://sp.test.example.dk/slo?")
+        .unwrap();
+    let final_message = decode(query).unwrap();
+    let response = String::from_utf8(final_message.xml).unwrap();
+    assert!(response.contains("status:Success") && !response.contains("PartialLogout"));
+    assert_eq!(final_message.relay_state.as_deref(), Some("rs"));
+}
+
+/// Audit events of `kind`, with their data.
+async fn events_of(rig: &Rig, kind: &str) -> Vec<String> {
+    let prefix = format!("{kind} ");
+    audit_kinds(rig)
+        .await
+        .into_iter()
+        .filter(|event| event.starts_with(&prefix))
+        .collect()
+}
+
+/// The `/saml/sso` URL of an AuthnRequest the test SP signed validly, addressed to another
+/// IdP's Destination.
+fn misaddressed_request_url(rig: &Rig) -> String {
+    let issued = rig.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let xml = format!(
+        "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_elsewhere\" \
+         Version=\"2.0\" IssueInstant=\"{issued}\" \
+         Destination=\"https://elsewhere.example.dk/saml/sso\" \
+         AssertionConsumerServiceURL=\"{ACS}\"><saml:Issuer>{SP}</saml:Issuer>\
+         </samlp:AuthnRequest>"
+    );
+    let key = PKey::private_key_from_pem(SP_KEY.as_bytes()).unwrap();
+    let query = encode_signed(MessageKind::Request, &xml, None, &key).unwrap();
+    format!("/saml/sso?{query}")
+}
+
+/// Junk from one anonymous source is audited one by one only up to the allowance per minute;
+/// the rest gets the same answer and is summarised in one event, at the source's next audited
+/// refusal or by the sweep. Refusals of validly signed requests are always audited.
+async fn anonymous_junk_is_summarised_beyond_the_allowance(store: TestStore) {
+    let rig = sso_rig(store).await;
+    let allowance = portner_idp::saml::refusal_limit::DEFAULT_PER_MINUTE as usize;
+    let mut flooder = Browser::new(30);
+    let mut neighbour = Browser::new(31);
+
+    // A flood of junk at both endpoints and bindings: every message is refused alike.
+    for round in 0..allowance + 7 {
+        let page = match round % 3 {
+            0 => flooder.get(&rig.router, "/saml/sso?SAMLRequest=junk").await,
+            1 => {
+                flooder
+                    .get(&rig.router, "/saml/slo?SAMLResponse=junk")
+                    .await
+            }
+            _ => {
+                let form = [("SAMLRequest", "PHg+")];
+                flooder.send(&rig.router, "POST", "/saml/slo", &form).await
+            }
+        };
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "round {round}");
+        assert!(page.location.is_none());
+    }
+    // Another source still has its own allowance.
+    let page = neighbour
+        .get(&rig.router, "/saml/sso?SAMLRequest=junk")
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        events_of(&rig, "SAML_REQUEST_REFUSED").await.len(),
+        allowance + 1
+    );
+
+    // Over its allowance, the flooder's validly signed request that is refused all the same
+    // (addressed to another Destination) is audited with its issuer.
+    let page = flooder
+        .get(&rig.router, &misaddressed_request_url(&rig))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let refusals = events_of(&rig, "SAML_REQUEST_REFUSED").await;
+    assert_eq!(refusals.len(), allowance + 2);
+    assert!(refusals.last().unwrap().contains(SP), "{refusals:?}");
+    assert!(events_of(&rig, "SAML_REFUSALS_SUPPRESSED").await.is_empty());
+
+    // The minute over, the flooder's next junk is audited together with the summary of the
+    // seven refusals that were only counted.
+    rig.clock.advance(Duration::seconds(61));
+    let page = flooder.get(&rig.router, "/saml/sso?SAMLRequest=junk").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let summaries = events_of(&rig, "SAML_REFUSALS_SUPPRESSED").await;
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    assert!(summaries[0].contains("\"suppressed\":7"), "{summaries:?}");
+    assert!(summaries[0].contains("192.0.2.30"), "{summaries:?}");
+    assert_eq!(
+        events_of(&rig, "SAML_REQUEST_REFUSED").await.len(),
+        allowance + 3
+    );
+
+    // A source that goes quiet after its flood is summarised by the sweep instead.
+    for _ in 0..allowance + 2 {
+        neighbour
+            .get(&rig.router, "/saml/sso?SAMLRequest=junk")
+            .await;
+    }
+    let now = rig.clock.now();
+    let closed = rig.saml_refusals.take_closed(now);
+    assert!(closed.is_empty(), "the neighbour's window is still open");
+    rig.clock.advance(Duration::seconds(61));
+    let now = rig.clock.now();
+    let closed = rig.saml_refusals.take_closed(now);
+    let written = portner_idp::saml::refusal_limit::write_closed(
+        &rig.store.store,
+        &rig.saml_refusals,
+        closed,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(written, 1);
+    let summaries = events_of(&rig, "SAML_REFUSALS_SUPPRESSED").await;
+    assert_eq!(summaries.len(), 2, "{summaries:?}");
+    assert!(summaries[1].contains("192.0.2.31"), "{summaries:?}");
+    // Its first window suppressed nothing and left no summary; this one suppressed two.
+    assert!(summaries[1].contains("\"suppressed\":2"), "{summaries:?}");
+    assert!(rig.saml_refusals.take_all().is_empty());
+}
+
 on_both_backends!(
+    anonymous_junk_is_summarised_beyond_the_allowance,
+    logout_is_passed_on_by_post_to_a_post_only_sp,
     expired_saml_state_is_swept,
     sign_in_then_single_sign_on,
     force_authn_passive_and_unknown_issuers,

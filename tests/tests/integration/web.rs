@@ -38,6 +38,8 @@ pub(crate) struct Rig {
     pub(crate) clock: FixedClock,
     pub(crate) store: TestStore,
     pub(crate) identity: Arc<portner_idp::saml::idp_metadata::IdpIdentity>,
+    /// The router's allowance of audited untrusted SAML refusals (shared counts).
+    pub(crate) saml_refusals: portner_idp::saml::refusal_limit::RefusalLimit,
 }
 
 /// A browser stand-in: a cookie jar and a fixed source address.
@@ -167,12 +169,14 @@ pub(crate) async fn rig_at(store: TestStore, settings: SignInSettings, clock: Fi
     let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
     let signin = SignIn::new(store.store.clone(), shared_clock.clone(), settings, ORIGIN).unwrap();
     let identity = test_identity();
+    let saml_refusals = portner_idp::saml::refusal_limit::RefusalLimit::default();
     let state = AppState {
         store: store.store.clone(),
         clock: shared_clock,
         identity: identity.clone(),
         signin: signin.clone(),
         audit: None,
+        saml_refusals: saml_refusals.clone(),
     };
     Rig {
         router: app(state),
@@ -180,6 +184,7 @@ pub(crate) async fn rig_at(store: TestStore, settings: SignInSettings, clock: Fi
         clock,
         store,
         identity,
+        saml_refusals,
     }
 }
 

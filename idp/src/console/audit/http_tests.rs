@@ -22,6 +22,7 @@ fn desk(work: &std::path::Path) -> Arc<AuditDesk> {
         checkpoint_syslog: None,
         retention_lifecycle_days: 396,
         retention_saml_days: 180,
+        saml_refusals_per_minute: 20,
     };
     Arc::new(AuditDesk::new(
         signer,
