@@ -423,6 +423,22 @@ pub enum AuditEvent {
         /// The credential that vouched for it (hex).
         credential_id: String,
     },
+    /// A notice about a change to the user's sign-in was sent to their address (HD-5).
+    UserNotified {
+        /// The account.
+        user_id: UserId,
+        /// What the notice reported (`password_changed`, `credential_added`, …).
+        notice: String,
+    },
+    /// A notice could not be sent within a day and was given up (HD-5).
+    UserNotificationFailed {
+        /// The account.
+        user_id: UserId,
+        /// What the notice reported.
+        notice: String,
+        /// The last error.
+        reason: String,
+    },
     // Audit evidence (issue 7), later additions.
     /// The audit key was replaced by a new one (`portner audit key rotate`); the old
     /// certificate is kept as retired, so the checkpoints it signed stay verifiable (LG-5;
@@ -509,6 +525,8 @@ impl AuditEvent {
             Self::KeyRolloverStarted { .. } => "KEY_ROLLOVER_STARTED",
             Self::KeyRolloverCompleted { .. } => "KEY_ROLLOVER_COMPLETED",
             Self::PasswordRecovered { .. } => "PASSWORD_RECOVERED",
+            Self::UserNotified { .. } => "USER_NOTIFIED",
+            Self::UserNotificationFailed { .. } => "USER_NOTIFICATION_FAILED",
             // Audit evidence (issue 7), later additions.
             Self::AuditKeyRotated { .. } => "AUDIT_KEY_ROTATED",
             Self::ConfigurationApplied { .. } => "CONFIGURATION_APPLIED",

@@ -15,6 +15,7 @@ pub mod directory;
 mod health;
 pub mod keys;
 mod logging;
+pub mod notify;
 pub mod policy;
 pub mod saml;
 mod security_headers;

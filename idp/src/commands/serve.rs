@@ -71,6 +71,11 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         SYNC_ROUND,
         reconcile_every,
     ));
+    let notices = tokio::spawn(notify_task(
+        environment.store.clone(),
+        environment.clock.clone(),
+        mailer(config)?,
+    ));
 
     let state = AppState {
         store: environment.store.clone(),
@@ -95,6 +100,7 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
     checkpoints.abort();
     saml_sweep.abort();
     sync_task.abort();
+    notices.abort();
     // Requests have finished: the counts of windows still open are written now, so stopping
     // the server loses none (saml::refusal_limit).
     let open_windows = saml_refusals.take_all();
@@ -214,6 +220,42 @@ async fn saml_sweep_task(
             Ok(written) if written > 0 => tracing::info!(written, "suppressed refusals summarised"),
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "summarising suppressed SAML refusals failed"),
+        }
+    }
+}
+
+/// The SMTP relay for notices to users, if configured (HD-5).
+fn mailer(
+    config: &portner_shared::config::Config,
+) -> Result<Option<crate::notify::Mailer>, CommandError> {
+    let (Some(url), Some(from)) = (&config.smtp_url, &config.smtp_from) else {
+        tracing::warn!(
+            "smtp_url is not set: notices to users about sign-in changes are queued and given \
+             up after a day (HD-5)"
+        );
+        return Ok(None);
+    };
+    crate::notify::Mailer::new(url.expose(), from)
+        .map(Some)
+        .map_err(CommandError::Failed)
+}
+
+/// Sends queued notices every [`crate::notify::ROUND`]. With several replicas each runs it;
+/// the claim's lease keeps two from sending the same notice.
+async fn notify_task(
+    store: portner_shared::store::Store,
+    clock: std::sync::Arc<dyn portner_shared::Clock>,
+    mailer: Option<crate::notify::Mailer>,
+) {
+    let mut ticks = tokio::time::interval(crate::notify::ROUND);
+    loop {
+        ticks.tick().await;
+        match crate::notify::deliver_due(&store, &clock, mailer.as_ref()).await {
+            Ok(report) if report.sent + report.retried + report.given_up > 0 => {
+                tracing::info!(?report, "notices to users processed");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "sending notices failed"),
         }
     }
 }

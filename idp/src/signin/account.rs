@@ -18,6 +18,7 @@ use super::login::{append, refuse};
 use super::session::{self, ActiveSession};
 use super::webauthn::{self, Refusal};
 use super::{Origin, Password, SignIn, SignInError};
+use crate::notify::Notice;
 
 /// Longest credential name accepted, in characters.
 const MAX_CREDENTIAL_NAME_CHARS: usize = 64;
@@ -232,6 +233,7 @@ pub async fn change_password(
         &AuditEvent::PasswordChanged { user_id },
     )
     .await?;
+    crate::notify::enqueue(&mut tx, user_id, Notice::PasswordChanged, now).await?;
     let keep = Some(active.session.id_hash.as_slice());
     end_sessions(&mut tx, &origin, user_id, keep, "credential_change", now).await?;
     let mut factors = active.factors.clone();
@@ -351,6 +353,7 @@ pub async fn finish_add_credential(
         level: active.level,
     };
     append(&mut tx, &origin, user_id, now, &event).await?;
+    crate::notify::enqueue(&mut tx, user_id, Notice::CredentialAdded, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -432,6 +435,7 @@ pub async fn remove_credential(
         credential_id: hex::encode(&credential_id),
     };
     append(&mut tx, &origin, user_id, now, &event).await?;
+    crate::notify::enqueue(&mut tx, user_id, Notice::CredentialRemoved, now).await?;
     let keep = Some(active.session.id_hash.as_slice());
     end_sessions(&mut tx, &origin, user_id, keep, "credential_change", now).await?;
     tx.commit().await?;

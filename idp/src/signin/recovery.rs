@@ -215,6 +215,13 @@ pub async fn finish(
         credential_id: hex::encode(&credential.credential_id),
     };
     append(&mut tx, &origin, user_id, now, &event).await?;
+    crate::notify::enqueue(
+        &mut tx,
+        user_id,
+        crate::notify::Notice::PasswordRecovered,
+        now,
+    )
+    .await?;
     super::account::end_all_sessions_of(&mut tx, &origin, user_id, "password_recovered", now)
         .await?;
     tx.commit().await?;

@@ -266,6 +266,20 @@ pub const KEYS: &[KeySpec] = &[
         default: "24",
         meaning: "Hours between the reconciles serve runs per sync organisation (0: on demand).",
     },
+    KeySpec {
+        name: "smtp_url",
+        kind: KeyKind::Text,
+        secret: true,
+        default: "none",
+        meaning: "SMTP relay for notices to users: smtp://HOST:PORT[?tls=required] or smtps://.",
+    },
+    KeySpec {
+        name: "smtp_from",
+        kind: KeyKind::Text,
+        secret: false,
+        default: "none",
+        meaning: "Sender address of notices to users, e.g. Portner <noreply@example.dk>.",
+    },
 ];
 
 /// Finds the key an environment variable names, and whether it names the key's `_FILE` form.

@@ -121,6 +121,12 @@ pub struct ConfigFile {
     pub sync_pkcs12_password_file: Option<PathBuf>,
     #[allow(missing_docs)]
     pub sync_reconcile_interval_hours: Option<i64>,
+    #[allow(missing_docs)]
+    pub smtp_url: Option<Secret>,
+    #[allow(missing_docs)]
+    pub smtp_url_file: Option<PathBuf>,
+    #[allow(missing_docs)]
+    pub smtp_from: Option<String>,
 }
 
 /// Values given as command-line flags; the last layer.
@@ -228,6 +234,11 @@ pub struct Config {
     /// Hours between the reconciles `serve` runs per sync organisation; 0 turns the schedule
     /// off (reconcile then runs only on demand).
     pub sync_reconcile_interval_hours: u32,
+    /// The SMTP relay notices to users go through (`smtp://`, `smtps://`), if any; may hold
+    /// credentials.
+    pub smtp_url: Option<Secret>,
+    /// The sender of notices, e.g. `Portner <noreply@example.dk>`.
+    pub smtp_from: Option<String>,
 }
 
 /// Settings of the audit trail's checkpoints and retention (LG-3, LG-5).
@@ -607,6 +618,12 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
             0,
             24 * 366,
         )?,
+        smtp_url: secret_value("smtp_url", file.smtp_url, file.smtp_url_file)?,
+        smtp_from: file.smtp_from,
+    })
+    .and_then(|config| match (&config.smtp_url, &config.smtp_from) {
+        (Some(_), None) => Err(ConfigError::new("smtp_from", "is required with smtp_url")),
+        _ => Ok(config),
     })
 }
 

@@ -17,6 +17,7 @@
 //! on the moment the previous transaction ends (measured in `docs/benchmarks.md`, SSO).
 
 mod authenticators;
+mod notifications;
 mod organisations;
 mod outbox;
 mod proofing;
@@ -29,6 +30,7 @@ mod signin;
 mod sync;
 mod users;
 
+pub use notifications::PendingNotification;
 pub use roles::SEARCH_LIMIT;
 pub use sync::{ClaimedAction, OutboxSummary};
 

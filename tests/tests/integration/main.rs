@@ -36,6 +36,7 @@ mod audit;
 mod audit_console;
 mod evidence;
 mod helpdesk;
+mod notify;
 mod rogue_key;
 mod signin;
 mod sp_libraries;

@@ -256,6 +256,8 @@ async fn a_forgotten_password_is_replaced_after_the_key_ceremony(store: TestStor
             .any(|line| line.starts_with("PASSWORD_RECOVERED "))
     );
     assert!(kinds.iter().any(|line| line.contains("password_recovered")));
+    let notices = super::notify::queued_notices(&rig.store.store).await;
+    assert_eq!(notices, ["password_recovered"], "the owner is told (HD-5)");
 }
 
 /// Recovery refuses, with the sign-in pages' one answer: an unknown user, and a key that did
@@ -645,6 +647,10 @@ async fn self_service_adds_renames_removes_keys_and_changes_the_password(store: 
         );
     }
     assert!(kinds.iter().any(|line| line.contains("credential_change")));
+    let notices = super::notify::queued_notices(&rig.store.store).await;
+    for notice in ["credential_added", "credential_removed", "password_changed"] {
+        assert!(notices.iter().any(|queued| queued == notice), "{notices:?}");
+    }
 
     // Past the idle timeout the session ends and is audited as such.
     rig.clock.advance(Duration::minutes(61));

@@ -50,6 +50,21 @@ impl Desk {
         between(&page.body, r#"name="proofing" value=""#, "\"").to_owned()
     }
 
+    /// The notices queued for `user` (HD-5), oldest first.
+    async fn notices(&self, user: &User) -> Vec<String> {
+        use sqlx::Row;
+        let mut tx = self.rig.state.store.read().await.unwrap();
+        let rows = sqlx::query("SELECT kind FROM notifications WHERE user_id = $1 ORDER BY id")
+            .bind(user.id.to_string())
+            .fetch_all(tx.connection())
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        rows.iter()
+            .map(|row| row.get::<String, _>("kind"))
+            .collect()
+    }
+
     async fn reload(&self, user: &User) -> User {
         let mut tx = self.rig.state.store.read().await.unwrap();
         let user = tx.user(user.id).await.unwrap().unwrap();
@@ -190,6 +205,7 @@ async fn a_reset_code_is_shown_once_ends_sessions_and_rests_on_the_verification(
     assert!(trail.contains(r#""reason":"forgot password""#));
     assert!(trail.contains(r#""action":"reset_code""#));
     assert!(!trail.contains(code), "the code never reaches the trail");
+    assert_eq!(desk.notices(&caller).await, ["reset_code_issued"]);
 }
 
 #[tokio::test]
@@ -227,6 +243,7 @@ async fn unlocking_clears_the_lockout_and_caps_the_level_at_the_verification() {
     let trail = desk.rig.audit().await.join("\n");
     assert!(trail.contains("ACCOUNT_UNLOCKED"));
     assert!(trail.contains(r#""level_after":"low""#), "{trail}");
+    assert_eq!(desk.notices(&caller).await, ["unlocked"]);
 }
 
 #[tokio::test]
@@ -261,6 +278,7 @@ async fn revoking_a_key_and_requiring_a_new_password() {
     assert!(tx.webauthn_credentials(caller.id).await.unwrap().is_empty());
     tx.rollback().await.unwrap();
     assert_eq!(desk.post(&path, &form).await.status, StatusCode::CONFLICT);
+    assert_eq!(desk.notices(&caller).await, ["credential_removed"]);
 
     let path = format!("/helpdesk/users/{}/require-password-change", caller.id);
     let form = [

@@ -16,8 +16,10 @@
 //! - "require a password change" is recorded, shown, and met by any password change, but the
 //!   sign-in flow does not yet force the change at the next sign-in (that lives in
 //!   `signin/login.rs`, which is being reworked for SAML return-to at the same time);
-//! - replacing a lost second factor needs no second approver yet (HD-3), and the user is not
-//!   notified of a reset (HD-5): both need the mail relay that is not built.
+//! - replacing a lost second factor needs no second approver yet (HD-3).
+//!
+//! The user is told of every reset, unlock and revocation by a notice queued in the action's
+//! transaction ([`crate::notify`], HD-5).
 
 pub mod pages;
 
@@ -34,6 +36,7 @@ use portner_shared::store::{StoreError, Tx};
 
 use super::access::{Operator, Refusal};
 use crate::app::AppState;
+use crate::notify::Notice;
 use crate::signin::SignInError;
 use crate::signin::activation::{self, IssuedCode};
 
@@ -380,6 +383,7 @@ async fn issue(
             set_status(tx, context, user, UserStatus::PendingActivation, now).await?;
             end_sessions(tx, context, user, "helpdesk_reset", now).await?;
             tx.set_sign_in_failures(user.id, no_failures(), now).await?;
+            crate::notify::enqueue(tx, user.id, Notice::ResetCodeIssued, now).await?;
             "reset_code"
         }
         UserStatus::Disabled => return Err(HelpdeskError::NotAllowed("DISABLED")),
@@ -416,6 +420,7 @@ async fn unlock(
     }
     let event = AuditEvent::AccountUnlocked { user_id: user.id };
     portner_audit::append(tx, now, context, &Subject::User(user.id), &event).await?;
+    crate::notify::enqueue(tx, user.id, Notice::Unlocked, now).await?;
     Ok("unlock")
 }
 
@@ -441,6 +446,7 @@ async fn revoke(
         credential_id: hex::encode(credential_id),
     };
     portner_audit::append(tx, now, context, &Subject::User(user.id), &event).await?;
+    crate::notify::enqueue(tx, user.id, Notice::CredentialRemoved, now).await?;
     end_sessions(tx, context, user, "credential_change", now).await?;
     Ok("revoke_credential")
 }
