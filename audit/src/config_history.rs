@@ -16,9 +16,12 @@
 //! applied, not when an operator edited the file; a server that keeps running after its file
 //! was edited still applies the recorded values. With several replicas started with different
 //! files, each start that differs from the newest snapshot records one, so the history then
-//! alternates between them (which is itself a finding). Pruning removes old snapshots with
-//! their segment: a period whose start follows a pruned snapshot with no later one reads "not
-//! recorded before".
+//! alternates between them (which is itself a finding).
+//!
+//! Pruning removes old snapshots with their segment; it therefore carries the snapshot in
+//! force at the new anchor past the cut as a `CONFIGURATION_CARRIED_FORWARD` record with the
+//! original's sequence number and time ([`to_carry`], [`carry_event`]), and [`in_force`] falls
+//! back on it when no applied snapshot remains before a period.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +34,8 @@ use crate::{AuditContext, AuditError, AuditEvent, Subject};
 
 /// The kind code of a snapshot.
 pub const KIND: &str = "CONFIGURATION_APPLIED";
+/// The kind code of a snapshot that pruning carried past the new anchor.
+pub const CARRIED_KIND: &str = "CONFIGURATION_CARRIED_FORWARD";
 /// Most snapshots one period may hold; one is written per start with changed settings, so
 /// this is far above any real period and keeps the export's memory bounded.
 pub const MAX_SNAPSHOTS: i64 = 10_000;
@@ -48,6 +53,9 @@ pub struct Snapshot {
     pub settings: BTreeMap<String, String>,
     /// The keys that differ from the snapshot before it.
     pub changed: Vec<String>,
+    /// For a snapshot whose record was pruned: the `CONFIGURATION_CARRIED_FORWARD` record that
+    /// keeps it (`seq`, `occurred_at` and `changed` are then the original's; `hash` the copy's).
+    pub carried_by: Option<i64>,
 }
 
 impl Snapshot {
@@ -98,7 +106,7 @@ pub async fn record_if_changed(
     sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
         .execute(tx.connection())
         .await?;
-    let previous = newest(&mut tx, i64::MAX, i64::MAX).await?;
+    let previous = in_force(&mut tx, i64::MAX, i64::MAX).await?;
     let changed = changed_keys(
         previous.as_ref().map(|snapshot| &snapshot.settings),
         &current,
@@ -121,6 +129,7 @@ pub async fn record_if_changed(
         hash: hex::encode(&record.hash),
         settings: current,
         changed,
+        carried_by: None,
     }))
 }
 
@@ -158,7 +167,7 @@ pub async fn newest(
     max_seq: i64,
 ) -> Result<Option<Snapshot>, AuditError> {
     let row = sqlx::query(
-        "SELECT seq, occurred_at, data, hash FROM audit_events \
+        "SELECT seq, occurred_at, kind, data, hash FROM audit_events \
          WHERE kind = $1 AND seq <= $2 AND occurred_at < $3 ORDER BY seq DESC LIMIT 1",
     )
     .bind(KIND)
@@ -178,7 +187,7 @@ pub async fn newest(
 /// [`MAX_SNAPSHOTS`] ([`AuditError::Period`]).
 pub async fn between(tx: &mut Tx, first: i64, last: i64) -> Result<Vec<Snapshot>, AuditError> {
     let rows = sqlx::query(
-        "SELECT seq, occurred_at, data, hash FROM audit_events \
+        "SELECT seq, occurred_at, kind, data, hash FROM audit_events \
          WHERE kind = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4",
     )
     .bind(KIND)
@@ -196,23 +205,106 @@ pub async fn between(tx: &mut Tx, first: i64, last: i64) -> Result<Vec<Snapshot>
     rows.iter().map(snapshot_from_row).collect()
 }
 
+/// The snapshot in force before `before` (epoch ms): the newest `CONFIGURATION_APPLIED` at or
+/// below sequence `max_seq`, or, when pruning removed every such one, the newest carried-forward
+/// copy of a snapshot applied before `before` (wherever the copy lies in the chain). Records
+/// that remain are always newer than any carried one, whose original was pruned.
+///
+/// # Errors
+///
+/// The store failed or a snapshot is unreadable.
+pub async fn in_force(
+    tx: &mut Tx,
+    before: i64,
+    max_seq: i64,
+) -> Result<Option<Snapshot>, AuditError> {
+    if let Some(applied) = newest(tx, before, max_seq).await? {
+        return Ok(Some(applied));
+    }
+    // Carried copies are written once per prune; bounded all the same.
+    let rows = sqlx::query(
+        "SELECT seq, occurred_at, kind, data, hash FROM audit_events \
+         WHERE kind = $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(CARRIED_KIND)
+    .bind(MAX_SNAPSHOTS)
+    .fetch_all(tx.connection())
+    .await?;
+    for row in &rows {
+        let snapshot = snapshot_from_row(row)?;
+        if snapshot.occurred_at < before {
+            return Ok(Some(snapshot));
+        }
+    }
+    Ok(None)
+}
+
+/// Called by pruning inside its transaction, before the records up to `through` are removed:
+/// the snapshot in force at `through` (an applied one, or a carried copy) if it is about to
+/// be removed, so that the caller can carry it forward with [`carry_event`].
+///
+/// # Errors
+///
+/// The store failed or the snapshot is unreadable.
+pub async fn to_carry(tx: &mut Tx, through: i64) -> Result<Option<Snapshot>, AuditError> {
+    if let Some(applied) = newest(tx, i64::MAX, through).await? {
+        return Ok(Some(applied));
+    }
+    let row = sqlx::query(
+        "SELECT seq, occurred_at, kind, data, hash FROM audit_events \
+         WHERE kind = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(CARRIED_KIND)
+    .bind(through)
+    .fetch_optional(tx.connection())
+    .await?;
+    row.as_ref().map(snapshot_from_row).transpose()
+}
+
+/// The event that carries `snapshot` past a prune.
+pub fn carry_event(snapshot: &Snapshot) -> AuditEvent {
+    AuditEvent::ConfigurationCarriedForward {
+        settings: snapshot.settings.clone(),
+        changed: snapshot.changed.clone(),
+        applied_seq: snapshot.seq,
+        applied_at: snapshot.occurred_at,
+    }
+}
+
 fn snapshot_from_row(row: &sqlx::any::AnyRow) -> Result<Snapshot, AuditError> {
     let seq: i64 = row.try_get("seq")?;
     let occurred_at: i64 = row.try_get("occurred_at")?;
+    let kind: String = row.try_get("kind")?;
     let data: String = row.try_get("data")?;
     let hash: Vec<u8> = row.try_get("hash")?;
-    let (settings, changed) = parse_data(&data).ok_or(AuditError::Snapshot { seq })?;
+    let fields = parse_data(&data).ok_or(AuditError::Snapshot { seq })?;
+    let (seq, occurred_at, carried_by) = if kind == CARRIED_KIND {
+        let original = fields.original.ok_or(AuditError::Snapshot { seq })?;
+        (original.0, original.1, Some(seq))
+    } else {
+        (seq, occurred_at, None)
+    };
     Ok(Snapshot {
         seq,
         occurred_at,
         hash: hex::encode(hash),
-        settings,
-        changed,
+        settings: fields.settings,
+        changed: fields.changed,
+        carried_by,
     })
 }
 
-/// The settings and changed keys of a stored record's `data` (as `append` writes it).
-fn parse_data(data: &str) -> Option<(BTreeMap<String, String>, Vec<String>)> {
+/// What a stored snapshot record holds.
+#[derive(Debug)]
+struct Fields {
+    settings: BTreeMap<String, String>,
+    changed: Vec<String>,
+    /// `(applied_seq, applied_at)` of a carried copy.
+    original: Option<(i64, i64)>,
+}
+
+/// The fields of a stored record's `data` (as `append` writes it).
+fn parse_data(data: &str) -> Option<Fields> {
     let value: serde_json::Value = serde_json::from_str(data).ok()?;
     let fields = value.get("fields")?;
     let settings = fields
@@ -227,7 +319,15 @@ fn parse_data(data: &str) -> Option<(BTreeMap<String, String>, Vec<String>)> {
         .iter()
         .map(|key| key.as_str().map(str::to_owned))
         .collect::<Option<Vec<_>>>()?;
-    Some((settings, changed))
+    let original = fields
+        .get("applied_seq")
+        .and_then(serde_json::Value::as_i64)
+        .zip(fields.get("applied_at").and_then(serde_json::Value::as_i64));
+    Some(Fields {
+        settings,
+        changed,
+        original,
+    })
 }
 
 /// The snapshots that concern an export period.
@@ -263,7 +363,7 @@ impl PeriodHistory {
     ///
     /// # Errors
     ///
-    /// As [`newest`] and [`between`].
+    /// As [`in_force`] and [`between`].
     pub async fn read(
         tx: &mut Tx,
         from: DateTime<Utc>,
@@ -271,7 +371,7 @@ impl PeriodHistory {
         first: i64,
         last: i64,
     ) -> Result<Self, AuditError> {
-        let at_start = newest(tx, millis(from), first - 1).await?;
+        let at_start = in_force(tx, millis(from), first - 1).await?;
         let during = between(tx, first, last).await?;
         Ok(Self {
             from,
@@ -354,6 +454,7 @@ mod tests {
             hash: String::new(),
             settings: map(pairs),
             changed: Vec::new(),
+            carried_by: None,
         }
     }
 
@@ -406,9 +507,10 @@ mod tests {
     #[test]
     fn stored_data_is_read_back() {
         let data = r#"{"fields":{"event":"configuration_applied","settings":{"a":"1"},"changed":["a"]},"source":null,"correlation_id":null}"#;
-        let (settings, changed) = parse_data(data).unwrap();
-        assert_eq!(settings, map(&[("a", "1")]));
-        assert_eq!(changed, ["a"]);
+        let fields = parse_data(data).unwrap();
+        assert_eq!(fields.settings, map(&[("a", "1")]));
+        assert_eq!(fields.changed, ["a"]);
+        assert_eq!(fields.original, None);
         assert!(parse_data(r#"{"fields":{"settings":{"a":1},"changed":[]}}"#).is_none());
     }
 }

@@ -459,6 +459,20 @@ pub enum AuditEvent {
         /// The keys whose value differs from the previous snapshot (every key for the first).
         changed: Vec<String>,
     },
+    /// Pruning removed the configuration snapshot in force at the new anchor; this copy keeps
+    /// its values, original record and time in the chain, so a later period can still say
+    /// which values were in force at its start (EV-7 with LG-3). Written in the prune's
+    /// transaction, after `AUDIT_PRUNED`.
+    ConfigurationCarriedForward {
+        /// The settings of the snapshot carried.
+        settings: BTreeMap<String, String>,
+        /// The keys that snapshot changed.
+        changed: Vec<String>,
+        /// Sequence number of the original `CONFIGURATION_APPLIED` record (now pruned).
+        applied_seq: i64,
+        /// When it was applied, epoch milliseconds.
+        applied_at: i64,
+    },
     // Single sign-on (issue 4), later additions.
     /// Refusals of untrusted SAML messages from one source address that were counted instead
     /// of audited one by one, because the source had used up its allowance for the minute
@@ -530,6 +544,7 @@ impl AuditEvent {
             // Audit evidence (issue 7), later additions.
             Self::AuditKeyRotated { .. } => "AUDIT_KEY_ROTATED",
             Self::ConfigurationApplied { .. } => "CONFIGURATION_APPLIED",
+            Self::ConfigurationCarriedForward { .. } => "CONFIGURATION_CARRIED_FORWARD",
             // Single sign-on (issue 4), later additions.
             Self::SamlRefusalsSuppressed { .. } => "SAML_REFUSALS_SUPPRESSED",
         }

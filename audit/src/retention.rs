@@ -127,6 +127,7 @@ pub async fn prune(
 
     let (removed_lifecycle, removed_saml) =
         count_by_category(&mut tx, start.seq, chosen.seq).await?;
+    let carried = crate::config_history::to_carry(&mut tx, chosen.seq).await?;
     move_anchor_and_delete(&mut tx, &chosen).await?;
     let event = AuditEvent::AuditPruned {
         through_seq: chosen.seq,
@@ -135,6 +136,11 @@ pub async fn prune(
         removed_saml,
     };
     crate::append(&mut tx, now, context, &Subject::Installation, &event).await?;
+    // The configuration in force at the cut must outlive it (EV-7): a copy, same transaction.
+    if let Some(snapshot) = carried {
+        let event = crate::config_history::carry_event(&snapshot);
+        crate::append(&mut tx, now, context, &Subject::Installation, &event).await?;
+    }
     tx.commit().await?;
 
     Ok(Some(PruneOutcome {

@@ -670,6 +670,9 @@ struct SnapshotLine<'a> {
     hash: &'a str,
     changed: &'a [String],
     settings: &'a std::collections::BTreeMap<String, String>,
+    /// For a snapshot whose record was pruned: the record that carries it forward.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried_forward_by: Option<i64>,
 }
 
 /// Writes `policy-snapshots.jsonl`: the settings snapshots in force during the period. A
@@ -686,6 +689,7 @@ fn policy_snapshots(pack: &mut PackWriter, history: &PeriodHistory) -> Result<()
             hash: &snapshot.hash,
             changed: &snapshot.changed,
             settings: &snapshot.settings,
+            carried_forward_by: snapshot.carried_by,
         })?;
     }
     Ok(())

@@ -35,6 +35,7 @@ on_both_backends!(
     serve_start_records_configuration_only_when_it_changed,
     the_matrix_shows_the_value_at_start_each_change_and_the_value_at_end,
     a_period_before_any_snapshot_says_not_recorded,
+    a_pruned_snapshot_is_carried_forward_and_stays_in_force,
 );
 
 fn test_signer() -> AuditSigner {
@@ -1421,4 +1422,72 @@ async fn a_pack_without_policy_snapshots_from_before_the_change_still_verifies()
     let manifest: serde_json::Value =
         serde_json::from_slice(&entry(&old, "manifest.json")).unwrap();
     assert!(!manifest.to_string().contains("policy-snapshots"));
+}
+
+/// Pruning removes the snapshot in force at the cut with its segment; a copy carried past the
+/// anchor keeps its values, so a later period still shows them at its start, a restart with
+/// the same settings records nothing new, and the chain and the pack verify.
+async fn a_pruned_snapshot_is_carried_forward_and_stays_in_force(test: TestStore) {
+    use portner_audit::config_history::Applied;
+    use portner_idp::policy::record_configuration;
+    let store = &test.store;
+    let clock = fixed_clock();
+    let signer = test_signer();
+    let verifier = signer.verifier().unwrap();
+    let applied_at = clock.now();
+    record_configuration(store, clock.now(), &config_with(&[]))
+        .await
+        .unwrap();
+    append_events(store, &clock, 2, "signing").await;
+    write_checkpoint(store, clock.now(), &signer, None)
+        .await
+        .unwrap()
+        .unwrap();
+    clock.advance(Duration::days(400));
+    append_events(store, &clock, 2, "signing").await;
+    write_checkpoint(store, clock.now(), &signer, None)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let policy = RetentionPolicy::default();
+    let context = AuditContext::system();
+    let outcome = prune(store, clock.now(), &context, &verifier, policy, None)
+        .await
+        .unwrap();
+    assert!(outcome.is_some(), "the first segment is past retention");
+    assert_eq!(
+        snapshot_count(store).await,
+        0,
+        "the applied record went with its segment"
+    );
+    let after = verify_with_checkpoints(store, &verifier, &[])
+        .await
+        .unwrap();
+    assert!(after.is_intact(), "{after:?}");
+
+    // A restart with the same settings finds them in force: nothing new is recorded.
+    let again = record_configuration(store, clock.now(), &config_with(&[])).await;
+    assert!(
+        matches!(&again, Ok(Applied::Unchanged(kept)) if kept.carried_by.is_some()),
+        "{again:?}"
+    );
+    clock.advance(Duration::hours(1));
+    let folder = tempfile::tempdir().unwrap();
+    let pack = folder.path().join("after-prune.zip");
+    let from = clock.now() - Duration::days(1);
+    export_period(store, &clock, &signer, from, clock.now(), pack.clone()).await;
+
+    let password = matrix_row(&pack, "PW-1");
+    assert!(
+        password.contains("password_min_length = 12; password_history = 5,none,"),
+        "{password}"
+    );
+    let snapshots = String::from_utf8(entry(&pack, "policy-snapshots.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(snapshots.trim_end()).unwrap();
+    assert_eq!(line["in_force"], "at_period_start");
+    assert_eq!(line["occurred_at"], applied_at.timestamp_millis(), "{line}");
+    assert!(line["carried_forward_by"].is_i64(), "{line}");
+    let verdict = verdict_of(&pack, &signer);
+    assert!(verdict.is_verified(), "{}", verdict.text());
 }
