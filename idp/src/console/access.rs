@@ -73,6 +73,9 @@ pub struct Rule {
 /// both roles, and each grant is on the record).
 const HELPDESK: &[Role] = &[Role::Helpdesk];
 
+/// The administration console: administrators only (separation of duties, as above).
+const ADMINISTRATOR: &[Role] = &[Role::Administrator];
+
 /// The auditor console: auditors only, for the same reason (an administrator who audits is
 /// granted the auditor role explicitly, on the record). Auditors read and export; no rule
 /// gives them a route that changes anything else.
@@ -114,6 +117,31 @@ pub const RULES: &[Rule] = &[
         verb: Verb::Post,
         route: "/helpdesk/users/{id}/require-password-change",
         roles: HELPDESK,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/admin",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/admin/users",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/admin/users/{id}",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/admin/users/{id}/status",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/admin/users/{id}/roles",
+        roles: ADMINISTRATOR,
     },
     Rule {
         verb: Verb::Get,

@@ -1,11 +1,13 @@
 //! The staff consoles (issues 5 and 7): the role table and its guard ([`access`]), the shared
-//! page frame ([`page`]), the helpdesk ([`helpdesk`]) and the auditor console ([`audit`]).
+//! page frame ([`page`]), the helpdesk ([`helpdesk`]), the administration console
+//! ([`admin`]) and the auditor console ([`audit`]).
 //!
-//! Every console route is registered here and passes through [`access::guard`]; later
-//! consoles (administration) add their routes to [`router`] and their
-//! lines to [`access::RULES`], and get the same session, level and role checks.
+//! Every console route is registered here and passes through [`access::guard`]; a new page
+//! adds its route to [`router`] and its line to [`access::RULES`], and gets the same session,
+//! level and role checks.
 
 pub mod access;
+pub mod admin;
 pub mod audit;
 pub mod helpdesk;
 pub mod page;
@@ -40,6 +42,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/helpdesk/users/{id}/require-password-change",
             post(pages::require_password_change),
         )
+        .route("/admin", get(admin::pages::overview))
+        .route("/admin/users", post(admin::pages::create_user))
+        .route("/admin/users/{id}", get(admin::pages::user))
+        .route("/admin/users/{id}/status", post(admin::pages::status))
+        .route("/admin/users/{id}/roles", post(admin::pages::role))
         .route("/audit", get(audit::pages::overview))
         .route("/audit/export", post(audit::pages::export))
         .route_layer(middleware::from_fn_with_state(state, access::guard))

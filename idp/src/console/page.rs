@@ -96,6 +96,8 @@ pub fn frame(lang: Lang, title: Text, path: &str, body: Markup) -> Markup {
                 nav aria-label=(lang.console(Text::Navigation)) {
                     a href="/helpdesk" { (lang.console(Text::Helpdesk)) }
                     " · "
+                    a href="/admin" { (lang.console(Text::Administration)) }
+                    " · "
                     a href="/audit" { (lang.console(Text::Audit)) }
                     " · "
                     a href={ (path) "?lang=" (other.code()) }
@@ -132,6 +134,26 @@ impl ConsoleText for Lang {
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 #[allow(missing_docs)]
 pub enum Text {
+    AdminOwnAccount,
+    Administration,
+    CreateUser,
+    CreateUserHint,
+    Disable,
+    DisableHint,
+    Enable,
+    EnableHint,
+    GrantRole,
+    NoSnapshots,
+    Organisation,
+    Policies,
+    PolicyHint,
+    PolicyHistory,
+    RevokeRole,
+    Roles,
+    Setting,
+    UsernameTaken,
+    Users,
+    Value,
     Action,
     ActivationCode,
     AccountLevel,
@@ -199,6 +221,52 @@ pub enum Text {
 impl Text {
     const fn both(self) -> (&'static str, &'static str) {
         match self {
+            Self::AdminOwnAccount => (
+                "Du kan ikke ændre roller eller status på din egen konto. Bed en anden \
+                 administrator.",
+                "You cannot change the roles or status of your own account. Ask another \
+                 administrator.",
+            ),
+            Self::Administration => ("Administration", "Administration"),
+            Self::CreateUser => ("Opret bruger", "Create user"),
+            Self::CreateUserHint => (
+                "Brugeren oprettes som afventende aktivering. Helpdesk udsteder aktiveringskoden \
+                 efter en identitetskontrol.",
+                "The user is created pending activation. The helpdesk issues the activation \
+                 code after an identity check.",
+            ),
+            Self::Disable => ("Deaktivér konto", "Disable account"),
+            Self::DisableHint => (
+                "Deaktivering afslutter brugerens sessioner og afviser log ind.",
+                "Disabling ends the user's sessions and refuses sign-in.",
+            ),
+            Self::Enable => ("Genaktivér konto", "Re-enable account"),
+            Self::EnableHint => (
+                "Kontoen vender tilbage til afventende aktivering: brugeren skal have en kode \
+                 fra helpdesk efter en identitetskontrol.",
+                "The account returns to pending activation: the user needs a code from the \
+                 helpdesk after an identity check.",
+            ),
+            Self::GrantRole => ("Tildel rollen", "Grant the role"),
+            Self::NoSnapshots => (
+                "Ingen politik registreret endnu. Den registreres, når serveren starter.",
+                "No policy recorded yet. It is recorded when the server starts.",
+            ),
+            Self::Organisation => ("Organisation (CVR)", "Organisation (CVR)"),
+            Self::Policies => ("Politikker", "Policies"),
+            Self::PolicyHint => (
+                "Politikkerne sættes i konfigurationsfilen og registreres i revisionssporet ved \
+                 hver start, der ændrer dem.",
+                "Policies are set in the configuration file and recorded in the audit trail at \
+                 every start that changes them.",
+            ),
+            Self::PolicyHistory => ("Ændringshistorik", "Change history"),
+            Self::RevokeRole => ("Fjern rollen", "Revoke the role"),
+            Self::Roles => ("Roller", "Roles"),
+            Self::Setting => ("Indstilling", "Setting"),
+            Self::UsernameTaken => ("Brugernavnet er allerede i brug.", "The username is taken."),
+            Self::Users => ("Brugere", "Users"),
+            Self::Value => ("Værdi", "Value"),
             Self::Action => ("Handling", "Action"),
             Self::ActivationCode => ("Aktiveringskode udstedt", "Activation code issued"),
             Self::AccountLevel => ("Kontoens sikringsniveau", "Account assurance level"),

@@ -1,0 +1,282 @@
+//! The administration console through the whole router: creating users, roles and status
+//! changes with their audit records, and the refusals (own account, other organisation,
+//! taken username, malformed fields, missing CSRF token) that change nothing.
+
+use axum::http::StatusCode;
+use chrono::Utc;
+use portner_audit::AuditContext;
+use portner_shared::domain::{Role, User, UserStatus};
+
+use crate::console::test_support::{Answer, Rig, send, send_with};
+
+struct Console {
+    rig: Rig,
+    admin: User,
+    cookie: String,
+}
+
+async fn console() -> Console {
+    let rig = Rig::new().await;
+    let admin = rig.user("91234567", "boss", &[Role::Administrator]).await;
+    let cookie = rig.session(&admin, true).await;
+    Console { rig, admin, cookie }
+}
+
+impl Console {
+    async fn get(&self, path: &str) -> Answer {
+        send(&self.rig.router(), "GET", path, Some(&self.cookie), &[]).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        send(&self.rig.router(), "POST", path, Some(&self.cookie), form).await
+    }
+
+    async fn reload(&self, user: &User) -> User {
+        let mut tx = self.rig.state.store.read().await.unwrap();
+        let user = tx.user(user.id).await.unwrap().unwrap();
+        tx.rollback().await.unwrap();
+        user
+    }
+
+    async fn user_count(&self) -> usize {
+        let mut tx = self.rig.state.store.read().await.unwrap();
+        let users = tx.users(None).await.unwrap();
+        tx.rollback().await.unwrap();
+        users.len()
+    }
+
+    /// The audit lines of `kind` whose actor is the administrator.
+    async fn by_admin(&self, kind: &str) -> Vec<String> {
+        let actor = format!("user:{}", self.admin.id);
+        self.rig
+            .audit()
+            .await
+            .into_iter()
+            .filter(|line| line.starts_with(&format!("{kind} {actor}")))
+            .collect()
+    }
+}
+
+fn new_user<'a>(org: &'a str, username: &'a str, email: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("org", org),
+        ("username", username),
+        ("display_name", "Ny Medarbejder"),
+        ("email", email),
+    ]
+}
+
+#[tokio::test]
+async fn an_administrator_creates_a_user_pending_activation_on_the_record() {
+    let console = console().await;
+
+    let created = console
+        .post(
+            "/admin/users",
+            &new_user("91234567", "nyansat", "ny@testfirma.dk"),
+        )
+        .await;
+
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let location = created.location.unwrap();
+    assert!(location.starts_with("/admin/users/"), "{location}");
+    let page = console.get(&location).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("nyansat"));
+    assert!(
+        page.body.contains(r#"id="status">pending_activation"#),
+        "{}",
+        page.body
+    );
+    let created = console.by_admin("USER_CREATED").await;
+    assert_eq!(created.len(), 1, "{created:?}");
+
+    // Taken, malformed or foreign: a clear answer and nothing written.
+    let before = console.user_count().await;
+    let taken = console
+        .post(
+            "/admin/users",
+            &new_user("91234567", "nyansat", "other@testfirma.dk"),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert!(
+        taken.body.contains("Brugernavnet er allerede i brug."),
+        "{}",
+        taken.body
+    );
+    let bad_email = console
+        .post(
+            "/admin/users",
+            &new_user("91234567", "anden", "not-an-address"),
+        )
+        .await;
+    assert_eq!(bad_email.status, StatusCode::BAD_REQUEST);
+    let long = "x".repeat(300);
+    let too_long = console
+        .post(
+            "/admin/users",
+            &new_user("91234567", &long, "ny2@testfirma.dk"),
+        )
+        .await;
+    assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+    console.rig.org("92345678").await;
+    let foreign = console
+        .post(
+            "/admin/users",
+            &new_user("92345678", "fremmed", "f@testfirma.dk"),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let router = console.rig.router();
+    let form = new_user("91234567", "uden-token", "u@testfirma.dk");
+    let forged = send_with(
+        &router,
+        "POST",
+        "/admin/users",
+        Some(&console.cookie),
+        &form,
+        false,
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(console.user_count().await, before);
+    let trail = console.rig.audit().await.join("\n");
+    assert!(trail.contains("WRONG_ORGANISATION"), "{trail}");
+}
+
+#[tokio::test]
+async fn roles_are_granted_and_revoked_but_never_on_ones_own_account() {
+    let console = console().await;
+    let colleague = console.rig.user("91234567", "colleague", &[]).await;
+    let path = format!("/admin/users/{}/roles", colleague.id);
+
+    let grant = [("role", "helpdesk"), ("change", "grant")];
+    let granted = console.post(&path, &grant).await;
+    assert_eq!(granted.status, StatusCode::SEE_OTHER, "{}", granted.body);
+    let page = console.get(&format!("/admin/users/{}", colleague.id)).await;
+    assert!(page.body.contains("<li>helpdesk</li>"), "{}", page.body);
+    assert_eq!(
+        console.post(&path, &grant).await.status,
+        StatusCode::CONFLICT
+    );
+    let revoke = [("role", "helpdesk"), ("change", "revoke")];
+    assert_eq!(
+        console.post(&path, &revoke).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        console.post(&path, &revoke).await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(console.by_admin("ROLE_GRANTED").await.len(), 1);
+    assert_eq!(console.by_admin("ROLE_REVOKED").await.len(), 1);
+    let unknown = [("role", "superuser"), ("change", "grant")];
+    assert_eq!(
+        console.post(&path, &unknown).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // One's own account: no forms on the page, and a forged request is refused and audited.
+    let own = format!("/admin/users/{}", console.admin.id);
+    let page = console.get(&own).await;
+    assert!(page.body.contains("din egen konto"), "{}", page.body);
+    assert!(
+        !page.body.contains(r#"action="/admin/users/"#),
+        "{}",
+        page.body
+    );
+    let drop_own = [("role", "administrator"), ("change", "revoke")];
+    let refused = console.post(&format!("{own}/roles"), &drop_own).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let trail = console.rig.audit().await.join("\n");
+    assert!(trail.contains("SELF_SERVICE"), "{trail}");
+    let mut tx = console.rig.state.store.read().await.unwrap();
+    let roles = tx.roles_of(console.admin.id).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(roles.iter().any(|held| held.role == Role::Administrator));
+}
+
+#[tokio::test]
+async fn disabling_ends_sessions_and_re_enabling_needs_a_new_activation() {
+    let console = console().await;
+    let worker = console.rig.user("91234567", "worker", &[]).await;
+    let session = console.rig.session(&worker, true).await;
+    let path = format!("/admin/users/{}/status", worker.id);
+
+    let disabled = console.post(&path, &[("status", "disable")]).await;
+    assert_eq!(disabled.status, StatusCode::SEE_OTHER, "{}", disabled.body);
+    assert_eq!(console.reload(&worker).await.status, UserStatus::Disabled);
+    let router = console.rig.router();
+    let account = send(&router, "GET", "/account", Some(&session), &[]).await;
+    assert_eq!(
+        account.location.as_deref(),
+        Some("/login"),
+        "sessions ended"
+    );
+    assert_eq!(
+        console.post(&path, &[("status", "disable")]).await.status,
+        StatusCode::CONFLICT
+    );
+
+    let enabled = console.post(&path, &[("status", "enable")]).await;
+    assert_eq!(enabled.status, StatusCode::SEE_OTHER);
+    let after = console.reload(&worker).await;
+    assert_eq!(
+        after.status,
+        UserStatus::PendingActivation,
+        "a code is needed again"
+    );
+    assert_eq!(console.by_admin("USER_STATUS_CHANGED").await.len(), 2);
+    assert_eq!(
+        console.post(&path, &[("status", "activate")]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn the_overview_shows_only_ones_organisations_and_the_policies_with_history() {
+    let console = console().await;
+    console.rig.user("91234567", "insider", &[]).await;
+    let outsider = console.rig.user("92345678", "outsider", &[]).await;
+
+    let overview = console.get("/admin").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.body.contains("insider"), "{}", overview.body);
+    assert!(!overview.body.contains("outsider"), "{}", overview.body);
+    assert!(
+        overview.body.contains(r#"<p id="policies">"#),
+        "no snapshot yet"
+    );
+    let foreign = console.get(&format!("/admin/users/{}", outsider.id)).await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let english = console.get("/admin?lang=en&q=insid").await;
+    assert!(english.body.contains("Create user") && english.body.contains("insider"));
+
+    let store = &console.rig.state.store;
+    let context = AuditContext::system();
+    let first = [("password_min_length".to_owned(), "12".to_owned())];
+    portner_audit::config_history::record_if_changed(store, Utc::now(), &context, &first)
+        .await
+        .unwrap();
+    let second = [("password_min_length".to_owned(), "16".to_owned())];
+    portner_audit::config_history::record_if_changed(store, Utc::now(), &context, &second)
+        .await
+        .unwrap();
+    let overview = console.get("/admin").await;
+    assert!(
+        overview
+            .body
+            .contains("<td><code>password_min_length</code></td><td>16</td>"),
+        "{}",
+        overview.body
+    );
+    let history = overview
+        .body
+        .split(r#"id="policy-history""#)
+        .nth(1)
+        .unwrap();
+    let newest = history.find("password_min_length = 16").unwrap();
+    let oldest = history.find("password_min_length = 12").unwrap();
+    assert!(newest < oldest, "newest first: {history}");
+}

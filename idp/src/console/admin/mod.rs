@@ -1,0 +1,271 @@
+//! The administration console (`/admin`, issue 5 item 4): an administrator manages the users
+//! of the organisations where they hold the administrator role: creates them, disables and
+//! re-enables them, and grants and revokes the staff roles. It also shows the policies in
+//! force and their change history, read from the audit trail's configuration snapshots.
+//!
+//! Every change goes through [`crate::directory`], so it is written with its audit event in
+//! one transaction and queued for the MitID Erhverv sync like a change from the CLI. The
+//! operator is the event's actor.
+//!
+//! Guard rails beyond the access table:
+//! - an administrator acts only on users of an organisation they administer
+//!   (`WRONG_ORGANISATION`), and never on their own account (`SELF_SERVICE`): revoking one's
+//!   own administrator role could leave an organisation without one, and granting oneself the
+//!   auditor or helpdesk role would bypass the separation of duties the roles exist for;
+//! - re-enabling a disabled account returns it to pending activation rather than active: the
+//!   user then needs a helpdesk code, which rests on an identity verification (HD-1), so a
+//!   console click never brings back an account nobody has verified since it was disabled.
+//!
+//! Policies are set in the configuration file (`docs/configuration.md`) and recorded at each
+//! start that changes them (EV-7); the console shows them but cannot edit them, so the file
+//! stays the one source that a deployment can review. Known gaps, written down in
+//! `docs/limitations.md`: deleting users, editing profiles and organisations, the rights
+//! catalogue with scoped assignments, service providers, and the JSON API under `/api/v1`.
+
+pub mod pages;
+
+#[cfg(test)]
+mod http_tests;
+
+use portner_audit::AuditContext;
+use portner_shared::domain::{Cvr, Email, NewUser, Role, User, UserId, UserStatus, Username};
+use portner_shared::store::{StoreError, Tx};
+
+use super::access::{Operator, Refusal};
+use crate::app::AppState;
+use crate::directory::{self, DirectoryError};
+use crate::signin::SignInError;
+
+/// Why an administration request was not carried out. Nothing was written in any case,
+/// except the audit record of a refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A field is missing, too long or malformed; names the field.
+    #[error("BAD_INPUT: {0}")]
+    BadInput(&'static str),
+    /// No such user.
+    #[error("NOT_FOUND")]
+    NotFound,
+    /// Refused for who is asking (own account, other organisation).
+    #[error("REFUSED: {}", .0.code())]
+    Refused(Refusal),
+    /// The change conflicts with the current state (username taken, status not allowed).
+    #[error("CONFLICT: {0}")]
+    Conflict(&'static str),
+    /// The store or audit trail failed.
+    #[error(transparent)]
+    Internal(#[from] SignInError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<DirectoryError> for AdminError {
+    fn from(error: DirectoryError) -> Self {
+        match error {
+            DirectoryError::NotFound(_) => Self::NotFound,
+            DirectoryError::Store(StoreError::Conflict { .. }) => Self::Conflict("USERNAME_TAKEN"),
+            DirectoryError::Store(error) => error.into(),
+            DirectoryError::Audit(error) => Self::Internal(error.into()),
+        }
+    }
+}
+
+/// A status change an administrator may ask for.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum StatusChange {
+    /// Disable the account: sessions end, sign-in is refused, the sync suspends it.
+    Disable,
+    /// Re-enable a disabled account: back to pending activation (see the module docs).
+    Enable,
+}
+
+impl StatusChange {
+    /// Reads the form value.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::BadInput`] for anything but `disable` and `enable`.
+    pub fn parse(text: &str) -> Result<Self, AdminError> {
+        match text {
+            "disable" => Ok(Self::Disable),
+            "enable" => Ok(Self::Enable),
+            _ => Err(AdminError::BadInput("status")),
+        }
+    }
+
+    /// The status the account moves to from `current`, if the change applies.
+    const fn target(self, current: UserStatus) -> Option<UserStatus> {
+        match (self, current) {
+            (Self::Disable, UserStatus::Disabled) => None,
+            (Self::Disable, _) => Some(UserStatus::Disabled),
+            (Self::Enable, UserStatus::Disabled) => Some(UserStatus::PendingActivation),
+            (Self::Enable, _) => None,
+        }
+    }
+}
+
+/// A role change an administrator may ask for.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum RoleChange {
+    /// Grant the role.
+    Grant(Role),
+    /// Revoke the role.
+    Revoke(Role),
+}
+
+impl RoleChange {
+    /// Reads the form values `role` and `change` (`grant` or `revoke`).
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::BadInput`] naming the field that is not understood.
+    pub fn parse(role: &str, change: &str) -> Result<Self, AdminError> {
+        let role: Role = role.parse().map_err(|_| AdminError::BadInput("role"))?;
+        match change {
+            "grant" => Ok(Self::Grant(role)),
+            "revoke" => Ok(Self::Revoke(role)),
+            _ => Err(AdminError::BadInput("change")),
+        }
+    }
+}
+
+/// The fields of a new user as the administrator enters them.
+#[derive(Clone, Debug)]
+pub struct NewUserFields<'a> {
+    /// The organisation's CVR.
+    pub org: &'a str,
+    /// The username.
+    pub username: &'a str,
+    /// The display name.
+    pub display_name: &'a str,
+    /// The e-mail address.
+    pub email: &'a str,
+}
+
+fn context(operator: &Operator) -> AuditContext {
+    operator.origin.audit(Some(operator.user.id))
+}
+
+/// The user `id`, if the operator administers the user's organisation.
+///
+/// # Errors
+///
+/// [`AdminError::NotFound`] for an unknown or malformed ID, [`AdminError::Refused`] for a
+/// user of another organisation.
+pub async fn target(tx: &mut Tx, operator: &Operator, id: &str) -> Result<User, AdminError> {
+    let id: UserId = id.parse().map_err(|_| AdminError::NotFound)?;
+    let user = tx.user(id).await?.ok_or(AdminError::NotFound)?;
+    if !operator.holds(Role::Administrator, &user.org) {
+        return Err(AdminError::Refused(Refusal::WrongOrganisation));
+    }
+    Ok(user)
+}
+
+/// Loads the target and refuses the operator's own account.
+async fn other_user(state: &AppState, operator: &Operator, id: &str) -> Result<User, AdminError> {
+    let mut tx = state.store.read().await?;
+    let user = target(&mut tx, operator, id).await;
+    tx.rollback().await?;
+    let user = user?;
+    if user.id == operator.user.id {
+        return Err(AdminError::Refused(Refusal::SelfService));
+    }
+    Ok(user)
+}
+
+/// Creates a user, pending activation, in an organisation the operator administers.
+///
+/// # Errors
+///
+/// [`AdminError::BadInput`] naming a malformed field, [`AdminError::Refused`] for another
+/// organisation, [`AdminError::Conflict`] when the username is taken.
+pub async fn create_user(
+    state: &AppState,
+    operator: &Operator,
+    fields: &NewUserFields<'_>,
+) -> Result<User, AdminError> {
+    let org: Cvr = fields
+        .org
+        .trim()
+        .parse()
+        .map_err(|_| AdminError::BadInput("org"))?;
+    if !operator.holds(Role::Administrator, &org) {
+        return Err(AdminError::Refused(Refusal::WrongOrganisation));
+    }
+    let username: Username = fields
+        .username
+        .trim()
+        .parse()
+        .map_err(|_| AdminError::BadInput("username"))?;
+    let email: Email = fields
+        .email
+        .trim()
+        .parse()
+        .map_err(|_| AdminError::BadInput("email"))?;
+    let new = NewUser::new(org, username, fields.display_name.trim(), email, None)
+        .map_err(|_| AdminError::BadInput("display_name"))?;
+
+    let clock = state.clock.as_ref();
+    Ok(directory::create_user(&state.store, clock, &context(operator), &new).await?)
+}
+
+/// Disables or re-enables a user of the operator's organisation.
+///
+/// # Errors
+///
+/// [`AdminError::Refused`] for the operator's own account or another organisation's user,
+/// [`AdminError::Conflict`] when the account is not in a state the change applies to.
+pub async fn change_status(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+    change: StatusChange,
+) -> Result<User, AdminError> {
+    let user = other_user(state, operator, id).await?;
+    let status = change
+        .target(user.status)
+        .ok_or(AdminError::Conflict("STATUS"))?;
+
+    let clock = state.clock.as_ref();
+    let context = context(operator);
+    let username = &user.username;
+    Ok(directory::set_user_status(&state.store, clock, &context, username, status).await?)
+}
+
+/// Grants or revokes a staff role in the user's own organisation.
+///
+/// # Errors
+///
+/// [`AdminError::Refused`] for the operator's own account or another organisation's user,
+/// [`AdminError::Conflict`] when the role is already held (grant) or not held (revoke).
+pub async fn change_role(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+    change: RoleChange,
+) -> Result<(), AdminError> {
+    let user = other_user(state, operator, id).await?;
+
+    let (store, clock) = (&state.store, state.clock.as_ref());
+    let context = context(operator);
+    let (username, org) = (&user.username, Some(&user.org));
+    let changed = match change {
+        RoleChange::Grant(role) => {
+            directory::grant_role(store, clock, &context, username, role, org)
+                .await?
+                .1
+        }
+        RoleChange::Revoke(role) => {
+            directory::revoke_role(store, clock, &context, username, role, org).await?
+        }
+    };
+    if changed {
+        Ok(())
+    } else {
+        Err(AdminError::Conflict("ROLE"))
+    }
+}

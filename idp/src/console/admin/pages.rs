@@ -1,0 +1,472 @@
+//! The administration pages: the overview with the user search, the form for a new user and
+//! the policies in force with their history, and a user's page with status and role forms.
+//!
+//! Every form carries the CSRF token (ASVS 3.5) and answers with a redirect to the page it
+//! changed (post/redirect/get). Refusals are audited by [`access::refuse`].
+
+use axum::extract::{MatchedPath, Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+use portner_audit::config_history::{self, Snapshot};
+use portner_shared::domain::{Cvr, Role, RoleAssignment, User, UserStatus};
+use serde::Deserialize;
+
+use super::{AdminError, NewUserFields, RoleChange, StatusChange};
+use crate::app::AppState;
+use crate::console::access::{self, Operator};
+use crate::console::page::{self, ConsoleText, Lang, Text};
+
+/// Longest search text accepted, in characters.
+const MAX_SEARCH_CHARS: usize = 100;
+/// Longest field of the new-user form accepted, in characters (the domain checks each
+/// field's own rules after this cap).
+const MAX_FIELD_CHARS: usize = 254;
+/// How many configuration snapshots the history shows, newest first.
+const HISTORY_SHOWN: usize = 20;
+
+/// `GET /admin?q=`.
+#[derive(Debug, Deserialize)]
+pub struct OverviewQuery {
+    q: Option<String>,
+}
+
+/// What the overview shows.
+struct Overview {
+    organisations: Vec<Cvr>,
+    found: Vec<User>,
+    in_force: Option<Snapshot>,
+    history: Vec<Snapshot>,
+}
+
+/// The overview: user search, the new-user form, the policies and their history.
+pub async fn overview(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(query): Query<OverviewQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = operator.lang;
+    let text = query.q.as_deref().map(str::trim).unwrap_or_default();
+    if text.chars().count() > MAX_SEARCH_CHARS || text.chars().any(char::is_control) {
+        return page::message(StatusCode::BAD_REQUEST, lang, Text::BadInput);
+    }
+    let view = match load_overview(&state, &operator, text).await {
+        Ok(view) => view,
+        Err(error) => return access::internal(lang, &error),
+    };
+    let (token, cookie) = match page::csrf(&headers) {
+        Ok(found) => found,
+        Err(error) => return access::internal(lang, &error),
+    };
+
+    let body = html! {
+        (search_markup(lang, text, &view.found))
+        h2 { (lang.console(Text::CreateUser)) }
+        (new_user_markup(lang, &token, &view.organisations))
+        h2 { (lang.console(Text::Policies)) }
+        (policies_markup(lang, view.in_force.as_ref(), &view.history))
+    };
+    let frame = page::frame(lang, Text::Administration, "/admin", body);
+    page::respond(StatusCode::OK, frame, cookie)
+}
+
+async fn load_overview(
+    state: &AppState,
+    operator: &Operator,
+    text: &str,
+) -> Result<Overview, crate::signin::SignInError> {
+    let organisations = operator.organisations(Role::Administrator);
+    let mut tx = state.store.read().await?;
+    let mut found = Vec::new();
+    for org in &organisations {
+        found.extend(tx.search_users(org, text).await?);
+    }
+    let in_force = config_history::in_force(&mut tx, i64::MAX, i64::MAX).await?;
+    let history = config_history::between(&mut tx, 0, i64::MAX).await?;
+    tx.rollback().await?;
+
+    found.sort_by(|a, b| a.username.cmp(&b.username));
+    let history = history.into_iter().rev().take(HISTORY_SHOWN).collect();
+    Ok(Overview {
+        organisations,
+        found,
+        in_force,
+        history,
+    })
+}
+
+fn search_markup(lang: Lang, text: &str, found: &[User]) -> Markup {
+    let limit = usize::try_from(portner_shared::store::SEARCH_LIMIT).unwrap_or(usize::MAX);
+    html! {
+        h2 { (lang.console(Text::Users)) }
+        form method="get" action="/admin" role="search" {
+            label for="q" { (lang.console(Text::SearchHint)) }
+            " "
+            input id="q" name="q" type="search" maxlength="100" value=(text);
+            " "
+            button type="submit" { (lang.console(Text::Search)) }
+        }
+        @if found.is_empty() {
+            p { (lang.console(Text::NoUsers)) }
+        } @else {
+            @if found.len() >= limit {
+                p role="status" { (lang.console(Text::TooMany)) }
+            }
+            table id="users" {
+                thead { tr {
+                    th scope="col" { (lang.console(Text::Username)) }
+                    th scope="col" { (lang.console(Text::Name)) }
+                    th scope="col" { (lang.console(Text::Email)) }
+                    th scope="col" { (lang.console(Text::Organisation)) }
+                    th scope="col" { (lang.console(Text::Status)) }
+                    th scope="col" { (lang.console(Text::AccountLevel)) }
+                } }
+                tbody {
+                    @for user in found {
+                        tr {
+                            td { a href={ "/admin/users/" (user.id) } { (user.username) } }
+                            td { (user.display_name) }
+                            td { (user.email) }
+                            td { (user.org) }
+                            td { (user.status) }
+                            td { (user.identity_level.oiosaml_name()) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn new_user_markup(lang: Lang, token: &str, organisations: &[Cvr]) -> Markup {
+    html! {
+        form method="post" action="/admin/users" {
+            input type="hidden" name="csrf" value=(token);
+            p {
+                label for="org" { (lang.console(Text::Organisation)) } br;
+                select id="org" name="org" required {
+                    @for org in organisations { option value=(org) { (org) } }
+                }
+            }
+            p {
+                label for="username" { (lang.console(Text::Username)) } br;
+                input id="username" name="username" type="text" maxlength="64" required
+                    autocomplete="off";
+            }
+            p {
+                label for="display_name" { (lang.console(Text::Name)) } br;
+                input id="display_name" name="display_name" type="text" maxlength="200" required;
+            }
+            p {
+                label for="email" { (lang.console(Text::Email)) } br;
+                input id="email" name="email" type="email" maxlength="254" required;
+            }
+            p { small { (lang.console(Text::CreateUserHint)) } }
+            button type="submit" { (lang.console(Text::CreateUser)) }
+        }
+    }
+}
+
+fn policies_markup(lang: Lang, in_force: Option<&Snapshot>, history: &[Snapshot]) -> Markup {
+    let Some(current) = in_force else {
+        return html! { p id="policies" { (lang.console(Text::NoSnapshots)) } };
+    };
+    html! {
+        p { (lang.console(Text::PolicyHint)) }
+        table id="policies" {
+            thead { tr {
+                th scope="col" { (lang.console(Text::Setting)) }
+                th scope="col" { (lang.console(Text::Value)) }
+            } }
+            tbody {
+                @for (key, value) in &current.settings {
+                    tr { td { code { (key) } } td { (value) } }
+                }
+            }
+        }
+        h3 { (lang.console(Text::PolicyHistory)) }
+        ol id="policy-history" reversed {
+            @for snapshot in history {
+                li {
+                    time { (when(snapshot.occurred_at)) }
+                    ": "
+                    (changes(snapshot))
+                }
+            }
+        }
+    }
+}
+
+/// The changed keys of a snapshot with their new values.
+fn changes(snapshot: &Snapshot) -> String {
+    snapshot
+        .changed
+        .iter()
+        .map(|key| {
+            let value = snapshot.settings.get(key).map_or("-", String::as_str);
+            format!("{key} = {value}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn when(millis: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .map(|time| time.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// The new-user form.
+#[derive(Debug, Deserialize)]
+pub struct NewUserForm {
+    /// Defaulted, so a form without it is refused as forged (403) rather than malformed.
+    #[serde(default)]
+    csrf: String,
+    org: String,
+    username: String,
+    display_name: String,
+    email: String,
+}
+
+/// Creates a user (pending activation) and shows their page.
+pub async fn create_user(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<NewUserForm>,
+) -> Response {
+    let result = if !page::csrf_valid(&headers, &form.csrf) {
+        Err(AdminError::BadInput("csrf"))
+    } else if [&form.org, &form.username, &form.display_name, &form.email]
+        .iter()
+        .any(|field| field.chars().count() > MAX_FIELD_CHARS)
+    {
+        Err(AdminError::BadInput("length"))
+    } else {
+        let fields = NewUserFields {
+            org: &form.org,
+            username: &form.username,
+            display_name: &form.display_name,
+            email: &form.email,
+        };
+        super::create_user(&state, &operator, &fields).await
+    };
+    match result {
+        Ok(user) => Redirect::to(&format!("/admin/users/{}", user.id)).into_response(),
+        Err(error) => fail(&state, &operator, &Method::POST, &matched, error).await,
+    }
+}
+
+/// A user's page: profile, status and roles, with the forms to change them.
+pub async fn user(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = operator.lang;
+    let loaded = load_user(&state, &operator, &id).await;
+    let (user, roles) = match loaded {
+        Ok(found) => found,
+        Err(error) => return fail(&state, &operator, &Method::GET, &matched, error).await,
+    };
+    let (token, cookie) = match page::csrf(&headers) {
+        Ok(found) => found,
+        Err(error) => return access::internal(lang, &error),
+    };
+
+    let own = user.id == operator.user.id;
+    let body = user_markup(lang, &token, &user, &roles, own);
+    let path = format!("/admin/users/{}", user.id);
+    page::respond(
+        StatusCode::OK,
+        page::frame(lang, Text::User, &path, body),
+        cookie,
+    )
+}
+
+async fn load_user(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+) -> Result<(User, Vec<RoleAssignment>), AdminError> {
+    let mut tx = state.store.read().await?;
+    let user = super::target(&mut tx, operator, id).await?;
+    let roles = tx.roles_of(user.id).await?;
+    tx.rollback().await?;
+    Ok((user, roles))
+}
+
+fn user_markup(
+    lang: Lang,
+    token: &str,
+    user: &User,
+    roles: &[RoleAssignment],
+    own: bool,
+) -> Markup {
+    let base = format!("/admin/users/{}", user.id);
+    let held = |role: Role| {
+        roles
+            .iter()
+            .any(|assignment| assignment.role == role && assignment.org == user.org)
+    };
+    html! {
+        dl {
+            dt { (lang.console(Text::Username)) } dd { (user.username) }
+            dt { (lang.console(Text::Name)) } dd { (user.display_name) }
+            dt { (lang.console(Text::Email)) } dd { (user.email) }
+            dt { (lang.console(Text::Organisation)) } dd { (user.org) }
+            dt { (lang.console(Text::Status)) } dd id="status" { (user.status) }
+            dt { (lang.console(Text::AccountLevel)) }
+            dd id="identity-level" { (user.identity_level.oiosaml_name()) }
+        }
+        h2 { (lang.console(Text::Roles)) }
+        ul id="roles" {
+            @for role in Role::ALL.into_iter().filter(|role| held(*role)) {
+                li { (role) }
+            }
+        }
+        @if own {
+            p role="note" { (lang.console(Text::AdminOwnAccount)) }
+        } @else {
+            (role_forms(lang, token, &base, &held))
+            h2 { (lang.console(Text::Status)) }
+            (status_form(lang, token, &base, user.status))
+        }
+    }
+}
+
+fn role_forms(lang: Lang, token: &str, base: &str, held: &dyn Fn(Role) -> bool) -> Markup {
+    html! {
+        @for role in Role::ALL {
+            form method="post" action={ (base) "/roles" } {
+                input type="hidden" name="csrf" value=(token);
+                input type="hidden" name="role" value=(role.as_str());
+                @if held(role) {
+                    input type="hidden" name="change" value="revoke";
+                    button type="submit" { (lang.console(Text::RevokeRole)) " " (role) }
+                } @else {
+                    input type="hidden" name="change" value="grant";
+                    button type="submit" { (lang.console(Text::GrantRole)) " " (role) }
+                }
+            }
+        }
+    }
+}
+
+fn status_form(lang: Lang, token: &str, base: &str, status: UserStatus) -> Markup {
+    let (change, label, hint) = if status == UserStatus::Disabled {
+        ("enable", Text::Enable, Text::EnableHint)
+    } else {
+        ("disable", Text::Disable, Text::DisableHint)
+    };
+    html! {
+        form method="post" action={ (base) "/status" } {
+            input type="hidden" name="csrf" value=(token);
+            input type="hidden" name="status" value=(change);
+            p { small { (lang.console(hint)) } }
+            button type="submit" { (lang.console(label)) }
+        }
+    }
+}
+
+/// The status form.
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    status: String,
+}
+
+/// Disables or re-enables a user.
+pub async fn status(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<StatusForm>,
+) -> Response {
+    let result = if page::csrf_valid(&headers, &form.csrf) {
+        match StatusChange::parse(&form.status) {
+            Ok(change) => super::change_status(&state, &operator, &id, change)
+                .await
+                .map(drop),
+            Err(error) => Err(error),
+        }
+    } else {
+        Err(AdminError::BadInput("csrf"))
+    };
+    after(&state, &operator, &matched, &id, result).await
+}
+
+/// The role form.
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    role: String,
+    change: String,
+}
+
+/// Grants or revokes a role.
+pub async fn role(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<RoleForm>,
+) -> Response {
+    let result = if page::csrf_valid(&headers, &form.csrf) {
+        match RoleChange::parse(&form.role, &form.change) {
+            Ok(change) => super::change_role(&state, &operator, &id, change).await,
+            Err(error) => Err(error),
+        }
+    } else {
+        Err(AdminError::BadInput("csrf"))
+    };
+    after(&state, &operator, &matched, &id, result).await
+}
+
+/// Back to the user's page after a change, or the error's page.
+async fn after(
+    state: &AppState,
+    operator: &Operator,
+    matched: &MatchedPath,
+    id: &str,
+    result: Result<(), AdminError>,
+) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("/admin/users/{id}")).into_response(),
+        Err(error) => fail(state, operator, &Method::POST, matched, error).await,
+    }
+}
+
+/// The page for a failed administration request; refusals are audited.
+async fn fail(
+    state: &AppState,
+    operator: &Operator,
+    method: &Method,
+    matched: &MatchedPath,
+    error: AdminError,
+) -> Response {
+    let lang = operator.lang;
+    match error {
+        AdminError::BadInput("csrf") => page::message(StatusCode::FORBIDDEN, lang, Text::Forbidden),
+        AdminError::BadInput(_) => page::message(StatusCode::BAD_REQUEST, lang, Text::BadInput),
+        AdminError::NotFound => page::message(StatusCode::NOT_FOUND, lang, Text::NotFound),
+        AdminError::Refused(refusal) => {
+            access::refuse(state, operator, method, matched.as_str(), refusal).await
+        }
+        AdminError::Conflict("USERNAME_TAKEN") => {
+            page::message(StatusCode::CONFLICT, lang, Text::UsernameTaken)
+        }
+        AdminError::Conflict(_) => page::message(StatusCode::CONFLICT, lang, Text::NotAllowed),
+        AdminError::Internal(error) => access::internal(lang, &error),
+    }
+}
