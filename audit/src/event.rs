@@ -278,6 +278,29 @@ pub enum AuditEvent {
         /// Users queued for the initial load.
         queued: u64,
     },
+    /// An operator put a failed sync action back in the queue (issue 6, item 5; LG-1).
+    SyncActionRequeued {
+        /// The outbox action's ID.
+        action_id: i64,
+        /// The organisation.
+        org: Cvr,
+        /// `upsert_user`, `suspend_user`, `sync_rights` or `delete_user`.
+        action: String,
+        /// The local user.
+        user_id: UserId,
+    },
+    /// An operator dismissed a failed sync action: it stays failed, for the record, but no
+    /// longer counts as an open failure (issue 6, item 5; LG-1).
+    SyncActionDismissed {
+        /// The outbox action's ID.
+        action_id: i64,
+        /// The organisation.
+        org: Cvr,
+        /// The action.
+        action: String,
+        /// The local user.
+        user_id: UserId,
+    },
     // Single sign-on (issue 4). Kinds start with `SAML_`: per-message events with their own
     // retention period (LG-4).
     /// An AuthnRequest passed every check and waits for the user (RQ-*; LG-1 "requests").
@@ -525,6 +548,8 @@ impl AuditEvent {
             Self::SyncDriftFound { .. } => "SYNC_DRIFT_FOUND",
             Self::SyncUnauthorized { .. } => "SYNC_UNAUTHORIZED",
             Self::SyncEnabled { .. } => "SYNC_ENABLED",
+            Self::SyncActionRequeued { .. } => "SYNC_ACTION_REQUEUED",
+            Self::SyncActionDismissed { .. } => "SYNC_ACTION_DISMISSED",
             // Single sign-on (issue 4).
             Self::SamlRequestAccepted { .. } => "SAML_REQUEST_ACCEPTED",
             Self::SamlRequestRefused { .. } => "SAML_REQUEST_REFUSED",

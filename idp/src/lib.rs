@@ -21,3 +21,4 @@ pub mod saml;
 mod security_headers;
 pub mod signin;
 mod sync_metrics;
+pub mod sync_queue;

@@ -132,6 +132,8 @@ async fn plan_run_and_status_create_activated_users() {
     assert!(ok, "{out}");
     let status: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(status["organisations"][0]["linked"], 2);
+    let (ok, out) = run(&["sync", "retry", "1"]);
+    assert!(!ok, "a succeeded action cannot be retried: {out}");
     let (ok, out) = run(&["sync", "plan", "--json"]);
     assert!(ok);
     let plan: Value = serde_json::from_str(&out).unwrap();

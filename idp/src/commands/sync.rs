@@ -26,23 +26,25 @@ pub(super) async fn run(
         SyncCommand::Plan(args) => plan(args, environment).await,
         SyncCommand::Run(args) => drain(args, environment).await,
         SyncCommand::Status(args) => status(args, environment).await,
-        SyncCommand::Retry(args) => {
-            let mut tx = environment.store.begin().await?;
-            let retried = tx
-                .retry_sync_action(args.id, environment.clock.now())
-                .await?;
-            tx.commit().await?;
-            if retried {
-                out!("action {} queued again", args.id);
-                Ok(())
-            } else {
-                Err(CommandError::Failed(format!(
-                    "no failed action {}",
-                    args.id
-                )))
-            }
-        }
+        SyncCommand::Retry(args) => retry(args.id, environment).await,
         SyncCommand::Migrate(args) => migrate(args, environment).await,
+    }
+}
+
+/// Puts a failed action back in the queue, audited with the operator as actor.
+async fn retry(id: i64, environment: &Environment) -> Result<(), CommandError> {
+    use crate::sync_queue::{QueueError, Scope, requeue};
+    let clock = environment.clock.as_ref();
+    let context = AuditContext::cli();
+    match requeue(&environment.store, clock, &context, id, Scope::All).await {
+        Ok(_) => {
+            out!("action {id} queued again");
+            Ok(())
+        }
+        Err(QueueError::NotFound | QueueError::NotFailed) => {
+            Err(CommandError::Failed(format!("no failed action {id}")))
+        }
+        Err(error) => Err(failed(error)),
     }
 }
 

@@ -145,6 +145,21 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         verb: Verb::Get,
+        route: "/admin/sync",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/admin/sync/actions/{id}/retry",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/admin/sync/actions/{id}/dismiss",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
         route: "/audit",
         roles: AUDITOR,
     },

@@ -47,6 +47,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/users/{id}", get(admin::pages::user))
         .route("/admin/users/{id}/status", post(admin::pages::status))
         .route("/admin/users/{id}/roles", post(admin::pages::role))
+        .route("/admin/sync", get(admin::sync::overview))
+        .route("/admin/sync/actions/{id}/retry", post(admin::sync::retry))
+        .route(
+            "/admin/sync/actions/{id}/dismiss",
+            post(admin::sync::dismiss),
+        )
         .route("/audit", get(audit::pages::overview))
         .route("/audit/export", post(audit::pages::export))
         .route_layer(middleware::from_fn_with_state(state, access::guard))

@@ -134,6 +134,21 @@ impl ConsoleText for Lang {
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 #[allow(missing_docs)]
 pub enum Text {
+    Count,
+    Decision,
+    Dismiss,
+    Drift,
+    LastReconcile,
+    Linked,
+    Never,
+    NoDrift,
+    NoFailures,
+    NoSuchAction,
+    NoSync,
+    OpenFailures,
+    Queue,
+    Retry,
+    Sync,
     AdminOwnAccount,
     Administration,
     CreateUser,
@@ -221,6 +236,27 @@ pub enum Text {
 impl Text {
     const fn both(self) -> (&'static str, &'static str) {
         match self {
+            Self::Count => ("Antal", "Count"),
+            Self::Decision => ("Beslutning", "Decision"),
+            Self::Dismiss => ("Afvis", "Dismiss"),
+            Self::Drift => ("Afvigelser", "Drift"),
+            Self::LastReconcile => ("Seneste afstemning", "Last reconcile"),
+            Self::Linked => ("Forbundne brugere", "Linked users"),
+            Self::Never => ("Aldrig", "Never"),
+            Self::NoDrift => ("Ingen åbne afvigelser.", "No open drift findings."),
+            Self::NoFailures => ("Ingen åbne fejl.", "No open failures."),
+            Self::NoSuchAction => (
+                "Der er ingen fejlet handling med det nummer i dine organisationer.",
+                "There is no failed action with that number in your organisations.",
+            ),
+            Self::NoSync => (
+                "Ingen af dine organisationer synkroniserer med MitID Erhverv.",
+                "None of your organisations syncs with MitID Erhverv.",
+            ),
+            Self::OpenFailures => ("Åbne fejl", "Open failures"),
+            Self::Queue => ("Kø", "Queue"),
+            Self::Retry => ("Prøv igen", "Retry"),
+            Self::Sync => ("MitID Erhverv-synkronisering", "MitID Erhverv sync"),
             Self::AdminOwnAccount => (
                 "Du kan ikke ændre roller eller status på din egen konto. Bed en anden \
                  administrator.",

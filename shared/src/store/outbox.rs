@@ -65,6 +65,89 @@ impl Tx {
         rows.iter().map(from_row).collect()
     }
 
+    /// One action by ID, whatever its state.
+    ///
+    /// # Errors
+    ///
+    /// The database failed, or the row is damaged.
+    pub async fn outbox_action(&mut self, id: i64) -> Result<Option<OutboxAction>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sync_outbox WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.connection())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Failed actions of `org` that nobody has dismissed, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// The database failed, or a row is damaged.
+    pub async fn open_failures_of(
+        &mut self,
+        org: &Cvr,
+        limit: i64,
+    ) -> Result<Vec<OutboxAction>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sync_outbox WHERE org_cvr = $1 AND state = 'failed' \
+             AND dismissed_at IS NULL ORDER BY id LIMIT $2"
+        ))
+        .bind(org.as_str())
+        .bind(limit)
+        .fetch_all(self.connection())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Queue depth of `org` by state, with dismissed failures counted as `dismissed`.
+    ///
+    /// # Errors
+    ///
+    /// The database failed.
+    pub async fn outbox_counts_of(&mut self, org: &Cvr) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT CASE WHEN dismissed_at IS NULL THEN state ELSE 'dismissed' END AS shown, \
+             COUNT(*) AS n FROM sync_outbox WHERE org_cvr = $1 GROUP BY shown ORDER BY shown",
+        )
+        .bind(org.as_str())
+        .fetch_all(self.connection())
+        .await?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            counts.push((column(row, "shown", ENTITY)?, column(row, "n", ENTITY)?));
+        }
+        Ok(counts)
+    }
+
+    /// Marks a failed, undismissed action as dismissed by `by`. Returns whether it was.
+    ///
+    /// # Errors
+    ///
+    /// The database failed.
+    pub async fn dismiss_sync_action(
+        &mut self,
+        id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE sync_outbox SET dismissed_at = $2, dismissed_by = $3, updated_at = $2 \
+             WHERE id = $1 AND state = 'failed' AND dismissed_at IS NULL",
+        )
+        .bind(id)
+        .bind(millis(now))
+        .bind(by)
+        .execute(self.connection())
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
     /// Records the outcome of an attempt: the new state, the attempt count, the earliest next
     /// try and the error code if it failed.
     ///

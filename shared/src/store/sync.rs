@@ -362,7 +362,8 @@ impl Tx {
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "UPDATE sync_outbox SET state = 'pending', attempts = 0, not_before = $2, \
-             updated_at = $2 WHERE id = $1 AND state = 'failed'",
+             updated_at = $2, dismissed_at = NULL, dismissed_by = NULL \
+             WHERE id = $1 AND state = 'failed'",
         )
         .bind(id)
         .bind(millis(now))

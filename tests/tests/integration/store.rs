@@ -28,6 +28,7 @@ on_both_backends!(
     sessions_are_stored_touched_listed_and_ended,
     service_providers_are_registered_updated_and_removed,
     outbox_actions_are_queued_listed_and_settled,
+    failed_outbox_actions_are_dismissed_counted_and_retried,
     failed_transaction_leaves_nothing_behind,
     a_saml_request_id_is_accepted_once_per_issuer_until_it_expires,
 );
@@ -537,6 +538,52 @@ async fn outbox_actions_are_queued_listed_and_settled(test: TestStore) {
         tx.outbox_actions(OutboxState::Succeeded, 10).await.unwrap()[0].id,
         second
     );
+}
+
+async fn failed_outbox_actions_are_dismissed_counted_and_retried(test: TestStore) {
+    let clock = fixed_clock();
+    let (mut tx, user) = with_alice(&test, &clock).await;
+    let suspend = SyncAction::SuspendUser { user_id: user.id };
+    let mut failed = Vec::new();
+    for _ in 0..2 {
+        let id = tx
+            .enqueue_sync_action(&cvr(), &suspend, clock.now())
+            .await
+            .unwrap();
+        tx.settle_outbox_action(id, OutboxState::Failed, clock.now(), Some("IDM_REJECTED"))
+            .await
+            .unwrap();
+        failed.push(id);
+    }
+
+    assert!(
+        tx.dismiss_sync_action(failed[0], "user:x", clock.now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.dismiss_sync_action(failed[0], "user:x", clock.now())
+            .await
+            .unwrap()
+    );
+    let open = tx.open_failures_of(&cvr(), 10).await.unwrap();
+    assert_eq!(open.iter().map(|a| a.id).collect::<Vec<_>>(), [failed[1]]);
+    let counts = tx.outbox_counts_of(&cvr()).await.unwrap();
+    assert_eq!(
+        counts,
+        [("dismissed".to_owned(), 1), ("failed".to_owned(), 1)]
+    );
+
+    // Retrying a dismissed action clears the dismissal.
+    assert!(tx.retry_sync_action(failed[0], clock.now()).await.unwrap());
+    let action = tx.outbox_action(failed[0]).await.unwrap().unwrap();
+    assert_eq!(action.state, OutboxState::Pending);
+    let counts = tx.outbox_counts_of(&cvr()).await.unwrap();
+    assert_eq!(
+        counts,
+        [("failed".to_owned(), 1), ("pending".to_owned(), 1)]
+    );
+    assert!(tx.outbox_action(i64::MAX).await.unwrap().is_none());
 }
 
 async fn failed_transaction_leaves_nothing_behind(test: TestStore) {

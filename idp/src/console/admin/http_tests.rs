@@ -280,3 +280,107 @@ async fn the_overview_shows_only_ones_organisations_and_the_policies_with_histor
     let oldest = history.find("password_min_length = 12").unwrap();
     assert!(newest < oldest, "newest first: {history}");
 }
+
+/// Syncs `cvr` and queues an action for `user` that has failed with `reason`.
+async fn failed_action(console: &Console, cvr: &str, user: &User, reason: &str) -> i64 {
+    use portner_shared::domain::{OutboxState, SyncAction, SyncMode, SyncOrganisation};
+    let org = console.rig.org(cvr).await;
+    let now = Utc::now();
+    let mut tx = console.rig.state.store.begin().await.unwrap();
+    let settings = SyncOrganisation {
+        org: org.clone(),
+        mode: SyncMode::LocalIdp,
+        base_url: "https://idm.example.invalid".to_owned(),
+        client_cert_path: "system.p12".into(),
+        client_key_path: None,
+        trust_roots_path: "roots.pem".into(),
+        default_email: None,
+    };
+    tx.upsert_sync_organisation(&settings, now).await.unwrap();
+    let action = SyncAction::SuspendUser { user_id: user.id };
+    let id = tx.enqueue_sync_action(&org, &action, now).await.unwrap();
+    tx.settle_outbox_action(id, OutboxState::Failed, now, Some(reason))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn state_of(console: &Console, id: i64) -> portner_shared::domain::OutboxState {
+    let mut tx = console.rig.state.store.read().await.unwrap();
+    let action = tx.outbox_action(id).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    action.state
+}
+
+#[tokio::test]
+async fn failed_sync_actions_are_retried_or_dismissed_on_the_record() {
+    use portner_shared::domain::OutboxState;
+    let console = console().await;
+    let page = console.get("/admin/sync").await;
+    assert!(page.body.contains(r#"id="no-sync""#), "{}", page.body);
+    let leaver = console.rig.user("91234567", "leaver", &[]).await;
+    let first = failed_action(&console, "91234567", &leaver, "IDM_REJECTED").await;
+    let second = failed_action(&console, "91234567", &leaver, "IDM_NOT_FOUND").await;
+
+    let page = console.get("/admin/sync").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("IDM_REJECTED") && page.body.contains("IDM_NOT_FOUND"));
+    assert!(
+        page.body.contains("<td>failed</td><td>2</td>"),
+        "{}",
+        page.body
+    );
+
+    let retried = console
+        .post(&format!("/admin/sync/actions/{first}/retry"), &[])
+        .await;
+    assert_eq!(retried.status, StatusCode::SEE_OTHER, "{}", retried.body);
+    assert_eq!(state_of(&console, first).await, OutboxState::Pending);
+    let again = console
+        .post(&format!("/admin/sync/actions/{first}/retry"), &[])
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "only failed actions");
+
+    let dismissed = console
+        .post(&format!("/admin/sync/actions/{second}/dismiss"), &[])
+        .await;
+    assert_eq!(dismissed.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        state_of(&console, second).await,
+        OutboxState::Failed,
+        "kept for the record"
+    );
+    let page = console.get("/admin/sync").await;
+    assert!(
+        !page.body.contains("IDM_NOT_FOUND"),
+        "no longer an open failure"
+    );
+    assert!(
+        page.body.contains("<td>dismissed</td><td>1</td>"),
+        "{}",
+        page.body
+    );
+    let dismissed_twice = console
+        .post(&format!("/admin/sync/actions/{second}/dismiss"), &[])
+        .await;
+    assert_eq!(dismissed_twice.status, StatusCode::CONFLICT);
+    assert_eq!(console.by_admin("SYNC_ACTION_REQUEUED").await.len(), 1);
+    assert_eq!(console.by_admin("SYNC_ACTION_DISMISSED").await.len(), 1);
+
+    // Another organisation's action reads as missing; garbage IDs and forged forms change
+    // nothing.
+    let stranger = console.rig.user("92345678", "stranger", &[]).await;
+    let foreign = failed_action(&console, "92345678", &stranger, "IDM_REJECTED").await;
+    let path = format!("/admin/sync/actions/{foreign}/retry");
+    assert_eq!(console.post(&path, &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(state_of(&console, foreign).await, OutboxState::Failed);
+    let page = console.get("/admin/sync").await;
+    assert!(!page.body.contains("92345678"), "{}", page.body);
+    let garbage = console.post("/admin/sync/actions/x1/retry", &[]).await;
+    assert_eq!(garbage.status, StatusCode::NOT_FOUND);
+    let router = console.rig.router();
+    let path = format!("/admin/sync/actions/{foreign}/dismiss");
+    let forged = send_with(&router, "POST", &path, Some(&console.cookie), &[], false).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}

@@ -16,6 +16,9 @@
 //!   user then needs a helpdesk code, which rests on an identity verification (HD-1), so a
 //!   console click never brings back an account nobody has verified since it was disabled.
 //!
+//! The sync page ([`sync`]) shows the MitID Erhverv outbox and drift of those organisations
+//! and lets the administrator retry or dismiss a failed action.
+//!
 //! Policies are set in the configuration file (`docs/configuration.md`) and recorded at each
 //! start that changes them (EV-7); the console shows them but cannot edit them, so the file
 //! stays the one source that a deployment can review. Known gaps, written down in
@@ -23,6 +26,7 @@
 //! catalogue with scoped assignments, service providers, and the JSON API under `/api/v1`.
 
 pub mod pages;
+pub mod sync;
 
 #[cfg(test)]
 mod http_tests;

@@ -62,6 +62,7 @@ pub async fn overview(
     };
 
     let body = html! {
+        p { a href="/admin/sync" { (lang.console(Text::Sync)) } }
         (search_markup(lang, text, &view.found))
         h2 { (lang.console(Text::CreateUser)) }
         (new_user_markup(lang, &token, &view.organisations))
