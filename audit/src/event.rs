@@ -251,7 +251,8 @@ pub enum AuditEvent {
         user_id: UserId,
         /// The identity adopted.
         employee_uuid: String,
-        /// `RL1`, `RL2`, `RL3` or `LOOKUP` (crash recovery before creating).
+        /// `RL1`, `RL2`, `RL3`, `LOOKUP` (crash recovery before creating), or
+        /// `MIGRATION_RID`, `MIGRATION_EMAIL`, `MIGRATION_CPR` (`portner sync migrate`).
         rule: String,
     },
     /// The reconciler found drift between MitID Erhverv and the desired state (§7.5).

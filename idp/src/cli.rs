@@ -476,6 +476,10 @@ pub struct SyncMigrateArgs {
     /// List the matches without changing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Signaturcentralen's export of NemID RIDs: a CSV file with the columns `username` and
+    /// `rid`, matched before e-mail and CPR (mitid-erhverv-idm-api.md §6 L8).
+    #[arg(long, value_name = "FILE.csv")]
+    pub rid_file: Option<std::path::PathBuf>,
 }
 
 /// Parses the process's arguments, runs the command and returns its exit status.

@@ -227,6 +227,53 @@ async fn migrate_activates_imported_identities_and_binds_them() {
         .0
     );
 
+    // Signaturcentralen's export names the RID's owner: a second local user with another
+    // e-mail. The RID is matched first, so the identity goes to her, not to carl.
+    assert!(
+        run(&[
+            "user",
+            "add",
+            "--org",
+            CVR,
+            "--username",
+            "cnielsen",
+            "--name",
+            "Carla Nielsen",
+            "--email",
+            "carla@k.example.dk"
+        ])
+        .0
+    );
+    let rid_file = folder.path().join("rids.csv");
+    std::fs::write(&rid_file, "username,rid\ncnielsen,12345678\n").unwrap();
+    let rid_path = rid_file.to_str().unwrap();
+    let (ok, out) = run(&[
+        "sync",
+        "migrate",
+        "--org",
+        CVR,
+        "--dry-run",
+        "--rid-file",
+        rid_path,
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("cnielsen") && out.contains("RID"), "{out}");
+    std::fs::write(
+        &rid_file,
+        "username,rid\ncnielsen,12345678\nanna,12345678\n",
+    )
+    .unwrap();
+    let (ok, _) = run(&[
+        "sync",
+        "migrate",
+        "--org",
+        CVR,
+        "--dry-run",
+        "--rid-file",
+        rid_path,
+    ]);
+    assert!(!ok, "a RID listed twice is refused");
+
     let (ok, out) = run(&["sync", "migrate", "--org", CVR, "--dry-run"]);
     assert!(ok, "{out}");
     assert!(out.contains(&uuid) && out.contains("e-mail"), "{out}");

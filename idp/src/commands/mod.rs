@@ -16,6 +16,7 @@ mod org;
 mod serve;
 mod sp;
 mod sync;
+mod sync_migrate;
 mod user;
 mod user_import;
 

@@ -5,17 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portner_audit::{AuditContext, AuditEvent, Subject};
-use portner_idm_sync::api::{ActivationOrder, AuthenticatorType, RequestCredentials};
 use portner_idm_sync::desired;
 use portner_idm_sync::reconcile::{self, ReconcileReport};
 use portner_idm_sync::worker::{Worker, WorkerSettings};
-use portner_shared::domain::{Cvr, OutboxState, SyncAction, SyncLink, SyncMode, SyncOrganisation};
+use portner_shared::domain::{Cvr, OutboxState, SyncAction, SyncMode, SyncOrganisation};
 use serde_json::json;
 
 use super::{CommandError, Environment};
-use crate::cli::{
-    ListArgs, SyncCommand, SyncEnableArgs, SyncMigrateArgs, SyncPlanArgs, SyncRunArgs,
-};
+use crate::cli::{ListArgs, SyncCommand, SyncEnableArgs, SyncPlanArgs, SyncRunArgs};
 
 pub(super) async fn run(
     command: SyncCommand,
@@ -27,7 +24,7 @@ pub(super) async fn run(
         SyncCommand::Run(args) => drain(args, environment).await,
         SyncCommand::Status(args) => status(args, environment).await,
         SyncCommand::Retry(args) => retry(args.id, environment).await,
-        SyncCommand::Migrate(args) => migrate(args, environment).await,
+        SyncCommand::Migrate(args) => super::sync_migrate::migrate(args, environment).await,
     }
 }
 
@@ -48,7 +45,7 @@ async fn retry(id: i64, environment: &Environment) -> Result<(), CommandError> {
     }
 }
 
-fn failed(error: impl std::fmt::Display) -> CommandError {
+pub(super) fn failed(error: impl std::fmt::Display) -> CommandError {
     CommandError::Failed(error.to_string())
 }
 
@@ -104,7 +101,7 @@ async fn enable(args: SyncEnableArgs, environment: &Environment) -> Result<(), C
     Ok(())
 }
 
-async fn settings_for(
+pub(super) async fn settings_for(
     environment: &Environment,
     org: Option<&str>,
 ) -> Result<Vec<SyncOrganisation>, CommandError> {
@@ -124,7 +121,7 @@ async fn settings_for(
     }
 }
 
-fn worker(environment: &Environment, mut settings: WorkerSettings) -> Arc<Worker> {
+pub(super) fn worker(environment: &Environment, mut settings: WorkerSettings) -> Arc<Worker> {
     settings.pkcs12_password = environment.config.sync_pkcs12_password.clone();
     Arc::new(Worker::new(
         environment.store.clone(),
@@ -372,121 +369,5 @@ async fn status(args: ListArgs, environment: &Environment) -> Result<(), Command
             out!("    {:<20} {}", finding.kind, finding.detail);
         }
     }
-    Ok(())
-}
-
-/// Migration from NemID medarbejdersignatur (issue 6): imported identities (M2) are matched
-/// to local users by e-mail, then CPR, activated (M1) and bound (C2a). Matching by RID, the
-/// first key in OS2faktor's procedure (§6 L8), needs the Signaturcentralen RID export, which
-/// Portner does not import yet; it is the missing first step.
-async fn migrate(args: SyncMigrateArgs, environment: &Environment) -> Result<(), CommandError> {
-    let org: Cvr = args.org.parse()?;
-    let settings = settings_for(environment, Some(org.as_str()))
-        .await?
-        .remove(0);
-    let worker = worker(environment, WorkerSettings::default());
-    let client = worker.client(&settings).map_err(failed)?;
-    let imported = client.migrated_identities().await.map_err(failed)?;
-
-    let mut tx = environment.store.read().await?;
-    let organisation = tx
-        .organisation(&org)
-        .await?
-        .ok_or_else(|| failed("no such organisation"))?;
-    let users = tx.users(Some(&org)).await?;
-    let mut unlinked = Vec::new();
-    for user in users {
-        if tx.sync_link(user.id).await?.is_none() {
-            let cpr = tx.user_cpr(user.id).await?;
-            unlinked.push((user, cpr));
-        }
-    }
-    tx.rollback().await?;
-
-    out!("{:<38} {:<24} MATCHED BY", "IDENTITY", "LOCAL USER");
-    let mut matched = 0;
-    for identity in &imported.employees {
-        let email = identity.email_address.as_deref().unwrap_or_default().trim();
-        let cpr = identity
-            .profile
-            .as_ref()
-            .and_then(|p| p.cpr_number.as_deref());
-        let by_email: Vec<_> = unlinked
-            .iter()
-            .filter(|(u, _)| !email.is_empty() && u.email.as_str().eq_ignore_ascii_case(email))
-            .collect();
-        let by_cpr: Vec<_> = unlinked
-            .iter()
-            .filter(|(_, c)| c.as_ref().map(|c| c.expose()) == cpr && cpr.is_some())
-            .collect();
-        let (user, rule) = match (by_email.as_slice(), by_cpr.as_slice()) {
-            ([one], _) => (&one.0, "e-mail"),
-            ([], [one]) => (&one.0, "CPR"),
-            _ => {
-                out!("{:<38} {:<24} no unique match", identity.uuid, "-");
-                continue;
-            }
-        };
-        out!(
-            "{:<38} {:<24} {rule}",
-            identity.uuid,
-            user.username.as_str()
-        );
-        matched += 1;
-        if args.dry_run {
-            continue;
-        }
-        let subject = desired::subject_name_id(user, &organisation);
-        let order = ActivationOrder {
-            authenticator_setting_types: vec![AuthenticatorType::LocalIdentityProvider],
-            user_uuids: vec![identity.uuid.clone()],
-        };
-        client.activate(&order).await.map_err(failed)?;
-        let bind = RequestCredentials {
-            authenticator_setting_types: vec![AuthenticatorType::LocalIdentityProvider],
-            authenticator_types_to_ship: Vec::new(),
-            shared_credential_uuids: Vec::new(),
-            subject_name_id: Some(subject.clone()),
-        };
-        client
-            .request_credentials(&identity.uuid, &bind)
-            .await
-            .map_err(failed)?;
-        let now = environment.clock.now();
-        let mut tx = environment.store.begin().await?;
-        let link = SyncLink {
-            user_id: user.id,
-            org: org.clone(),
-            employee_uuid: identity.uuid.clone(),
-            remote_status: "Active".to_owned(),
-            subject_name_id: subject,
-            profile_hash: String::new(),
-            linked_at: now,
-        };
-        tx.set_sync_link(&link, now).await?;
-        let event = AuditEvent::SyncIdentityAdopted {
-            user_id: user.id,
-            employee_uuid: identity.uuid.clone(),
-            rule: "MIGRATION".to_owned(),
-        };
-        portner_audit::append(
-            &mut tx,
-            now,
-            &AuditContext::cli(),
-            &Subject::User(user.id),
-            &event,
-        )
-        .await?;
-        tx.commit().await?;
-    }
-    let verb = if args.dry_run {
-        "would be activated"
-    } else {
-        "activated and bound"
-    };
-    out!(
-        "{matched} of {} imported identities {verb}",
-        imported.employees.len()
-    );
     Ok(())
 }

@@ -74,7 +74,7 @@ pub(super) async fn run(
     Ok(())
 }
 
-fn read_file(path: &Path) -> Result<String, CommandError> {
+pub(super) fn read_file(path: &Path) -> Result<String, CommandError> {
     let shown = path.display();
     let file = std::fs::File::open(path)
         .map_err(|error| CommandError::Failed(format!("{shown}: {error}")))?;
