@@ -17,6 +17,7 @@ pub mod keys;
 mod logging;
 pub mod policy;
 pub mod saml;
+pub mod scim;
 mod security_headers;
 pub mod signin;
 mod sync_metrics;
