@@ -37,6 +37,7 @@ mod audit_console;
 mod evidence;
 mod helpdesk;
 mod rogue_key;
+mod scim;
 mod signin;
 mod sp_libraries;
 mod sso;
