@@ -43,6 +43,9 @@ pub fn router() -> Router<AppState> {
         .route("/Schemas/{id}", get(discovery::schema_by_id))
         .route("/Users", get(users::list).post(users::create))
         .route("/Users/.search", axum::routing::post(users::search))
+        // RFC 7644 §3.4.3: a search at the root covers every resource type; Users is the only
+        // one Portner serves, so it is the same search.
+        .route("/.search", axum::routing::post(users::search))
         .route(
             "/Users/{id}",
             get(users::read)

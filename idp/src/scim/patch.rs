@@ -30,8 +30,11 @@ const READ_ONLY: [&str; 7] = [
     "identityLevel",
 ];
 
-/// Attributes a user cannot be without; removing them is refused with `mutability`.
-const REQUIRED: [&str; 3] = ["userName", "displayName", "emails"];
+/// Attributes a Portner user always has: the required ones, and `active`, since an account
+/// is always either enabled or disabled. Removing them is refused with `mutability` rather
+/// than ignored, so a client learns that the value stays; to disable, replace `active` with
+/// false.
+const NOT_REMOVABLE: [&str; 4] = ["userName", "displayName", "emails", "active"];
 
 /// Multi-valued attributes of the User schema that Portner keeps.
 const MULTI_VALUED: [&str; 1] = ["emails"];
@@ -102,8 +105,8 @@ pub fn apply(document: &mut Value, operations: &[Operation]) -> Result<(), ScimE
     Ok(())
 }
 
-fn operation(value: &Value) -> Result<Operation, ScimError> {
-    let kind = match super::filter::member(value, "op").and_then(Value::as_str) {
+fn operation(body: &Value) -> Result<Operation, ScimError> {
+    let kind = match super::filter::member(body, "op").and_then(Value::as_str) {
         Some(op) if op.eq_ignore_ascii_case("add") => OperationKind::Add,
         Some(op) if op.eq_ignore_ascii_case("remove") => OperationKind::Remove,
         Some(op) if op.eq_ignore_ascii_case("replace") => OperationKind::Replace,
@@ -114,12 +117,23 @@ fn operation(value: &Value) -> Result<Operation, ScimError> {
             ));
         }
     };
-    let path = match super::filter::member(value, "path") {
+    let mut value = super::filter::member(body, "value").cloned();
+    let path = match super::filter::member(body, "path") {
         None | Some(Value::Null) => None,
-        Some(Value::String(path)) => Some(parse_path(path)?),
+        Some(Value::String(path)) => match extension_urn(path) {
+            // A path naming a whole extension addresses the extension's attributes, as a
+            // value object under that URN would without a path.
+            Some(urn) => {
+                if kind == OperationKind::Remove {
+                    return Err(mutability("The extension's attributes are read-only."));
+                }
+                value = value.map(|value| Value::Object(Map::from_iter([(urn.to_owned(), value)])));
+                None
+            }
+            None => Some(parse_path(path)?),
+        },
         Some(_) => return Err(invalid_path()),
     };
-    let value = super::filter::member(value, "value").cloned();
     // §3.5.2.2: remove needs a path; add and replace need a value.
     match (kind, &path, &value) {
         (OperationKind::Remove, None, _) => Err(ScimError::bad_request(
@@ -131,6 +145,13 @@ fn operation(value: &Value) -> Result<Operation, ScimError> {
         }
         _ => Ok(Operation { kind, path, value }),
     }
+}
+
+/// The extension a path names as a whole, if it does.
+fn extension_urn(path: &str) -> Option<&'static str> {
+    [ENTERPRISE, PORTNER]
+        .into_iter()
+        .find(|urn| urn.eq_ignore_ascii_case(path))
 }
 
 fn parse_path(text: &str) -> Result<PatchPath, ScimError> {
@@ -253,11 +274,13 @@ fn apply_at(
     let removes_required = kind == OperationKind::Remove
         && attribute.sub.is_none()
         && path.filter.is_none()
-        && REQUIRED
+        && NOT_REMOVABLE
             .iter()
             .any(|name| name.eq_ignore_ascii_case(&attribute.name));
     if removes_required {
-        return Err(mutability("A required attribute cannot be removed."));
+        return Err(mutability(
+            "This attribute cannot be removed, only replaced.",
+        ));
     }
     let container = container(document, attribute.urn.as_deref(), kind)?;
     let Some(container) = container else {

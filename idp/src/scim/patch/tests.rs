@@ -129,6 +129,18 @@ fn extension_attributes_are_reached_by_urn_and_removal_of_absent_ones_is_quiet()
 }
 
 #[test]
+fn a_path_naming_a_whole_extension_reaches_its_attributes() {
+    let document = patched(json!([{
+        "op": "replace",
+        "path": PORTNER,
+        "value": {"cpr": "0101901234", "status": "ignored"}
+    }]))
+    .unwrap();
+    assert_eq!(document[PORTNER]["cpr"], "0101901234");
+    assert_eq!(document[PORTNER]["status"], "active");
+}
+
+#[test]
 fn read_only_and_required_attributes_are_refused_with_mutability() {
     for path in [
         "id",
@@ -142,7 +154,14 @@ fn read_only_and_required_attributes_are_refused_with_mutability() {
             ScimType::Mutability,
         );
     }
-    for path in ["userName", "USERNAME", "displayName", "emails"] {
+    for path in [
+        "userName",
+        "USERNAME",
+        "displayName",
+        "emails",
+        "active",
+        ENTERPRISE,
+    ] {
         refused(
             json!([{"op": "remove", "path": path}]),
             ScimType::Mutability,
