@@ -22,6 +22,10 @@ use super::schema::{ENTERPRISE, PORTNER, USER};
 /// The longest `externalId` kept; IdM systems use GUIDs or employee numbers, far shorter.
 const MAX_EXTERNAL_ID_CHARS: usize = 256;
 
+/// The rule a userName breaks, as the domain states it (`Username`'s parser).
+const USERNAME_RULE: &str = "A userName of 1-64 of a-z, 0-9, '.', '_', '-', starting with a \
+                             letter or digit, is required.";
+
 /// What rendering needs besides the user.
 #[derive(Clone, Copy, Debug)]
 pub struct RenderContext<'a> {
@@ -105,11 +109,9 @@ pub fn read(document: &Value) -> Result<UserInput, ScimError> {
             "The body must be a JSON object.",
         ));
     }
-    let username = required_string(document, "userName", "A valid userName is required: \
-                                   1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit.")?
+    let username = required_string(document, "userName", USERNAME_RULE)?
         .parse()
-        .map_err(|_| invalid("The userName must be 1-64 of a-z, 0-9, '.', '_', '-', \
-                              starting with a letter or digit."))?;
+        .map_err(|_| invalid(USERNAME_RULE))?;
     let display_name = required_string(document, "displayName", "A displayName is required.")?;
     let display_name = parse_display_name(display_name)
         .map_err(|_| invalid("The displayName must be 1-200 printable characters."))?;

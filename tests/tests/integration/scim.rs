@@ -9,7 +9,9 @@ use chrono::Duration;
 use http_body_util::BodyExt;
 use portner_audit::AuditContext;
 use portner_shared::Clock;
-use portner_shared::domain::{Cvr, NewOrganisation, UserStatus};
+use portner_shared::domain::{
+    Cvr, NewOrganisation, SyncLink, SyncMode, SyncOrganisation, UserId, UserStatus,
+};
 use portner_tests::TestStore;
 use portner_tests::sync::audit_count;
 use serde_json::{Value, json};
@@ -27,6 +29,7 @@ on_both_backends!(
     if_match_mismatch_is_412_and_every_write_moves_the_etag,
     put_replaces_the_profile_and_delete_removes_the_user,
     a_cpr_number_is_stored_but_never_returned,
+    scim_changes_feed_the_mitid_erhverv_outbox,
 );
 
 const CVR: &str = "91234567";
@@ -34,6 +37,8 @@ const OTHER_CVR: &str = "92345678";
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const PORTNER: &str = "urn:portner:params:scim:schemas:extension:portner:2.0:User";
+/// A value path that matches none of the test users' addresses.
+const UNMATCHED_EMAIL: &str = "emails[value eq \"x@y.dk\"].value";
 
 /// A router answer, its JSON body parsed (`Null` when empty).
 struct Answer {
@@ -586,7 +591,7 @@ async fn patch_disables_and_re_enables_and_refuses_removing_the_username(store: 
             "mutability",
         ),
         (
-            json!([{"op": "replace", "path": "emails[value eq \"x@y.dk\"].value", "value": "a@b.dk"}]),
+            json!([{"op": "replace", "path": UNMATCHED_EMAIL, "value": "a@b.dk"}]),
             "noTarget",
         ),
         (
@@ -802,4 +807,78 @@ async fn a_cpr_number_is_stored_but_never_returned(store: TestStore) {
         filtered.body["totalResults"], 0,
         "the CPR number is not filterable"
     );
+}
+
+/// The pending outbox actions, as `name:user` idempotency keys with their action JSON.
+async fn pending_actions(rig: &Rig) -> Vec<(String, Value)> {
+    let mut tx = rig.store.store.read().await.unwrap();
+    let rows = sqlx::query(
+        "SELECT dedupe_key, action_json FROM sync_outbox WHERE state = 'pending' ORDER BY id",
+    )
+    .fetch_all(tx.connection())
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    rows.iter()
+        .map(|row| {
+            let key: String = sqlx::Row::get(row, "dedupe_key");
+            let action: String = sqlx::Row::get(row, "action_json");
+            (key, serde_json::from_str(&action).unwrap())
+        })
+        .collect()
+}
+
+async fn scim_changes_feed_the_mitid_erhverv_outbox(store: TestStore) {
+    let (rig, token) = with_token(store).await;
+    let settings = SyncOrganisation {
+        org: CVR.parse().unwrap(),
+        mode: SyncMode::LocalIdp,
+        base_url: "https://idm.invalid".to_owned(),
+        client_cert_path: "client.pem".into(),
+        client_key_path: None,
+        trust_roots_path: "ca.pem".into(),
+        default_email: None,
+    };
+    let mut tx = rig.store.store.begin().await.unwrap();
+    tx.upsert_sync_organisation(&settings, rig.clock.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let created = create(&rig, &token, "alice").await;
+    let id: UserId = created.body["id"].as_str().unwrap().parse().unwrap();
+    let keys = |actions: Vec<(String, Value)>| -> Vec<String> {
+        actions.into_iter().map(|(key, _)| key).collect()
+    };
+    assert_eq!(
+        keys(pending_actions(&rig).await),
+        [format!("upsert_user:{id}")]
+    );
+
+    let disable = patch_body(json!([{"op": "replace", "path": "active", "value": false}]));
+    let path = user_path(&created);
+    send(&rig.router, "PATCH", &path, &token, Some(&disable), None).await;
+    assert!(keys(pending_actions(&rig).await).contains(&format!("suspend_user:{id}")));
+
+    // Linked to an identity in MitID Erhverv: deleting queues its deletion by employee UUID.
+    let link = SyncLink {
+        user_id: id,
+        org: CVR.parse().unwrap(),
+        employee_uuid: "5d3e5a77-0c39-4c0b-a6a6-d6f7b5b1c001".to_owned(),
+        remote_status: "Suspended".to_owned(),
+        subject_name_id: "alice@testfirma.dk".to_owned(),
+        profile_hash: String::new(),
+        linked_at: rig.clock.now(),
+    };
+    let mut tx = rig.store.store.begin().await.unwrap();
+    tx.set_sync_link(&link, rig.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let deleted = send(&rig.router, "DELETE", &path, &token, None, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let actions = pending_actions(&rig).await;
+    let (_, deletion) = actions
+        .iter()
+        .find(|(key, _)| *key == format!("delete_user:{id}"))
+        .unwrap();
+    assert_eq!(deletion["employee_uuid"], link.employee_uuid);
 }

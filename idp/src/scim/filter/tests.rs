@@ -153,3 +153,32 @@ fn hostile_input_never_panics() {
         let _ = Filter::parse(filter);
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+        if let Ok(filter) = Filter::parse(&text) {
+            let _ = filter.matches(&alice());
+        }
+    }
+
+    #[test]
+    fn token_soup_never_panics_and_every_refusal_is_invalid_filter(
+        words in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "userName", "emails.value", "emails", "[", "]", "(", ")", "not", "and", "or",
+                "eq", "co", "sw", "pr", "gt", "\"a\"", "\"", "true", "null", "1.5", "\\",
+                "urn:x:y", " ",
+            ]),
+            0..40,
+        )
+    ) {
+        let text = words.join(" ");
+        match Filter::parse(&text) {
+            Ok(filter) => {
+                let _ = filter.matches(&alice());
+            }
+            Err(error) => proptest::prop_assert_eq!(error.scim_type(), Some(ScimType::InvalidFilter)),
+        }
+    }
+}

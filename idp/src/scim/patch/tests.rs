@@ -181,7 +181,8 @@ fn malformed_messages_and_paths_are_refused() {
         parse(&empty).unwrap_err().scim_type(),
         Some(ScimType::InvalidSyntax)
     );
-    let many = json!({"schemas": [PATCH_OP], "Operations": vec![json!({"op": "remove", "path": "x"}); 101]});
+    let operations = vec![json!({"op": "remove", "path": "x"}); 101];
+    let many = json!({"schemas": [PATCH_OP], "Operations": operations});
     assert_eq!(
         parse(&many).unwrap_err().scim_type(),
         Some(ScimType::InvalidSyntax)
@@ -215,4 +216,17 @@ fn malformed_messages_and_paths_are_refused() {
         json!([{"op": "replace", "path": "x".repeat(2000), "value": 1}]),
         ScimType::InvalidPath,
     );
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_paths_and_values_never_panic(
+        path in "[a-zA-Z.:\\[\\]\" =0-9]{0,80}",
+        op in proptest::sample::select(vec!["add", "replace", "remove"]),
+        value in proptest::sample::select(vec![
+            json!(null), json!(true), json!("x"), json!([]), json!({}), json!([{"value": 1}]),
+        ]),
+    ) {
+        let _ = patched(json!([{"op": op, "path": path, "value": value}]));
+    }
 }
