@@ -436,11 +436,16 @@ fn apply_filtered(
             }
         }
     };
+    let is_emails = path.attribute.name.eq_ignore_ascii_case("emails");
     let matched: Vec<usize> = (0..elements.len())
         .filter(|&index| {
-            elements
-                .get(index)
-                .is_some_and(|element| filter.matches(element))
+            elements.get(index).is_some_and(|element| {
+                if is_emails {
+                    filter.matches(&as_work_address(element))
+                } else {
+                    filter.matches(element)
+                }
+            })
         })
         .collect();
     if matched.is_empty() {
@@ -464,6 +469,23 @@ fn apply_filtered(
         }
     }
     Ok(())
+}
+
+/// An `emails` element as a value filter sees it. Portner keeps one address, the user's
+/// primary work address, and renders only its `value`; clients that address it the common way,
+/// `emails[type eq "work"].value` or `emails[primary eq true]`, must reach that one address
+/// rather than add a second that would be dropped.
+fn as_work_address(element: &Value) -> Value {
+    let mut element = element.clone();
+    if let Some(object) = element.as_object_mut() {
+        if !object.keys().any(|key| key.eq_ignore_ascii_case("type")) {
+            object.insert("type".into(), "work".into());
+        }
+        if !object.keys().any(|key| key.eq_ignore_ascii_case("primary")) {
+            object.insert("primary".into(), true.into());
+        }
+    }
+    element
 }
 
 /// A value filter that matched nothing. §3.5.2 asks for `noTarget`; but `add` with an equality

@@ -572,6 +572,10 @@ async fn patch_disables_and_re_enables_and_refuses_removing_the_username(store: 
     let renamed = send(&rig.router, "PATCH", &path, &token, Some(&rename), None).await;
     assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
     assert_eq!(renamed.body["displayName"], "Alice Hansen");
+    assert_eq!(
+        renamed.body["emails"],
+        json!([{"value": "ah@testfirma.dk"}])
+    );
     assert!(renamed.body.get("externalId").is_none());
     assert_eq!(
         audit_count(&rig.store.store, "USER_PROFILE_CHANGED").await,

@@ -83,17 +83,38 @@ fn value_paths_select_elements_and_their_sub_attributes() {
 
 #[test]
 fn add_through_an_unmatched_equality_filter_creates_the_element() {
-    // The form Entra ID sends for a work address.
     let document = patched(json!([{
         "op": "add",
-        "path": "emails[type eq \"work\"].value",
-        "value": "work@testfirma.dk"
+        "path": "emails[type eq \"home\"].value",
+        "value": "home@example.dk"
     }]))
     .unwrap();
     assert_eq!(
         document["emails"][1],
-        json!({"type": "work", "value": "work@testfirma.dk"})
+        json!({"type": "home", "value": "home@example.dk"})
     );
+}
+
+#[test]
+fn the_one_address_is_reached_as_the_primary_work_address() {
+    // The forms Entra ID and Okta send to change a user's work address.
+    for (op, filter) in [
+        ("replace", "type eq \"work\""),
+        ("add", "type eq \"work\""),
+        ("replace", "primary eq true"),
+    ] {
+        let document = patched(json!([{
+            "op": op,
+            "path": format!("emails[{filter}].value"),
+            "value": "new@testfirma.dk"
+        }]))
+        .unwrap();
+        assert_eq!(
+            document["emails"],
+            json!([{"value": "new@testfirma.dk"}]),
+            "{op} {filter}"
+        );
+    }
 }
 
 #[test]
