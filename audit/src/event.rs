@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use portner_shared::domain::{Cvr, NsisLevel, Role, UserId, UserStatus, Username};
+use portner_shared::domain::{Cvr, NsisLevel, Role, ScimTokenId, UserId, UserStatus, Username};
 use serde::Serialize;
 
 /// A security-relevant event. One variant per kind; later features add their own.
@@ -510,6 +510,44 @@ pub enum AuditEvent {
         /// The same count by reason code (security-tests.md §0).
         reasons: BTreeMap<String, u64>,
     },
+    // SCIM 2.0 provisioning (issue 5, item 5).
+    /// A SCIM client's bearer token was created (LG-1 admin changes; EV-10 key management).
+    /// The token itself is never recorded.
+    ScimTokenCreated {
+        /// The token's identifier.
+        token_id: ScimTokenId,
+        /// The organisation it may provision in.
+        org: Cvr,
+        /// The operator's name for the client.
+        name: String,
+        /// When it expires (RFC 3339).
+        expires: String,
+    },
+    /// A SCIM client's bearer token was revoked (LG-1 admin changes; EV-10).
+    ScimTokenRevoked {
+        /// The token's identifier.
+        token_id: ScimTokenId,
+        /// Its organisation.
+        org: Cvr,
+    },
+    /// A user's profile changed: display name, e-mail address or the provisioning client's
+    /// external identifier (LG-1 admin changes; EV-9 per-person history). Only the names of
+    /// the changed fields are recorded, not their values.
+    UserProfileChanged {
+        /// The user.
+        user_id: UserId,
+        /// `display_name`, `email`, `external_id`, in that order, those that changed.
+        changed: Vec<String>,
+    },
+    /// A user was deleted with their credentials, sessions and rights (AU-8; EV-9, EV-11).
+    UserDeleted {
+        /// The former user.
+        user_id: UserId,
+        /// Their organisation.
+        org: Cvr,
+        /// Their username, to tie the record to MitID Erhverv's `subjectNameId`.
+        username: Username,
+    },
 }
 
 impl AuditEvent {
@@ -573,6 +611,11 @@ impl AuditEvent {
             Self::ConfigurationCarriedForward { .. } => "CONFIGURATION_CARRIED_FORWARD",
             // Single sign-on (issue 4), later additions.
             Self::SamlRefusalsSuppressed { .. } => "SAML_REFUSALS_SUPPRESSED",
+            // SCIM 2.0 provisioning (issue 5, item 5).
+            Self::ScimTokenCreated { .. } => "SCIM_TOKEN_CREATED",
+            Self::ScimTokenRevoked { .. } => "SCIM_TOKEN_REVOKED",
+            Self::UserProfileChanged { .. } => "USER_PROFILE_CHANGED",
+            Self::UserDeleted { .. } => "USER_DELETED",
         }
     }
 }
@@ -586,6 +629,8 @@ pub enum Actor {
         /// `$USER` of the process, if set.
         os_user: Option<String>,
     },
+    /// A SCIM client, by the token it presented (issue 5, item 5).
+    ScimClient(ScimTokenId),
     /// Portner itself (start-up, scheduled jobs).
     System,
     /// A signed-in user acting for themselves or as operator.
@@ -599,6 +644,7 @@ impl fmt::Display for Actor {
                 os_user: Some(name),
             } => write!(formatter, "cli:{name}"),
             Self::Cli { os_user: None } => formatter.write_str("cli"),
+            Self::ScimClient(token_id) => write!(formatter, "scim:{token_id}"),
             Self::System => formatter.write_str("system"),
             Self::User(user_id) => write!(formatter, "user:{user_id}"),
         }

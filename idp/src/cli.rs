@@ -67,6 +67,9 @@ pub enum Command {
     /// MitID Erhverv IdM sync.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// SCIM 2.0 provisioning clients.
+    #[command(subcommand)]
+    Scim(ScimCommand),
 }
 
 /// `portner serve` flags.
@@ -480,6 +483,61 @@ pub struct SyncMigrateArgs {
     /// `rid`, matched before e-mail and CPR (mitid-erhverv-idm-api.md §6 L8).
     #[arg(long, value_name = "FILE.csv")]
     pub rid_file: Option<std::path::PathBuf>,
+}
+
+/// `portner scim …` (issue 5, item 5).
+#[derive(Debug, Subcommand)]
+pub enum ScimCommand {
+    /// Bearer tokens of SCIM clients.
+    #[command(subcommand)]
+    Token(ScimTokenCommand),
+}
+
+/// `portner scim token …`.
+#[derive(Debug, Subcommand)]
+pub enum ScimTokenCommand {
+    /// Create a token for a SCIM client of one organisation and print it once.
+    Create(ScimTokenCreateArgs),
+    /// List tokens (never their secrets).
+    List(ScimTokenListArgs),
+    /// Revoke a token; the client is refused from the next request on.
+    Revoke(ScimTokenRevokeArgs),
+}
+
+/// `portner scim token create` flags.
+#[derive(Debug, Args)]
+pub struct ScimTokenCreateArgs {
+    /// CVR number of the organisation the client provisions users in.
+    #[arg(long)]
+    pub org: String,
+    /// A name for the client, unique within the organisation, e.g. `hr-system`.
+    #[arg(long)]
+    pub name: String,
+    /// Days until the token expires, 1-730.
+    #[arg(long, default_value_t = 90)]
+    pub days: u16,
+}
+
+/// `portner scim token list` flags.
+#[derive(Debug, Args)]
+pub struct ScimTokenListArgs {
+    /// Only tokens of this organisation (CVR).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `portner scim token revoke` flags.
+#[derive(Debug, Args)]
+pub struct ScimTokenRevokeArgs {
+    /// CVR number of the token's organisation.
+    #[arg(long)]
+    pub org: String,
+    /// The token's name.
+    #[arg(long)]
+    pub name: String,
 }
 
 /// Parses the process's arguments, runs the command and returns its exit status.

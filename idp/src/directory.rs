@@ -1,13 +1,16 @@
 //! Changes to organisations and users, each written with its audit event in one transaction.
 //!
-//! These are the only functions that change the directory; the CLI (and later the consoles and
-//! SCIM) call them, so no path can change a user without leaving a record.
+//! These are the only functions that change the directory; the CLI, the consoles and SCIM call
+//! them, so no path can change a user without leaving a record. Callers that must read and
+//! check a user before changing it in the same transaction (SCIM's `If-Match`, RFC 7644 §3.14)
+//! use the `*_in` functions on their own [`Tx`].
 
 use chrono::{DateTime, Utc};
 use portner_audit::{AuditContext, AuditError, AuditEvent, Subject};
 use portner_shared::Clock;
 use portner_shared::domain::{
-    Cvr, NewOrganisation, NewUser, Organisation, Role, RoleAssignment, User, UserStatus, Username,
+    Cvr, Email, NewOrganisation, NewUser, Organisation, Role, RoleAssignment, SyncAction, User,
+    UserStatus, Username,
 };
 use portner_shared::store::{Store, StoreError, Tx};
 
@@ -144,16 +147,49 @@ pub async fn set_user_status(
     let now = clock.now();
     let mut tx = store.begin().await?;
 
-    let mut user = tx
+    let user = tx
         .user_by_username(username)
         .await?
         .ok_or(DirectoryError::NotFound("user"))?;
+    let user = set_status_in(&mut tx, now, context, user, status).await?;
+
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Creates a user on the caller's transaction, which must have checked that the organisation
+/// exists; as [`create_user`] otherwise.
+///
+/// # Errors
+///
+/// A conflict if the username is taken.
+pub async fn create_user_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    new: &NewUser,
+) -> Result<User, DirectoryError> {
+    insert_user(tx, now, context, new).await
+}
+
+/// Moves `user` to `status` on the caller's transaction, with its sync action and audit event;
+/// disabling ends all their sessions. The same status changes nothing.
+///
+/// # Errors
+///
+/// The store or the audit trail failed; the caller must drop the transaction.
+pub async fn set_status_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    mut user: User,
+    status: UserStatus,
+) -> Result<User, DirectoryError> {
     if user.status == status {
         return Ok(user);
     }
     tx.set_user_status(user.id, status, now).await?;
-    portner_idm_sync::enqueue::user_status_changed(&mut tx, &user, user.status, status, now)
-        .await?;
+    portner_idm_sync::enqueue::user_status_changed(tx, &user, user.status, status, now).await?;
     if status == UserStatus::Disabled {
         tx.delete_sessions_of(user.id).await?;
     }
@@ -162,11 +198,104 @@ pub async fn set_user_status(
         from: user.status,
         to: status,
     };
-    portner_audit::append(&mut tx, now, context, &Subject::User(user.id), &event).await?;
-
-    tx.commit().await?;
+    portner_audit::append(tx, now, context, &Subject::User(user.id), &event).await?;
     user.status = status;
+    user.updated_at = now;
     Ok(user)
+}
+
+/// What a profile change sets. The display name must have passed
+/// [`portner_shared::domain::parse_display_name`].
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct ProfileChange {
+    /// The new display name.
+    pub display_name: String,
+    /// The new work e-mail address.
+    pub email: Email,
+    /// The provisioning client's identifier for the user (SCIM `externalId`), or none.
+    pub external_id: Option<String>,
+}
+
+/// Sets `user`'s display name, e-mail and external identifier on the caller's transaction.
+/// Fields that do not change are not recorded; a change of name or e-mail queues the profile
+/// sync (E6/E4). The audit event names the changed fields, never their values.
+///
+/// # Errors
+///
+/// The store or the audit trail failed; the caller must drop the transaction.
+pub async fn change_profile_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    mut user: User,
+    change: &ProfileChange,
+) -> Result<User, DirectoryError> {
+    let external_id = tx.scim_external_id(user.id).await?;
+    let mut changed = Vec::new();
+    if user.display_name != change.display_name {
+        changed.push("display_name".to_owned());
+    }
+    if user.email != change.email {
+        changed.push("email".to_owned());
+    }
+    let profile_changed = !changed.is_empty();
+    if external_id != change.external_id {
+        changed.push("external_id".to_owned());
+        tx.set_scim_external_id(user.id, change.external_id.as_deref())
+            .await?;
+    }
+    if changed.is_empty() {
+        return Ok(user);
+    }
+
+    user.display_name.clone_from(&change.display_name);
+    user.email = change.email.clone();
+    // Also moves updated_at when only the external ID changed, so the SCIM ETag does.
+    tx.update_user_profile(&user, now).await?;
+    user.updated_at = now;
+    if profile_changed {
+        portner_idm_sync::enqueue::user_profile_changed(tx, &user, now).await?;
+    }
+    let event = AuditEvent::UserProfileChanged {
+        user_id: user.id,
+        changed,
+    };
+    portner_audit::append(tx, now, context, &Subject::User(user.id), &event).await?;
+    Ok(user)
+}
+
+/// Deletes `user` with their credentials, sessions and rights on the caller's transaction.
+/// If their organisation is synced, the deletion of their MitID Erhverv identity is queued
+/// with the employee UUID snapshotted, since the local row is gone when the worker runs
+/// (mitid-erhverv-idm-api.md §7.2).
+///
+/// # Errors
+///
+/// The store or the audit trail failed; the caller must drop the transaction.
+pub async fn delete_user_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    user: &User,
+) -> Result<(), DirectoryError> {
+    if tx.sync_organisation(&user.org).await?.is_some() {
+        let employee_uuid = tx.sync_link(user.id).await?.map(|link| link.employee_uuid);
+        let action = SyncAction::DeleteUser {
+            user_id: user.id,
+            employee_uuid,
+        };
+        tx.enqueue_sync(&user.org, &action, now).await?;
+    }
+    if !tx.delete_user(user.id).await? {
+        return Err(DirectoryError::NotFound("user"));
+    }
+    let event = AuditEvent::UserDeleted {
+        user_id: user.id,
+        org: user.org.clone(),
+        username: user.username.clone(),
+    };
+    portner_audit::append(tx, now, context, &Subject::User(user.id), &event).await?;
+    Ok(())
 }
 
 /// Grants `role` in `org` (the user's own organisation when `None`). Granting a role the user

@@ -18,6 +18,7 @@ mod logging;
 pub mod notify;
 pub mod policy;
 pub mod saml;
+pub mod scim;
 mod security_headers;
 pub mod signin;
 mod sync_metrics;

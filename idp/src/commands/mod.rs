@@ -13,6 +13,7 @@ mod audit;
 mod config;
 mod keys;
 mod org;
+mod scim;
 mod serve;
 mod sp;
 mod sync;
@@ -134,6 +135,7 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CommandError> 
         Command::Sp(command) => sp::run(command, &environment).await,
         Command::Keys(command) => keys::run(command, &environment).await,
         Command::Sync(command) => sync::run(command, &environment).await,
+        Command::Scim(command) => scim::run(command, &environment).await,
         Command::Config(_) => Ok(()),
     };
     environment.store.close().await;

@@ -1,5 +1,5 @@
 //! Domain types: organisations, users, rights, staff roles, authenticators, identity proofing,
-//! sessions, service providers and the sync outbox.
+//! sessions, service providers, the sync outbox and SCIM clients.
 //!
 //! Values that arrive from outside (a CVR number, a username, an e-mail address) are parsed into
 //! newtypes once, at the edge, so that code further in never meets an invalid one (STYLE.md 3.3,
@@ -12,6 +12,7 @@ mod outbox;
 mod proofing;
 mod right;
 mod role;
+mod scim;
 mod service_provider;
 mod session;
 mod signin;
@@ -25,11 +26,12 @@ pub use outbox::{OutboxAction, OutboxState, SyncAction};
 pub use proofing::{IdDocument, IdentityProofing, ProofingMethod};
 pub use right::{Right, RightAssignment, RightId, RightScope, RightSource};
 pub use role::{Role, RoleAssignment};
+pub use scim::{ScimToken, ScimTokenId, scim_client_name};
 pub use service_provider::{PendingSamlRequest, SamlParticipant, ServiceProvider, SpProfile};
 pub use session::Session;
 pub use signin::{ActivationCode, SignInFailures, WebAuthnCeremony};
 pub use sync::{SyncFinding, SyncLink, SyncMode, SyncOrganisation};
-pub use user::{Cpr, Email, NewUser, User, UserId, UserStatus, Username};
+pub use user::{Cpr, Email, NewUser, User, UserId, UserStatus, Username, parse_display_name};
 
 /// Implements the string conversions serde and `Display` need for a parsed string newtype.
 macro_rules! string_newtype_conversions {

@@ -264,6 +264,15 @@ impl NewUser {
     }
 }
 
+/// Checks a display name the way [`NewUser::new`] does, for changes to an existing user.
+///
+/// # Errors
+///
+/// The display name is empty, longer than 200 characters or holds control characters.
+pub fn parse_display_name(text: &str) -> Result<String, ParseError> {
+    display_text(text, "name", 200)
+}
+
 /// Trims free text and refuses empty, overlong or control-character input.
 ///
 /// Control characters are refused rather than stripped: they have no place in a name, and

@@ -24,6 +24,7 @@ mod proofing;
 mod rights;
 mod roles;
 mod saml;
+mod scim;
 mod service_providers;
 mod sessions;
 mod signin;

@@ -38,6 +38,7 @@ mod evidence;
 mod helpdesk;
 mod notify;
 mod rogue_key;
+mod scim;
 mod signin;
 mod sp_libraries;
 mod sso;
