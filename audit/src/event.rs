@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use portner_shared::domain::{Cvr, NsisLevel, Role, ScimTokenId, UserId, UserStatus, Username};
+use portner_shared::domain::{
+    ApiTokenId, Cvr, NsisLevel, Role, ScimTokenId, UserId, UserStatus, Username,
+};
 use serde::Serialize;
 
 /// A security-relevant event. One variant per kind; later features add their own.
@@ -386,7 +388,7 @@ pub enum AuditEvent {
         /// The route pattern, not the concrete path (which may carry IDs of others).
         route: String,
         /// `LEVEL_TOO_LOW`, `ROLE_MISSING`, `WRONG_ORGANISATION`, `SELF_SERVICE`,
-        /// `VERIFICATION_REQUIRED` or `NO_ACCESS_RULE`.
+        /// `VERIFICATION_REQUIRED`, `NO_ACCESS_RULE` or `TOKEN_SCOPE`.
         reason: String,
     },
     /// A helpdesk operator verified a caller's identity before a credential action (HD-1,
@@ -539,6 +541,27 @@ pub enum AuditEvent {
         /// `display_name`, `email`, `external_id`, in that order, those that changed.
         changed: Vec<String>,
     },
+    /// A JSON API token was created for a staff user (issue 5 item 4; LG-1 admin changes;
+    /// EV-10). The token itself is never recorded.
+    ApiTokenCreated {
+        /// The token's identifier.
+        token_id: ApiTokenId,
+        /// The user it acts as.
+        user_id: UserId,
+        /// Its name.
+        name: String,
+        /// `read` or `write`.
+        scope: String,
+        /// When it expires (RFC 3339).
+        expires: String,
+    },
+    /// A JSON API token was revoked (LG-1; EV-10).
+    ApiTokenRevoked {
+        /// The token's identifier.
+        token_id: ApiTokenId,
+        /// The user it acted as.
+        user_id: UserId,
+    },
     /// A user was deleted with their credentials, sessions and rights (AU-8; EV-9, EV-11).
     UserDeleted {
         /// The former user.
@@ -616,6 +639,8 @@ impl AuditEvent {
             Self::ScimTokenRevoked { .. } => "SCIM_TOKEN_REVOKED",
             Self::UserProfileChanged { .. } => "USER_PROFILE_CHANGED",
             Self::UserDeleted { .. } => "USER_DELETED",
+            Self::ApiTokenCreated { .. } => "API_TOKEN_CREATED",
+            Self::ApiTokenRevoked { .. } => "API_TOKEN_REVOKED",
         }
     }
 }

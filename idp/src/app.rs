@@ -66,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::signin::pages::router())
         .merge(crate::sync_metrics::router())
         .merge(crate::console::router(state.clone()))
+        .merge(crate::api::public_router())
         .merge(crate::scim::router())
         .with_state(state);
     for layer in crate::security_headers::layers() {

@@ -70,6 +70,9 @@ pub enum Command {
     /// SCIM 2.0 provisioning clients.
     #[command(subcommand)]
     Scim(ScimCommand),
+    /// JSON API (`/api/v1`) clients.
+    #[command(subcommand)]
+    Api(ApiCommand),
 }
 
 /// `portner serve` flags.
@@ -535,6 +538,64 @@ pub struct ScimTokenRevokeArgs {
     /// CVR number of the token's organisation.
     #[arg(long)]
     pub org: String,
+    /// The token's name.
+    #[arg(long)]
+    pub name: String,
+}
+
+/// `portner api …` (issue 5, item 4).
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Tokens of JSON API clients.
+    #[command(subcommand)]
+    Token(ApiTokenCommand),
+}
+
+/// `portner api token …`.
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create a token acting as a staff user, with that user's roles, and print it once.
+    Create(ApiTokenCreateArgs),
+    /// List a user's tokens (never their secrets).
+    List(ApiTokenListArgs),
+    /// Revoke a token; the client is refused from the next request on.
+    Revoke(ApiTokenRevokeArgs),
+}
+
+/// `portner api token create` flags.
+#[derive(Debug, Args)]
+pub struct ApiTokenCreateArgs {
+    /// The staff user the token acts as.
+    #[arg(long)]
+    pub user: String,
+    /// A name for the token, unique for the user, e.g. `hr-report`.
+    #[arg(long)]
+    pub name: String,
+    /// `read` (GET only) or `write`.
+    #[arg(long, default_value = "read")]
+    pub scope: String,
+    /// Days until the token expires, 1-365.
+    #[arg(long, default_value_t = 90)]
+    pub days: u16,
+}
+
+/// `portner api token list` flags.
+#[derive(Debug, Args)]
+pub struct ApiTokenListArgs {
+    /// The user whose tokens to list.
+    #[arg(long)]
+    pub user: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `portner api token revoke` flags.
+#[derive(Debug, Args)]
+pub struct ApiTokenRevokeArgs {
+    /// The token's user.
+    #[arg(long)]
+    pub user: String,
     /// The token's name.
     #[arg(long)]
     pub name: String,

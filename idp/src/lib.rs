@@ -6,6 +6,7 @@
 //! transaction ([`directory`]). Protocol work (SAML, WebAuthn) arrives with later issues and
 //! lives in its own modules here.
 
+pub mod api;
 pub mod app;
 pub mod cli;
 mod commands;

@@ -9,6 +9,7 @@ macro_rules! out {
     };
 }
 
+mod api;
 mod audit;
 mod config;
 mod keys;
@@ -136,6 +137,7 @@ async fn dispatch(command: Command, config: Config) -> Result<(), CommandError> 
         Command::Keys(command) => keys::run(command, &environment).await,
         Command::Sync(command) => sync::run(command, &environment).await,
         Command::Scim(command) => scim::run(command, &environment).await,
+        Command::Api(command) => api::run(command, &environment).await,
         Command::Config(_) => Ok(()),
     };
     environment.store.close().await;

@@ -19,16 +19,18 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use portner_audit::{AuditEvent, Subject};
-use portner_shared::domain::{Cvr, NsisLevel, Role, RoleAssignment, User, UserId, UserStatus};
+use portner_shared::domain::{
+    ApiScope, Cvr, NsisLevel, Role, RoleAssignment, User, UserId, UserStatus,
+};
 use portner_shared::store::StoreError;
 
 use super::page::{self, Lang, Text};
 use crate::app::AppState;
-use crate::signin::session::{self, ActiveSession, SessionCookie};
+use crate::signin::session::{self, SessionCookie};
 use crate::signin::{Origin, SignInError};
 
 /// An HTTP method the table knows.
@@ -160,6 +162,36 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         verb: Verb::Get,
+        route: "/api/v1/users",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/users",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/api/v1/users/{id}",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/users/{id}/status",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/users/{id}/roles",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/api/v1/policies",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
         route: "/audit",
         roles: AUDITOR,
     },
@@ -182,8 +214,10 @@ pub fn rule_for(method: &Method, route: &str) -> Option<&'static Rule> {
 pub struct Operator {
     /// The operator's account.
     pub user: User,
-    /// Their session, at Substantial or above.
-    pub session: ActiveSession,
+    /// The level of their session (a token counts as Substantial, see `by_token`).
+    pub level: NsisLevel,
+    /// For an API token: what it may do on top of the user's roles.
+    pub scope: Option<ApiScope>,
     /// Every role they hold.
     pub roles: Vec<RoleAssignment>,
     /// Source address and the session's correlation ID, for the audit trail.
@@ -238,6 +272,8 @@ pub enum Refusal {
     VerificationRequired,
     /// The caller holds the role, but not in the organisation of the user acted on.
     WrongOrganisation,
+    /// A read-only API token asked to change something.
+    TokenScope,
 }
 
 impl Refusal {
@@ -250,6 +286,7 @@ impl Refusal {
             Self::SelfService => "SELF_SERVICE",
             Self::VerificationRequired => "VERIFICATION_REQUIRED",
             Self::WrongOrganisation => "WRONG_ORGANISATION",
+            Self::TokenScope => "TOKEN_SCOPE",
         }
     }
 }
@@ -286,25 +323,20 @@ async fn admit(
     route: &str,
     lang: Lang,
 ) -> Result<Operator, Response> {
-    let signin = &state.signin;
-    let cookie =
-        crate::signin::pages::cookie_value(headers, SessionCookie::name(signin.secure_cookies));
     let origin = Origin {
         source: address.map(|address| address.ip()),
         correlation_id: None,
     };
-    let found = session::load(signin, cookie.as_deref(), &origin)
-        .await
-        .map_err(|error| internal(lang, &error))?;
-    let Some(active) = found else {
+    let caller = match bearer(headers).filter(|_| route.starts_with("/api/")) {
+        Some(presented) => by_token(state, presented, origin).await,
+        None => by_session(state, headers, origin).await,
+    }
+    .map_err(|error| internal(lang, &error))?;
+    let Some(caller) = caller else {
         return Err(unauthenticated(route));
     };
-    let origin = Origin {
-        correlation_id: Some(active.factors.correlation_id.clone()),
-        ..origin
-    };
 
-    let (user, roles) = account_and_roles(state, active.session.user_id)
+    let (user, roles) = account_and_roles(state, caller.user_id)
         .await
         .map_err(|error| internal(lang, &error.into()))?;
     let Some(user) = user.filter(|user| user.status == UserStatus::Active) else {
@@ -313,15 +345,84 @@ async fn admit(
 
     let operator = Operator {
         user,
-        session: active,
+        level: caller.level,
+        scope: caller.scope,
         roles,
-        origin,
+        origin: caller.origin,
         lang,
     };
     match check(&operator, method, route) {
         Ok(()) => Ok(operator),
         Err(refusal) => Err(refuse(state, &operator, method, route, refusal).await),
     }
+}
+
+/// Who a request comes from, before their account is read.
+struct Caller {
+    user_id: UserId,
+    level: NsisLevel,
+    scope: Option<ApiScope>,
+    origin: Origin,
+}
+
+/// The caller of a browser request: the live session's holder at the session's level.
+async fn by_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    origin: Origin,
+) -> Result<Option<Caller>, SignInError> {
+    let signin = &state.signin;
+    let cookie =
+        crate::signin::pages::cookie_value(headers, SessionCookie::name(signin.secure_cookies));
+    let Some(active) = session::load(signin, cookie.as_deref(), &origin).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Caller {
+        user_id: active.session.user_id,
+        level: active.level,
+        scope: None,
+        origin: Origin {
+            correlation_id: Some(active.factors.correlation_id.clone()),
+            ..origin
+        },
+    }))
+}
+
+/// The caller of an API request with a bearer token: the token's user. A token counts as
+/// NSIS Substantial: it is made on the command line, by someone with the server's database,
+/// for a named staff user, and it expires; the level describes how a person signed in, which
+/// a machine client does not do. Its identifier becomes the correlation ID, so the trail
+/// shows which token acted.
+async fn by_token(
+    state: &AppState,
+    presented: &str,
+    origin: Origin,
+) -> Result<Option<Caller>, SignInError> {
+    let now = state.clock.now();
+    let Some(token) = crate::api::token::authenticate(&state.store, now, presented).await? else {
+        tracing::warn!(target: "portner::security", "API request with an unusable token");
+        return Ok(None);
+    };
+    Ok(Some(Caller {
+        user_id: token.user_id,
+        level: NsisLevel::Substantial,
+        scope: Some(token.scope),
+        origin: Origin {
+            correlation_id: Some(format!("api-token:{}", token.id)),
+            ..origin
+        },
+    }))
+}
+
+/// The token of an `Authorization: Bearer …` header (RFC 6750 §2.1; the scheme name is
+/// case-insensitive, RFC 9110 §11.1).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// The session holder's account and roles, read in one transaction.
@@ -339,8 +440,12 @@ async fn account_and_roles(
 /// The table's verdict for an operator whose session has been found.
 fn check(operator: &Operator, method: &Method, route: &str) -> Result<(), Refusal> {
     let rule = rule_for(method, route).ok_or(Refusal::NoAccessRule)?;
-    if operator.session.level < NsisLevel::Substantial {
+    if operator.level < NsisLevel::Substantial {
         return Err(Refusal::LevelTooLow);
+    }
+    let reads = *method == Method::GET || *method == Method::HEAD;
+    if operator.scope == Some(ApiScope::Read) && !reads {
+        return Err(Refusal::TokenScope);
     }
     let allowed = operator
         .roles
@@ -353,10 +458,12 @@ fn check(operator: &Operator, method: &Method, route: &str) -> Result<(), Refusa
     }
 }
 
-/// No session: pages send the browser to sign in, API endpoints answer 401.
+/// No session or usable token: pages send the browser to sign in, API endpoints answer 401
+/// with the same body whatever the cause (missing, malformed, unknown, expired, revoked).
 fn unauthenticated(route: &str) -> Response {
     if route.starts_with("/api/") {
-        return (StatusCode::UNAUTHORIZED, "SESSION_REQUIRED").into_response();
+        let answer = crate::api::failure(StatusCode::UNAUTHORIZED, "AUTHENTICATION_REQUIRED", None);
+        return ([(header::WWW_AUTHENTICATE, "Bearer")], answer).into_response();
     }
     Redirect::to("/login").into_response()
 }
@@ -374,15 +481,16 @@ pub async fn refuse(
     }
     tracing::info!(user_id = %operator.user.id, route, reason = refusal.code(), "refused");
     if route.starts_with("/api/") {
-        return (StatusCode::FORBIDDEN, refusal.code()).into_response();
+        return crate::api::failure(StatusCode::FORBIDDEN, refusal.code(), None);
     }
     let message = match refusal {
         Refusal::LevelTooLow => Text::LevelTooLow,
         Refusal::SelfService => Text::SelfService,
         Refusal::VerificationRequired => Text::VerificationRequired,
-        Refusal::NoAccessRule | Refusal::RoleMissing | Refusal::WrongOrganisation => {
-            Text::Forbidden
-        }
+        Refusal::NoAccessRule
+        | Refusal::RoleMissing
+        | Refusal::WrongOrganisation
+        | Refusal::TokenScope => Text::Forbidden,
     };
     page::message(StatusCode::FORBIDDEN, operator.lang, message)
 }
@@ -495,17 +603,29 @@ mod tests {
                 "{verb} {path} ordinary"
             );
 
-            let answer = send(&router, verb, &path, None, &[]).await;
+            let anonymous = send(&router, verb, &path, None, &[]).await;
+            let low_level = send(&router, verb, &path, Some(&low), &[]).await;
             assert_eq!(
-                answer.status,
-                StatusCode::SEE_OTHER,
-                "{verb} {path} anonymous"
+                low_level.status,
+                StatusCode::FORBIDDEN,
+                "{verb} {path} at Low"
             );
-            assert_eq!(answer.location.as_deref(), Some("/login"));
-
-            let answer = send(&router, verb, &path, Some(&low), &[]).await;
-            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{verb} {path} at Low");
-            assert!(answer.body.contains("/login"), "a way to sign in again");
+            if rule.route.starts_with("/api/") {
+                assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{verb} {path}");
+                assert!(
+                    low_level.body.contains("LEVEL_TOO_LOW"),
+                    "{}",
+                    low_level.body
+                );
+            } else {
+                assert_eq!(
+                    anonymous.status,
+                    StatusCode::SEE_OTHER,
+                    "{verb} {path} anonymous"
+                );
+                assert_eq!(anonymous.location.as_deref(), Some("/login"));
+                assert!(low_level.body.contains("/login"), "a way to sign in again");
+            }
         }
 
         let trail = rig.audit().await.join("\n");
@@ -570,10 +690,10 @@ mod tests {
 
         let anonymous = send(&router, "GET", "/api/v1/unlisted", None, &[]).await;
         assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(anonymous.body, "SESSION_REQUIRED");
+        assert_eq!(anonymous.body, r#"{"error":"AUTHENTICATION_REQUIRED"}"#);
         let unlisted = send(&router, "GET", "/api/v1/unlisted", Some(&cookie), &[]).await;
         assert_eq!(unlisted.status, StatusCode::FORBIDDEN);
-        assert_eq!(unlisted.body, "NO_ACCESS_RULE");
+        assert_eq!(unlisted.body, r#"{"error":"NO_ACCESS_RULE"}"#);
     }
 
     #[tokio::test]
@@ -588,11 +708,15 @@ mod tests {
             let path = rule.route.replace("{id}", &target.id.to_string());
             let verb = verb_name(rule.verb);
             let anonymous = send(&router, verb, &path, None, &[]).await;
-            assert_eq!(
-                anonymous.location.as_deref(),
-                Some("/login"),
-                "{verb} {path}"
-            );
+            if rule.route.starts_with("/api/") {
+                assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{verb} {path}");
+            } else {
+                assert_eq!(
+                    anonymous.location.as_deref(),
+                    Some("/login"),
+                    "{verb} {path}"
+                );
+            }
             let refused = send(&router, verb, &path, Some(&cookie), &[]).await;
             assert_eq!(refused.status, StatusCode::FORBIDDEN, "{verb} {path}");
         }

@@ -13,13 +13,14 @@ pub mod helpdesk;
 pub mod page;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
+use crate::api;
 use crate::app::AppState;
 
 /// Largest console form accepted; the longest field is a 200-character reason.
@@ -53,6 +54,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/sync/actions/{id}/dismiss",
             post(admin::sync::dismiss),
         )
+        .route("/api/v1/users", get(api::list_users).post(api::create_user))
+        .route("/api/v1/users/{id}", get(api::get_user))
+        .route("/api/v1/users/{id}/status", post(api::change_status))
+        .route("/api/v1/users/{id}/roles", post(api::change_role))
+        .route("/api/v1/policies", get(api::policies))
         .route("/audit", get(audit::pages::overview))
         .route("/audit/export", post(audit::pages::export))
         .route_layer(middleware::from_fn_with_state(state, access::guard))

@@ -29,7 +29,7 @@ const SECRET_BYTES: usize = 32;
 
 /// The longest a presented token may be before it is refused unread: the prefix and the
 /// encoded secret, with room to spare.
-const MAX_PRESENTED_LEN: usize = 128;
+pub(crate) const MAX_PRESENTED_LEN: usize = 128;
 
 /// A token's secret, shown once when it is created. `Debug` hides it.
 pub struct TokenSecret(String);
@@ -41,9 +41,19 @@ impl TokenSecret {
     ///
     /// The system's random source failed.
     pub fn generate() -> Result<Self, openssl::error::ErrorStack> {
+        Self::generate_with(PREFIX)
+    }
+
+    /// A fresh random secret behind another `prefix` (the JSON API's tokens use their own, so
+    /// that neither kind is accepted where the other belongs).
+    ///
+    /// # Errors
+    ///
+    /// The system's random source failed.
+    pub fn generate_with(prefix: &str) -> Result<Self, openssl::error::ErrorStack> {
         let mut bytes = [0_u8; SECRET_BYTES];
         openssl::rand::rand_bytes(&mut bytes)?;
-        Ok(Self(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))))
+        Ok(Self(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))))
     }
 
     /// The secret, to print once for the operator. Never log it.
@@ -172,7 +182,8 @@ pub enum TokenError {
     Random,
 }
 
-fn digest(token: &str) -> [u8; 32] {
+/// The SHA-256 the store keeps of a token.
+pub(crate) fn digest(token: &str) -> [u8; 32] {
     portner_shared::crypto::sha256(token.as_bytes())
 }
 

@@ -1,10 +1,11 @@
 //! Domain types: organisations, users, rights, staff roles, authenticators, identity proofing,
-//! sessions, service providers, the sync outbox and SCIM clients.
+//! sessions, service providers, the sync outbox, SCIM clients and API tokens.
 //!
 //! Values that arrive from outside (a CVR number, a username, an e-mail address) are parsed into
 //! newtypes once, at the edge, so that code further in never meets an invalid one (STYLE.md 3.3,
 //! "parse, don't validate"). Parsing fails with a [`ParseError`] that names the field.
 
+mod api_token;
 mod authenticator;
 mod nsis;
 mod organisation;
@@ -19,6 +20,7 @@ mod signin;
 mod sync;
 mod user;
 
+pub use api_token::{ApiScope, ApiToken, ApiTokenId};
 pub use authenticator::{PasswordCredential, WebAuthnCredential};
 pub use nsis::NsisLevel;
 pub use organisation::{Cvr, NewOrganisation, Organisation, PNumber, SeNumber, UserIdSuffix};

@@ -16,6 +16,7 @@
 //! to 100 ms, so without the gate the lock sits free while waiters sleep. The gate hands it
 //! on the moment the previous transaction ends (measured in `docs/benchmarks.md`, SSO).
 
+mod api_tokens;
 mod authenticators;
 mod notifications;
 mod organisations;

@@ -32,7 +32,10 @@ pub mod sync;
 mod http_tests;
 
 use portner_audit::AuditContext;
-use portner_shared::domain::{Cvr, Email, NewUser, Role, User, UserId, UserStatus, Username};
+use portner_audit::config_history::{self, Snapshot};
+use portner_shared::domain::{
+    Cvr, Email, NewUser, Role, RoleAssignment, User, UserId, UserStatus, Username,
+};
 use portner_shared::store::{StoreError, Tx};
 
 use super::access::{Operator, Refusal};
@@ -167,6 +170,66 @@ pub async fn target(tx: &mut Tx, operator: &Operator, id: &str) -> Result<User, 
         return Err(AdminError::Refused(Refusal::WrongOrganisation));
     }
     Ok(user)
+}
+
+/// How many configuration snapshots the history shows, newest first.
+pub const HISTORY_SHOWN: usize = 20;
+
+/// Users of the operator's administered organisations whose username, name or e-mail holds
+/// `text` (every user when it is empty), at most [`portner_shared::store::SEARCH_LIMIT`] per
+/// organisation, by username, each with their roles.
+///
+/// # Errors
+///
+/// The store failed.
+pub async fn find_users_with_roles(
+    state: &AppState,
+    operator: &Operator,
+    text: &str,
+) -> Result<Vec<(User, Vec<RoleAssignment>)>, StoreError> {
+    let mut tx = state.store.read().await?;
+    let mut found = Vec::new();
+    for org in operator.organisations(Role::Administrator) {
+        for user in tx.search_users(&org, text).await? {
+            let roles = tx.roles_of(user.id).await?;
+            found.push((user, roles));
+        }
+    }
+    tx.rollback().await?;
+    found.sort_by(|a, b| a.0.username.cmp(&b.0.username));
+    Ok(found)
+}
+
+/// The user `id` with their roles, if the operator administers the user's organisation.
+///
+/// # Errors
+///
+/// As [`target`].
+pub async fn load_user(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+) -> Result<(User, Vec<RoleAssignment>), AdminError> {
+    let mut tx = state.store.read().await?;
+    let user = target(&mut tx, operator, id).await?;
+    let roles = tx.roles_of(user.id).await?;
+    tx.rollback().await?;
+    Ok((user, roles))
+}
+
+/// The configuration snapshot in force and the last [`HISTORY_SHOWN`] applied ones, newest
+/// first (EV-7).
+///
+/// # Errors
+///
+/// The store failed or a snapshot is unreadable.
+pub async fn policies(state: &AppState) -> Result<(Option<Snapshot>, Vec<Snapshot>), SignInError> {
+    let mut tx = state.store.read().await?;
+    let in_force = config_history::in_force(&mut tx, i64::MAX, i64::MAX).await?;
+    let history = config_history::between(&mut tx, 0, i64::MAX).await?;
+    tx.rollback().await?;
+    let history = history.into_iter().rev().take(HISTORY_SHOWN).collect();
+    Ok((in_force, history))
 }
 
 /// Loads the target and refuses the operator's own account.

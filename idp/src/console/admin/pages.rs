@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use portner_audit::config_history::{self, Snapshot};
+use portner_audit::config_history::Snapshot;
 use portner_shared::domain::{Cvr, Role, RoleAssignment, User, UserStatus};
 use serde::Deserialize;
 
@@ -23,8 +23,6 @@ const MAX_SEARCH_CHARS: usize = 100;
 /// Longest field of the new-user form accepted, in characters (the domain checks each
 /// field's own rules after this cap).
 const MAX_FIELD_CHARS: usize = 254;
-/// How many configuration snapshots the history shows, newest first.
-const HISTORY_SHOWN: usize = 20;
 
 /// `GET /admin?q=`.
 #[derive(Debug, Deserialize)]
@@ -78,21 +76,11 @@ async fn load_overview(
     operator: &Operator,
     text: &str,
 ) -> Result<Overview, crate::signin::SignInError> {
-    let organisations = operator.organisations(Role::Administrator);
-    let mut tx = state.store.read().await?;
-    let mut found = Vec::new();
-    for org in &organisations {
-        found.extend(tx.search_users(org, text).await?);
-    }
-    let in_force = config_history::in_force(&mut tx, i64::MAX, i64::MAX).await?;
-    let history = config_history::between(&mut tx, 0, i64::MAX).await?;
-    tx.rollback().await?;
-
-    found.sort_by(|a, b| a.username.cmp(&b.username));
-    let history = history.into_iter().rev().take(HISTORY_SHOWN).collect();
+    let found = super::find_users_with_roles(state, operator, text).await?;
+    let (in_force, history) = super::policies(state).await?;
     Ok(Overview {
-        organisations,
-        found,
+        organisations: operator.organisations(Role::Administrator),
+        found: found.into_iter().map(|(user, _)| user).collect(),
         in_force,
         history,
     })
@@ -270,7 +258,7 @@ pub async fn user(
     headers: HeaderMap,
 ) -> Response {
     let lang = operator.lang;
-    let loaded = load_user(&state, &operator, &id).await;
+    let loaded = super::load_user(&state, &operator, &id).await;
     let (user, roles) = match loaded {
         Ok(found) => found,
         Err(error) => return fail(&state, &operator, &Method::GET, &matched, error).await,
@@ -288,18 +276,6 @@ pub async fn user(
         page::frame(lang, Text::User, &path, body),
         cookie,
     )
-}
-
-async fn load_user(
-    state: &AppState,
-    operator: &Operator,
-    id: &str,
-) -> Result<(User, Vec<RoleAssignment>), AdminError> {
-    let mut tx = state.store.read().await?;
-    let user = super::target(&mut tx, operator, id).await?;
-    let roles = tx.roles_of(user.id).await?;
-    tx.rollback().await?;
-    Ok((user, roles))
 }
 
 fn user_markup(
