@@ -32,8 +32,6 @@ pub enum ScimType {
     Mutability,
     /// A PATCH path with a filter matched nothing.
     NoTarget,
-    /// The filter would select more results than Portner returns.
-    TooMany,
     /// A value that must be unique (the userName) is taken.
     Uniqueness,
 }
@@ -47,7 +45,6 @@ impl ScimType {
             Self::InvalidValue => "invalidValue",
             Self::Mutability => "mutability",
             Self::NoTarget => "noTarget",
-            Self::TooMany => "tooMany",
             Self::Uniqueness => "uniqueness",
         }
     }
@@ -135,11 +132,13 @@ impl ScimError {
     }
 
     /// The HTTP status.
+    #[cfg(test)]
     pub const fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The `scimType`, if the error has one.
+    #[cfg(test)]
     pub const fn scim_type(&self) -> Option<ScimType> {
         self.scim_type
     }

@@ -25,9 +25,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 
 use crate::app::AppState;
-
-pub use error::{ScimError, ScimType};
-pub use filter::{Filter, MAX_FILTER_BYTES};
+use error::ScimError;
 
 /// The `/scim/v2` routes. Anything under `/scim/v2` that is not a route answers with a SCIM
 /// 404 body (RFC 7644 §3.12), and bodies are read up to 64 KiB.

@@ -19,8 +19,9 @@ const MAX_OPERATIONS: usize = 100;
 /// Longest path accepted, in bytes.
 const MAX_PATH_BYTES: usize = 1024;
 
-/// Attributes no PATCH may name (RFC 7643 §3.1, §7: `readOnly`).
-const READ_ONLY: [&str; 7] = [
+/// Attributes no PATCH may name (RFC 7643 §3.1, §7: `readOnly`): the common ones, the
+/// enterprise extension's `organization` and the Portner extension's published attributes.
+const READ_ONLY: [&str; 8] = [
     "id",
     "meta",
     "schemas",
@@ -28,6 +29,7 @@ const READ_ONLY: [&str; 7] = [
     "cvr",
     "status",
     "identityLevel",
+    "hasCpr",
 ];
 
 /// Attributes a Portner user always has: the required ones, and `active`, since an account
@@ -87,8 +89,8 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
     operations.iter().map(operation).collect()
 }
 
-/// Applies `operations` in order to `document`, all or none: the caller keeps the original
-/// if this fails.
+/// Applies `operations` in order to `document`. On error `document` may be partly changed;
+/// the caller drops it, so a refused PATCH writes nothing.
 ///
 /// # Errors
 ///

@@ -583,6 +583,8 @@ async fn patch_disables_and_re_enables_and_refuses_removing_the_username(store: 
     );
 
     let before = send(&rig.router, "GET", &path, &token, None, None).await;
+    let profile_events = audit_count(&rig.store.store, "USER_PROFILE_CHANGED").await;
+    let status_events = audit_count(&rig.store.store, "USER_STATUS_CHANGED").await;
     let refused = [
         (json!([{"op": "remove", "path": "userName"}]), "mutability"),
         (
@@ -625,6 +627,12 @@ async fn patch_disables_and_re_enables_and_refuses_removing_the_username(store: 
     assert_eq!(malformed.scim_type(), "invalidSyntax");
     let after = send(&rig.router, "GET", &path, &token, None, None).await;
     assert_eq!(after.body, before.body, "a refused PATCH changed the user");
+    let profile_after = audit_count(&rig.store.store, "USER_PROFILE_CHANGED").await;
+    let status_after = audit_count(&rig.store.store, "USER_STATUS_CHANGED").await;
+    assert_eq!(
+        (profile_after, status_after),
+        (profile_events, status_events)
+    );
 }
 
 async fn if_match_mismatch_is_412_and_every_write_moves_the_etag(store: TestStore) {

@@ -163,11 +163,16 @@ fn a_path_naming_a_whole_extension_reaches_its_attributes() {
 
 #[test]
 fn read_only_and_required_attributes_are_refused_with_mutability() {
+    let status = format!("{PORTNER}:status");
+    let has_cpr = format!("{PORTNER}:hasCpr");
+    let organization = format!("{ENTERPRISE}:organization");
     for path in [
         "id",
         "meta",
         "schemas",
-        &format!("{PORTNER}:status"),
+        &status,
+        &has_cpr,
+        &organization,
         "META.version",
     ] {
         refused(
