@@ -16,6 +16,7 @@
 //! to 100 ms, so without the gate the lock sits free while waiters sleep. The gate hands it
 //! on the moment the previous transaction ends (measured in `docs/benchmarks.md`, SSO).
 
+mod approvals;
 mod authenticators;
 mod notifications;
 mod organisations;
@@ -30,6 +31,7 @@ mod signin;
 mod sync;
 mod users;
 
+pub use approvals::OPEN_APPROVALS_LIMIT;
 pub use notifications::PendingNotification;
 pub use roles::SEARCH_LIMIT;
 pub use sync::{ClaimedAction, OutboxSummary};
