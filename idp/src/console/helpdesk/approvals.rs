@@ -106,6 +106,9 @@ pub async fn request(
                 && request.proofing_id == proofing.id
                 && request.approved_by.is_none()
         });
+    // Two first requests at the same instant on PostgreSQL (a double submit) can both miss
+    // each other here and both be recorded. Each still needs its own approval and lapses with
+    // the verification, so a duplicate costs a line in the list, never a weaker check.
     if let Some(existing) = waiting {
         return Ok(existing);
     }
