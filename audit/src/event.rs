@@ -388,7 +388,7 @@ pub enum AuditEvent {
         /// The route pattern, not the concrete path (which may carry IDs of others).
         route: String,
         /// `LEVEL_TOO_LOW`, `ROLE_MISSING`, `WRONG_ORGANISATION`, `SELF_SERVICE`,
-        /// `VERIFICATION_REQUIRED`, `NO_ACCESS_RULE` or `TOKEN_SCOPE`.
+        /// `OWN_REQUEST`, `VERIFICATION_REQUIRED`, `NO_ACCESS_RULE` or `TOKEN_SCOPE`.
         reason: String,
     },
     /// A helpdesk operator verified a caller's identity before a credential action (HD-1,
@@ -422,6 +422,44 @@ pub enum AuditEvent {
         reason: String,
         /// The account's identity level after the action, capped by the verification's.
         level_after: NsisLevel,
+        /// For a reset of an active or locked account: the second operator's approval it used
+        /// (HD-3). Absent for every other action.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        approval_id: Option<i64>,
+        /// That approval's approver, the second operator (HD-3).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        approved_by: Option<UserId>,
+    },
+    /// A helpdesk operator asked to reset an active or locked account, which replaces its
+    /// second factor; the reset waits for a second operator's approval (HD-3; ASVS 6.4.4;
+    /// EV-12). The requester is the event's actor.
+    HelpdeskApprovalRequested {
+        /// The account to be reset.
+        user_id: UserId,
+        /// The request written.
+        approval_id: i64,
+        /// The requester's verification of the caller, which the request rests on.
+        proofing_id: i64,
+        /// That verification's method.
+        method: String,
+        /// That verification's level.
+        level: NsisLevel,
+        /// The requester's reason, as typed.
+        reason: String,
+    },
+    /// A second helpdesk operator approved a reset request (HD-3; ASVS 6.4.4; EV-12). The
+    /// approver is the event's actor; requester and approver are both named.
+    HelpdeskResetApproved {
+        /// The account to be reset.
+        user_id: UserId,
+        /// The request approved.
+        approval_id: i64,
+        /// The requester's verification it rests on.
+        proofing_id: i64,
+        /// The operator who verified the caller and asked for the reset.
+        requested_by: UserId,
+        /// The second operator.
+        approved_by: UserId,
     },
     /// The next SAML signing key was generated and is published in the metadata beside the
     /// current one, not yet signing (MD-3; EV-10 key rollovers).
@@ -623,6 +661,8 @@ impl AuditEvent {
             Self::AccessRefused { .. } => "ACCESS_REFUSED",
             Self::HelpdeskIdentityVerified { .. } => "HELPDESK_IDENTITY_VERIFIED",
             Self::HelpdeskActionTaken { .. } => "HELPDESK_ACTION_TAKEN",
+            Self::HelpdeskApprovalRequested { .. } => "HELPDESK_APPROVAL_REQUESTED",
+            Self::HelpdeskResetApproved { .. } => "HELPDESK_RESET_APPROVED",
             Self::KeyRolloverStarted { .. } => "KEY_ROLLOVER_STARTED",
             Self::KeyRolloverCompleted { .. } => "KEY_ROLLOVER_COMPLETED",
             Self::PasswordRecovered { .. } => "PASSWORD_RECOVERED",

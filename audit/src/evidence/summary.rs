@@ -281,5 +281,9 @@ mod tests {
             Category::Helpdesk
         );
         assert_eq!(Category::of("HELPDESK_ACTION_TAKEN"), Category::Helpdesk);
+        // HD-3: the second approver's steps belong to the helpdesk report (EV-12).
+        for kind in ["HELPDESK_APPROVAL_REQUESTED", "HELPDESK_RESET_APPROVED"] {
+            assert_eq!(Category::of(kind), Category::Helpdesk, "{kind}");
+        }
     }
 }

@@ -107,6 +107,11 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         verb: Verb::Post,
+        route: "/helpdesk/users/{id}/approve",
+        roles: HELPDESK,
+    },
+    Rule {
+        verb: Verb::Post,
         route: "/helpdesk/users/{id}/unlock",
         roles: HELPDESK,
     },
@@ -264,6 +269,9 @@ pub enum Refusal {
     LevelTooLow,
     /// No rule in the table for this method and route.
     NoAccessRule,
+    /// A helpdesk operator tried to approve their own reset request; the second approver
+    /// must be someone else (HD-3).
+    OwnRequest,
     /// The caller holds none of the rule's roles.
     RoleMissing,
     /// A helpdesk operator tried to act on their own account.
@@ -282,6 +290,7 @@ impl Refusal {
         match self {
             Self::LevelTooLow => "LEVEL_TOO_LOW",
             Self::NoAccessRule => "NO_ACCESS_RULE",
+            Self::OwnRequest => "OWN_REQUEST",
             Self::RoleMissing => "ROLE_MISSING",
             Self::SelfService => "SELF_SERVICE",
             Self::VerificationRequired => "VERIFICATION_REQUIRED",
@@ -486,6 +495,7 @@ pub async fn refuse(
     let message = match refusal {
         Refusal::LevelTooLow => Text::LevelTooLow,
         Refusal::SelfService => Text::SelfService,
+        Refusal::OwnRequest => Text::OwnRequest,
         Refusal::VerificationRequired => Text::VerificationRequired,
         Refusal::NoAccessRule
         | Refusal::RoleMissing

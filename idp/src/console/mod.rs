@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/helpdesk/users/{id}", get(pages::user))
         .route("/helpdesk/users/{id}/verify", post(pages::verify))
         .route("/helpdesk/users/{id}/code", post(pages::code))
+        .route("/helpdesk/users/{id}/approve", post(pages::approve))
         .route("/helpdesk/users/{id}/unlock", post(pages::unlock))
         .route(
             "/helpdesk/users/{id}/revoke-credential",

@@ -171,6 +171,18 @@ pub enum Text {
     Value,
     Action,
     ActivationCode,
+    AlreadyApproved,
+    Approve,
+    ApprovalRequested,
+    ApprovalRequestedHint,
+    ApprovedBy,
+    AwaitingApproval,
+    NoRequests,
+    NoSuchRequest,
+    OwnRequest,
+    RequestExpired,
+    RequestedBy,
+    ResetRequests,
     AccountLevel,
     Audit,
     CallBack,
@@ -305,6 +317,46 @@ impl Text {
             Self::Value => ("Værdi", "Value"),
             Self::Action => ("Handling", "Action"),
             Self::ActivationCode => ("Aktiveringskode udstedt", "Activation code issued"),
+            Self::AlreadyApproved => (
+                "Anmodningen er allerede godkendt.",
+                "The request has already been approved.",
+            ),
+            Self::Approve => ("Godkend nulstillingen", "Approve the reset"),
+            Self::ApprovalRequested => ("Afventer godkendelse", "Awaiting approval"),
+            Self::ApprovalRequestedHint => (
+                "En nulstilling erstatter brugerens sikkerhedsnøgle, så en anden \
+                 helpdesk-medarbejder skal godkende den. Bed en kollega godkende anmodningen på \
+                 brugerens side eller på helpdeskens forside, og udsted så koden igen, før din \
+                 identitetskontrol udløber.",
+                "A reset replaces the user's security key, so another helpdesk operator must \
+                 approve it. Ask a colleague to approve the request on the user's page or the \
+                 helpdesk front page, then issue the code again before your identity check \
+                 expires.",
+            ),
+            Self::ApprovedBy => ("Godkendt af", "Approved by"),
+            Self::AwaitingApproval => (
+                "Afventer en anden medarbejder",
+                "Waiting for another operator",
+            ),
+            Self::NoRequests => (
+                "Ingen nulstillinger afventer godkendelse.",
+                "No resets await approval.",
+            ),
+            Self::NoSuchRequest => ("Anmodningen findes ikke.", "No such request."),
+            Self::OwnRequest => (
+                "Du kan ikke godkende din egen anmodning. En anden helpdesk-medarbejder skal \
+                 godkende den.",
+                "You cannot approve your own request. Another helpdesk operator must approve \
+                 it.",
+            ),
+            Self::RequestExpired => (
+                "Anmodningen er udløbet sammen med den identitetskontrol, den bygger på. Den, \
+                 der anmodede, må registrere en ny kontrol og anmode igen.",
+                "The request lapsed with the identity check it rests on. The requester must \
+                 record a new check and ask again.",
+            ),
+            Self::RequestedBy => ("Anmodet af", "Requested by"),
+            Self::ResetRequests => ("Nulstillinger til godkendelse", "Resets for approval"),
             Self::AccountLevel => ("Kontoens sikringsniveau", "Account assurance level"),
             Self::Audit => ("Revision", "Audit"),
             Self::BadInput => (

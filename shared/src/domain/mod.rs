@@ -25,7 +25,7 @@ pub use authenticator::{PasswordCredential, WebAuthnCredential};
 pub use nsis::NsisLevel;
 pub use organisation::{Cvr, NewOrganisation, Organisation, PNumber, SeNumber, UserIdSuffix};
 pub use outbox::{OutboxAction, OutboxState, SyncAction};
-pub use proofing::{IdDocument, IdentityProofing, ProofingMethod};
+pub use proofing::{IdDocument, IdentityProofing, ProofingMethod, ResetApproval};
 pub use right::{Right, RightAssignment, RightId, RightScope, RightSource};
 pub use role::{Role, RoleAssignment};
 pub use scim::{ScimToken, ScimTokenId, scim_client_name};

@@ -133,3 +133,46 @@ impl FromStr for IdDocument {
             ))
     }
 }
+
+/// A helpdesk operator's request to reset an active or locked account, and the second
+/// operator's approval of it (HD-3; ASVS 6.4.4: a lost second factor is replaced only after
+/// identity proofing and a second approver).
+///
+/// The request rests on the requester's own verification of the caller and lives exactly as
+/// long as that verification backs actions. It is approved at most once, by another operator,
+/// and used at most once, by the code it lets the requester issue.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct ResetApproval {
+    /// Store-assigned sequence.
+    pub id: i64,
+    /// The account to be reset.
+    pub user_id: UserId,
+    /// The requester's verification of the caller.
+    pub proofing_id: i64,
+    /// The operator who verified the caller and asks for the reset.
+    pub requested_by: UserId,
+    /// The requester's reason, as typed.
+    pub reason: String,
+    /// When the request was made.
+    pub requested_at: DateTime<Utc>,
+    /// When the request lapses: the end of its verification's validity.
+    pub expires_at: DateTime<Utc>,
+    /// The second operator, once approved.
+    pub approved_by: Option<UserId>,
+    /// When it was approved.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// When the code it allowed was issued; a used approval allows nothing more.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+impl ResetApproval {
+    /// Whether the request can still be approved or used at `now`.
+    pub fn live(&self, now: DateTime<Utc>) -> bool {
+        now < self.expires_at && self.used_at.is_none()
+    }
+
+    /// Whether it waits for a second operator at `now`.
+    pub fn awaiting(&self, now: DateTime<Utc>) -> bool {
+        self.live(now) && self.approved_by.is_none()
+    }
+}

@@ -17,6 +17,7 @@
 //! on the moment the previous transaction ends (measured in `docs/benchmarks.md`, SSO).
 
 mod api_tokens;
+mod approvals;
 mod authenticators;
 mod notifications;
 mod organisations;
@@ -32,6 +33,7 @@ mod signin;
 mod sync;
 mod users;
 
+pub use approvals::OPEN_APPROVALS_LIMIT;
 pub use notifications::PendingNotification;
 pub use roles::SEARCH_LIMIT;
 pub use sync::{ClaimedAction, OutboxSummary};

@@ -1,6 +1,8 @@
 //! Roles and the helpdesk on both databases (issue 5): the store's role, verification,
 //! password-change and search records, and the helpdesk end to end: a verification, a code,
-//! the user's activation with a soft passkey and a sign-in whose level is the verification's.
+//! the user's activation with a soft passkey and a sign-in whose level is the verification's;
+//! and the second operator a reset of an active account waits for (HD-3), with its store
+//! rules and its lapse 30 minutes after the verification.
 
 // Test helpers outside #[test] functions: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -17,7 +19,7 @@ use portner_idp::signin::session::{self, Factors};
 use portner_shared::config::SignInSettings;
 use portner_shared::domain::{
     Cvr, Email, IdDocument, IdentityProofing, NewOrganisation, NewUser, NsisLevel, ProofingMethod,
-    Role, RoleAssignment, User, UserStatus, Username,
+    ResetApproval, Role, RoleAssignment, User, UserStatus, Username,
 };
 use portner_shared::store::StoreError;
 use portner_shared::{Clock, FixedClock};
@@ -35,6 +37,8 @@ on_both_backends!(
     a_users_recent_events_come_newest_first_and_filtered_by_kind,
     helpdesk_reset_to_sign_in_at_the_verifications_level,
     verifications_back_actions_for_30_minutes_and_codes_work_for_60,
+    reset_approvals_are_given_once_used_once_and_lapse,
+    a_reset_of_an_active_account_waits_for_a_second_operator,
 );
 
 const ORIGIN: &str = "http://localhost:8080";
@@ -289,6 +293,7 @@ fn webauthn_options(page: &Page) -> &str {
 struct Desk {
     router: Router,
     store: TestStore,
+    signin: SignIn,
 }
 
 /// The router with cheap Argon2id parameters, and an operator browser holding a session at
@@ -311,7 +316,27 @@ async fn desk(store: TestStore, clock: &FixedClock, cvr: &Cvr) -> (Desk, Browser
         saml_refusals: portner_idp::saml::refusal_limit::RefusalLimit::default(),
     };
 
-    let operator = user(&store, clock, cvr, "operator").await;
+    let router = app(state);
+    let desk = Desk {
+        router,
+        store,
+        signin,
+    };
+    let browser = operator_browser(&desk, clock, cvr, "operator", 5).await;
+    (desk, browser)
+}
+
+/// A browser signed in at Substantial as a new helpdesk operator of `cvr`, from
+/// 192.0.2.`octet`.
+async fn operator_browser(
+    desk: &Desk,
+    clock: &FixedClock,
+    cvr: &Cvr,
+    username: &str,
+    octet: u8,
+) -> Browser {
+    let (store, signin) = (&desk.store, &desk.signin);
+    let operator = user(store, clock, cvr, username).await;
     let now = clock.now();
     let mut tx = store.store.begin().await.unwrap();
     tx.set_user_status(operator.id, UserStatus::Active, now)
@@ -340,15 +365,13 @@ async fn desk(store: TestStore, clock: &FixedClock, cvr: &Cvr) -> (Desk, Browser
         credential_level: Some(NsisLevel::Substantial),
     };
     let mut tx = store.store.begin().await.unwrap();
-    let cookie = session::create(&mut tx, &signin, &operator, &factors, now)
+    let cookie = session::create(&mut tx, signin, &operator, &factors, now)
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let mut browser = Browser::new(5);
+    let mut browser = Browser::new(octet);
     browser.cookies.insert("portner-session".to_owned(), cookie);
-
-    let router = app(state);
-    (Desk { router, store }, browser)
+    browser
 }
 
 async fn helpdesk_reset_to_sign_in_at_the_verifications_level(store: TestStore) {
@@ -600,4 +623,237 @@ async fn verifications_back_actions_for_30_minutes_and_codes_work_for_60(store: 
         .send(&desk.router, "POST", "/activate", &fields)
         .await;
     assert_eq!(late.status, StatusCode::UNAUTHORIZED, "{}", late.body);
+}
+
+async fn reset_approvals_are_given_once_used_once_and_lapse(store: TestStore) {
+    let clock = portner_tests::fixed_clock();
+    let cvr = org(&store, &clock, "91234567").await;
+    let other = org(&store, &clock, "92345678").await;
+    let ida = user(&store, &clock, &cvr, "ida").await;
+    let first = user(&store, &clock, &cvr, "first").await;
+    let second = user(&store, &clock, &cvr, "second").await;
+    let now = clock.now();
+    let mut tx = store.store.begin().await.unwrap();
+    let by = format!("user:{}", first.id);
+    let proofing = tx
+        .insert_identity_proofing(
+            ida.id,
+            ProofingMethod::InPerson,
+            "AB1",
+            NsisLevel::Low,
+            &by,
+            now,
+        )
+        .await
+        .unwrap();
+    let request = ResetApproval {
+        id: 0,
+        user_id: ida.id,
+        proofing_id: proofing.id,
+        requested_by: first.id,
+        reason: "lost key".to_owned(),
+        requested_at: now,
+        expires_at: now + Duration::minutes(30),
+        approved_by: None,
+        approved_at: None,
+        used_at: None,
+    };
+    let request = tx.insert_reset_approval(&request).await.unwrap();
+    let lapsing = ResetApproval {
+        expires_at: now + Duration::minutes(1),
+        ..request.clone()
+    };
+    let lapsing = tx.insert_reset_approval(&lapsing).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.store.begin().await.unwrap();
+    assert_eq!(
+        tx.awaiting_reset_approvals(&cvr, now).await.unwrap().len(),
+        2
+    );
+    assert!(
+        tx.awaiting_reset_approvals(&other, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !tx.use_reset_approval(request.id, now).await.unwrap(),
+        "not approved yet"
+    );
+    assert!(
+        !tx.approve_reset(request.id, first.id, now).await.unwrap(),
+        "own request"
+    );
+    assert!(tx.approve_reset(request.id, second.id, now).await.unwrap());
+    assert!(
+        !tx.approve_reset(request.id, ida.id, now).await.unwrap(),
+        "approved once"
+    );
+    let later = now + Duration::minutes(2);
+    assert!(
+        !tx.approve_reset(lapsing.id, second.id, later)
+            .await
+            .unwrap(),
+        "lapsed"
+    );
+    let stored = tx.reset_approval(request.id).await.unwrap().unwrap();
+    assert_eq!(stored.approved_by, Some(second.id));
+    assert_eq!(
+        stored.approved_at.map(|at| at.timestamp_millis()),
+        Some(now.timestamp_millis())
+    );
+    assert_eq!(stored.reason, "lost key");
+    assert!(
+        tx.awaiting_reset_approvals(&cvr, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(tx.use_reset_approval(request.id, later).await.unwrap());
+    assert!(
+        !tx.use_reset_approval(request.id, later).await.unwrap(),
+        "used once"
+    );
+    let live: Vec<i64> = tx
+        .live_reset_approvals(ida.id, now)
+        .await
+        .unwrap()
+        .iter()
+        .map(|approval| approval.id)
+        .collect();
+    assert_eq!(live, [lapsing.id]);
+    tx.commit().await.unwrap();
+}
+
+/// The page's reset-request approval field, if the page offers one.
+fn approval_field(page: &Page) -> Option<&str> {
+    page.body
+        .contains(r#"name="approval""#)
+        .then(|| field(page, "approval"))
+}
+
+async fn a_reset_of_an_active_account_waits_for_a_second_operator(store: TestStore) {
+    let clock = portner_tests::fixed_clock();
+    let cvr = org(&store, &clock, "91234567").await;
+    let (desk, mut operator) = desk(store, &clock, &cvr).await;
+    let caller = user(&desk.store, &clock, &cvr, "caller").await;
+    let mut tx = desk.store.store.begin().await.unwrap();
+    tx.set_user_status(caller.id, UserStatus::Active, clock.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let user_path = format!("/helpdesk/users/{}", caller.id);
+    let code_path = format!("{user_path}/code");
+
+    // The first operator asks: 202, the account untouched.
+    let (proofing, csrf) = verified(&desk, &mut operator, &user_path).await;
+    let action = [
+        ("csrf", csrf.as_str()),
+        ("proofing", proofing.as_str()),
+        ("reason", "lost security key"),
+    ];
+    let asked = operator
+        .send(&desk.router, "POST", &code_path, &action)
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+
+    // A second operator finds the request on the front page and approves it.
+    let mut second = operator_browser(&desk, &clock, &cvr, "second", 6).await;
+    let front = second.get(&desk.router, "/helpdesk").await;
+    let approval = approval_field(&front).unwrap().to_owned();
+    let form = [
+        ("csrf", field(&front, "csrf")),
+        ("approval", approval.as_str()),
+    ];
+    let approve_path = format!("{user_path}/approve");
+    let approved = second
+        .send(&desk.router, "POST", &approve_path, &form)
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+
+    // The first operator issues the code.
+    let issued = operator
+        .send(&desk.router, "POST", &code_path, &action)
+        .await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+    assert!(issued.body.contains(r#"id="issued-code""#));
+    let mut tx = desk.store.store.read().await.unwrap();
+    let reset = tx.user(caller.id).await.unwrap().unwrap();
+    let records = portner_audit::records(&mut tx, 0, 100_000).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(reset.status, UserStatus::PendingActivation);
+    let steps = [
+        "HELPDESK_APPROVAL_REQUESTED",
+        "HELPDESK_RESET_APPROVED",
+        "ACTIVATION_CODE_ISSUED",
+        "HELPDESK_ACTION_TAKEN",
+    ];
+    let found: Vec<&portner_audit::AuditRecord> = steps
+        .iter()
+        .map(|kind| records.iter().find(|record| record.kind == *kind).unwrap())
+        .collect();
+    assert!(found.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    assert_eq!(
+        found[0].actor, found[2].actor,
+        "requested and issued by the first"
+    );
+    assert_ne!(found[0].actor, found[1].actor, "approved by the second");
+    let approver = found[1].actor.trim_start_matches("user:");
+    assert!(
+        found[3]
+            .data
+            .contains(&format!(r#""approved_by":"{approver}""#))
+    );
+
+    // A request lapses with its verification, 30 minutes on: nobody can approve it then.
+    let late_caller = user(&desk.store, &clock, &cvr, "late").await;
+    let mut tx = desk.store.store.begin().await.unwrap();
+    tx.set_user_status(late_caller.id, UserStatus::Locked, clock.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let late_path = format!("/helpdesk/users/{}", late_caller.id);
+    let (proofing, csrf) = verified(&desk, &mut operator, &late_path).await;
+    let action = [
+        ("csrf", csrf.as_str()),
+        ("proofing", proofing.as_str()),
+        ("reason", "locked and lost key"),
+    ];
+    let late_code = format!("{late_path}/code");
+    let asked = operator
+        .send(&desk.router, "POST", &late_code, &action)
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    let mut tx = desk.store.store.read().await.unwrap();
+    let request = tx
+        .live_reset_approvals(late_caller.id, clock.now())
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    clock.advance(Duration::minutes(30));
+    let mut third = operator_browser(&desk, &clock, &cvr, "third", 7).await;
+    let page = third.get(&desk.router, &late_path).await;
+    assert_eq!(
+        approval_field(&page),
+        None,
+        "a lapsed request is not offered"
+    );
+    let id = request[0].id.to_string();
+    let form = [("csrf", field(&page, "csrf")), ("approval", id.as_str())];
+    let late = third
+        .send(&desk.router, "POST", &format!("{late_path}/approve"), &form)
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
+    let mut tx = desk.store.store.read().await.unwrap();
+    let approvals = portner_audit::records(&mut tx, 0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|record| record.kind == "HELPDESK_RESET_APPROVED")
+        .count();
+    let late_caller = tx.user(late_caller.id).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(approvals, 1);
+    assert_eq!(late_caller.status, UserStatus::Locked);
 }

@@ -9,13 +9,14 @@ use portner_shared::domain::{
 
 use crate::console::test_support::{Answer, Rig, between, send, send_with};
 
-struct Desk {
-    rig: Rig,
-    operator: User,
-    cookie: String,
+/// A rig with one signed-in helpdesk operator of organisation 91234567.
+pub(super) struct Desk {
+    pub(super) rig: Rig,
+    pub(super) operator: User,
+    pub(super) cookie: String,
 }
 
-async fn desk() -> Desk {
+pub(super) async fn desk() -> Desk {
     let rig = Rig::new().await;
     let operator = rig.user("91234567", "helper", &[Role::Helpdesk]).await;
     let cookie = rig.session(&operator, true).await;
@@ -27,16 +28,22 @@ async fn desk() -> Desk {
 }
 
 impl Desk {
-    async fn get(&self, path: &str) -> Answer {
+    pub(super) async fn get(&self, path: &str) -> Answer {
         send(&self.rig.router(), "GET", path, Some(&self.cookie), &[]).await
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+    pub(super) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
         send(&self.rig.router(), "POST", path, Some(&self.cookie), form).await
     }
 
     /// Records a verification of `user` and returns its ID as the page shows it.
-    async fn verify(&self, user: &User, method: &str, document: &str, level: &str) -> String {
+    pub(super) async fn verify(
+        &self,
+        user: &User,
+        method: &str,
+        document: &str,
+        level: &str,
+    ) -> String {
         let path = format!("/helpdesk/users/{}/verify", user.id);
         let form = [
             ("method", method),
@@ -51,7 +58,7 @@ impl Desk {
     }
 
     /// The notices queued for `user` (HD-5), oldest first.
-    async fn notices(&self, user: &User) -> Vec<String> {
+    pub(super) async fn notices(&self, user: &User) -> Vec<String> {
         use sqlx::Row;
         let mut tx = self.rig.state.store.read().await.unwrap();
         let rows = sqlx::query("SELECT kind FROM notifications WHERE user_id = $1 ORDER BY id")
@@ -65,11 +72,35 @@ impl Desk {
             .collect()
     }
 
-    async fn reload(&self, user: &User) -> User {
+    pub(super) async fn reload(&self, user: &User) -> User {
         let mut tx = self.rig.state.store.read().await.unwrap();
         let user = tx.user(user.id).await.unwrap().unwrap();
         tx.rollback().await.unwrap();
         user
+    }
+
+    /// A second helpdesk operator of the same organisation, signed in; their session cookie.
+    pub(super) async fn colleague(&self, username: &str) -> String {
+        let colleague = self.rig.user("91234567", username, &[Role::Helpdesk]).await;
+        self.rig.session(&colleague, true).await
+    }
+
+    /// Asks for a reset code of active `user` on `proofing`, which waits for approval
+    /// (HD-3), and has the colleague signed in with `colleague` approve it.
+    pub(super) async fn approved_reset(&self, user: &User, proofing: &str, colleague: &str) {
+        let path = format!("/helpdesk/users/{}/code", user.id);
+        let form = [("proofing", proofing), ("reason", "forgot password")];
+        let asked = self.post(&path, &form).await;
+        assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+
+        let page_path = format!("/helpdesk/users/{}", user.id);
+        let router = self.rig.router();
+        let page = send(&router, "GET", &page_path, Some(colleague), &[]).await;
+        let approval = between(&page.body, r#"name="approval" value=""#, "\"");
+        let form = [("approval", approval)];
+        let path = format!("{page_path}/approve");
+        let approved = send(&router, "POST", &path, Some(colleague), &form).await;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
     }
 }
 
@@ -156,6 +187,8 @@ async fn a_reset_code_is_shown_once_ends_sessions_and_rests_on_the_verification(
     let proofing = desk
         .verify(&caller, "in_person", "passport", "substantial")
         .await;
+    let colleague = desk.colleague("colleague").await;
+    desk.approved_reset(&caller, &proofing, &colleague).await;
 
     let path = format!("/helpdesk/users/{}/code", caller.id);
     let form = [

@@ -1,5 +1,7 @@
-//! The helpdesk pages: search, a user's page with the verification form and the actions, and
-//! the page that shows an issued code once.
+//! The helpdesk pages: search with the resets awaiting a second operator, a user's page with
+//! the verification form, the actions and the user's reset requests, the page that shows an
+//! issued code once, and the page telling the requester that a reset waits for approval
+//! (HD-3).
 //!
 //! Every form carries the CSRF token (ASVS 3.5); a state change answers with a redirect to
 //! the user's page (post/redirect/get), except a code, which is shown on the response to the
@@ -11,11 +13,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use portner_shared::domain::{
-    IdDocument, IdentityProofing, NsisLevel, ProofingMethod, Role, User, WebAuthnCredential,
+    IdDocument, IdentityProofing, NsisLevel, ProofingMethod, ResetApproval, Role, User, UserId,
+    WebAuthnCredential,
 };
 use serde::Deserialize;
 
-use super::{Action, HelpdeskError, Outcome, Verification};
+use super::approvals::{self, RequestView};
+use super::{Acted, Action, HelpdeskError, Outcome, Verification};
 use crate::app::AppState;
 use crate::console::access::{self, Operator};
 use crate::console::page::{self, ConsoleText, Lang, Text};
@@ -29,6 +33,8 @@ const SIGN_IN_KINDS: &[&str] = &[
     "ACCOUNT_LOCKED",
     "ACCOUNT_UNLOCKED",
     "HELPDESK_ACTION_TAKEN",
+    "HELPDESK_APPROVAL_REQUESTED",
+    "HELPDESK_RESET_APPROVED",
 ];
 /// How many of those events the page shows.
 const RECENT_EVENTS: i64 = 20;
@@ -43,6 +49,7 @@ pub struct SearchQuery {
 pub async fn search(
     State(state): State<AppState>,
     operator: Operator,
+    matched: MatchedPath,
     Query(query): Query<SearchQuery>,
     headers: HeaderMap,
 ) -> Response {
@@ -58,11 +65,24 @@ pub async fn search(
             Err(error) => return access::internal(lang, &error.into()),
         }
     }
-    let cookie = match page::csrf(&headers) {
-        Ok((_, cookie)) => cookie,
+    let requests = match approvals::awaiting(&state, &operator).await {
+        Ok(requests) => requests,
+        Err(error) => return fail(&state, &operator, &Method::GET, &matched, error).await,
+    };
+    let (token, cookie) = match page::csrf(&headers) {
+        Ok(found) => found,
         Err(error) => return access::internal(lang, &error),
     };
-    let body = search_markup(lang, text, &found);
+    let listed = Listed {
+        token: &token,
+        me: operator.user.id,
+        with_user: true,
+    };
+    let body = html! {
+        (search_markup(lang, text, &found))
+        h2 { (lang.console(Text::ResetRequests)) }
+        (requests_markup(lang, &listed, &requests))
+    };
     page::respond(
         StatusCode::OK,
         page::frame(lang, Text::Helpdesk, "/helpdesk", body),
@@ -134,6 +154,7 @@ struct UserView {
     credentials: Vec<WebAuthnCredential>,
     events: Vec<portner_audit::AuditRecord>,
     verification: Option<IdentityProofing>,
+    requests: Vec<RequestView>,
 }
 
 /// A user's page: status, lockout, credentials, recent sign-ins, verification and actions.
@@ -154,7 +175,7 @@ pub async fn user(
         Err(error) => return access::internal(lang, &error),
     };
     let path = format!("/helpdesk/users/{}", view.user.id);
-    let body = user_markup(lang, &token, &view, state.clock.now());
+    let body = user_markup(lang, &token, &view, operator.user.id, state.clock.now());
     page::respond(
         StatusCode::OK,
         page::frame(lang, Text::User, &path, body),
@@ -178,15 +199,24 @@ async fn load_view(
         events: portner_audit::recent_about(&mut tx, &subject, SIGN_IN_KINDS, RECENT_EVENTS)
             .await?,
         verification: super::live_verification(&mut tx, operator, &user, now).await?,
+        requests: {
+            let live = tx.live_reset_approvals(user.id, now).await?;
+            approvals::views(&mut tx, live).await?
+        },
         user,
     };
     tx.rollback().await?;
     Ok(view)
 }
 
-fn user_markup(lang: Lang, token: &str, view: &UserView, now: DateTime<Utc>) -> Markup {
+fn user_markup(lang: Lang, token: &str, view: &UserView, me: UserId, now: DateTime<Utc>) -> Markup {
     let user = &view.user;
     let base = format!("/helpdesk/users/{}", user.id);
+    let listed = Listed {
+        token,
+        me,
+        with_user: false,
+    };
     html! {
         dl {
             dt { (lang.console(Text::Username)) } dd { (user.username) }
@@ -217,6 +247,77 @@ fn user_markup(lang: Lang, token: &str, view: &UserView, now: DateTime<Utc>) -> 
         @if let Some(verification) = &view.verification {
             h2 { (lang.console(Text::Action)) }
             (actions_markup(lang, token, &base, verification.id))
+        }
+        @if !view.requests.is_empty() {
+            h2 { (lang.console(Text::ResetRequests)) }
+            (requests_markup(lang, &listed, &view.requests))
+        }
+    }
+}
+
+/// How a list of reset requests is shown: the form token, the viewing operator (who may not
+/// approve their own requests or requests about themselves), and whether to name the user.
+struct Listed<'a> {
+    token: &'a str,
+    me: UserId,
+    with_user: bool,
+}
+
+/// Reset requests with what a second operator needs to judge them: who asked, how the caller
+/// was verified and at which level, and why (HD-3).
+fn requests_markup(lang: Lang, listed: &Listed<'_>, requests: &[RequestView]) -> Markup {
+    if requests.is_empty() {
+        return html! { p { (lang.console(Text::NoRequests)) } };
+    }
+    html! {
+        table id="reset-requests" {
+            thead { tr {
+                @if listed.with_user { th scope="col" { (lang.console(Text::Username)) } }
+                th scope="col" { (lang.console(Text::RequestedBy)) }
+                th scope="col" { (lang.console(Text::Method)) }
+                th scope="col" { (lang.console(Text::Level)) }
+                th scope="col" { (lang.console(Text::Reason)) }
+                th scope="col" { (lang.console(Text::CodeExpires)) }
+                th scope="col" { (lang.console(Text::Action)) }
+            } }
+            tbody {
+                @for view in requests { (request_row(lang, listed, view)) }
+            }
+        }
+    }
+}
+
+fn request_row(lang: Lang, listed: &Listed<'_>, view: &RequestView) -> Markup {
+    let request = &view.request;
+    let base = format!("/helpdesk/users/{}", request.user_id);
+    html! {
+        tr {
+            @if listed.with_user { td { a href=(base) { (view.username) } } }
+            td { (view.requested_by) }
+            td { (view.method) }
+            td { (view.level.oiosaml_name()) }
+            td { (request.reason) }
+            td { (request.expires_at.to_rfc3339()) }
+            td { (request_state(lang, listed, view, &base)) }
+        }
+    }
+}
+
+/// Approved, waiting for someone else, or a form to approve it.
+fn request_state(lang: Lang, listed: &Listed<'_>, view: &RequestView, base: &str) -> Markup {
+    let request = &view.request;
+    let mine = request.requested_by == listed.me || request.user_id == listed.me;
+    html! {
+        @if let Some(approver) = &view.approved_by {
+            (lang.console(Text::ApprovedBy)) " " (approver)
+        } @else if mine {
+            (lang.console(Text::AwaitingApproval))
+        } @else {
+            form method="post" action={ (base) "/approve" } {
+                input type="hidden" name="csrf" value=(listed.token);
+                input type="hidden" name="approval" value=(request.id);
+                button type="submit" { (lang.console(Text::Approve)) }
+            }
         }
     }
 }
@@ -456,10 +557,31 @@ pub async fn code(
     headers: HeaderMap,
     axum::Form(form): axum::Form<ActionForm>,
 ) -> Response {
-    let outcome = match run(&state, &operator, &id, &headers, &form, &Action::Code).await {
-        Ok(outcome) => outcome,
-        Err(error) => return fail(&state, &operator, &Method::POST, &matched, error).await,
+    match run(&state, &operator, &id, &headers, &form, &Action::Code).await {
+        Ok(Acted::Done(outcome)) => issued_page(&operator, outcome),
+        Ok(Acted::AwaitingApproval(request)) => awaiting_page(operator.lang, &request),
+        Err(error) => fail(&state, &operator, &Method::POST, &matched, error).await,
+    }
+}
+
+/// The requester's answer while a reset waits for a second operator (HD-3): 202, since the
+/// request was accepted but nothing has been done to the account yet.
+fn awaiting_page(lang: Lang, request: &ResetApproval) -> Response {
+    let path = format!("/helpdesk/users/{}", request.user_id);
+    let body = html! {
+        p id="awaiting-approval" role="status" { (lang.console(Text::ApprovalRequestedHint)) }
+        dl {
+            dt { (lang.console(Text::Reason)) } dd { (request.reason) }
+            dt { (lang.console(Text::CodeExpires)) } dd { (request.expires_at.to_rfc3339()) }
+        }
+        p { a href=(path) { (lang.console(Text::User)) } }
     };
+    let markup = page::frame(lang, Text::ApprovalRequested, &path, body);
+    page::respond(StatusCode::ACCEPTED, markup, None)
+}
+
+/// The issued code, shown once.
+fn issued_page(operator: &Operator, outcome: Outcome) -> Response {
     let Some(issued) = outcome.code else {
         return access::internal(
             operator.lang,
@@ -484,6 +606,42 @@ pub async fn code(
     };
     let path = format!("/helpdesk/users/{}", issued.record.user_id);
     page::respond(StatusCode::OK, page::frame(lang, title, &path, body), None)
+}
+
+/// The approval form: the request approved. Missing fields read as empty, so a form without
+/// its token is refused as forged (403) and one without a request ID as malformed (400).
+#[derive(Debug, Deserialize)]
+pub struct ApproveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    approval: String,
+}
+
+/// Approves another operator's reset request as the second operator (HD-3), then shows the
+/// user's page again.
+pub async fn approve(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ApproveForm>,
+) -> Response {
+    let result = if !page::csrf_valid(&headers, &form.csrf) {
+        Err(HelpdeskError::BadInput("csrf"))
+    } else {
+        match form.approval.parse::<i64>() {
+            Ok(approval) => approvals::approve(&state, &operator, &id, approval).await,
+            Err(_) => Err(HelpdeskError::BadInput("approval")),
+        }
+    };
+    match result {
+        Ok(request) => {
+            Redirect::to(&format!("/helpdesk/users/{}", request.user_id)).into_response()
+        }
+        Err(error) => fail(&state, &operator, &Method::POST, &matched, error).await,
+    }
 }
 
 /// Removes a lockout.
@@ -538,7 +696,7 @@ async fn run(
     headers: &HeaderMap,
     form: &ActionForm,
     action: &Action,
-) -> Result<Outcome, HelpdeskError> {
+) -> Result<Acted, HelpdeskError> {
     if !page::csrf_valid(headers, &form.csrf) {
         return Err(HelpdeskError::BadInput("csrf"));
     }
@@ -555,7 +713,7 @@ async fn after(
     operator: &Operator,
     matched: &MatchedPath,
     id: &str,
-    result: Result<Outcome, HelpdeskError>,
+    result: Result<Acted, HelpdeskError>,
 ) -> Response {
     match result {
         Ok(_) => Redirect::to(&format!("/helpdesk/users/{id}")).into_response(),
@@ -581,11 +739,20 @@ async fn fail(
             page::message(StatusCode::BAD_REQUEST, lang, Text::VerificationInvalid)
         }
         HelpdeskError::NotFound => page::message(StatusCode::NOT_FOUND, lang, Text::NotFound),
+        HelpdeskError::NoSuchRequest => {
+            page::message(StatusCode::NOT_FOUND, lang, Text::NoSuchRequest)
+        }
         HelpdeskError::Refused(refusal) => {
             access::refuse(state, operator, method, matched.as_str(), refusal).await
         }
         HelpdeskError::NotAllowed("NOT_LOCKED") => {
             page::message(StatusCode::CONFLICT, lang, Text::NotLocked)
+        }
+        HelpdeskError::NotAllowed("ALREADY_APPROVED") => {
+            page::message(StatusCode::CONFLICT, lang, Text::AlreadyApproved)
+        }
+        HelpdeskError::NotAllowed("REQUEST_EXPIRED") => {
+            page::message(StatusCode::CONFLICT, lang, Text::RequestExpired)
         }
         HelpdeskError::NotAllowed(_) => page::message(StatusCode::CONFLICT, lang, Text::NotAllowed),
         HelpdeskError::SignIn(error) => access::internal(lang, &error),
