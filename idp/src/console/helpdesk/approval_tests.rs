@@ -339,3 +339,33 @@ async fn an_activation_code_for_a_pending_user_needs_no_approval() {
     assert!(taken.contains(r#""action":"activation_code""#), "{taken}");
     assert!(!taken.contains("approved_by"), "{taken}");
 }
+
+/// An account disabled and re-enabled by an administrator is pending again but still holds
+/// its security key: its code replaces that key, so it waits for approval like a reset.
+#[tokio::test]
+async fn a_pending_account_that_holds_a_key_needs_approval_too() {
+    use portner_shared::domain::{NsisLevel, WebAuthnCredential};
+    let desk = desk().await;
+    let returning = desk.rig.user("91234567", "returning", &[]).await;
+    let mut tx = desk.rig.state.store.begin().await.unwrap();
+    let key = WebAuthnCredential {
+        credential_id: vec![9; 16],
+        user_id: returning.id,
+        name: "old key".to_owned(),
+        credential_json: "{}".to_owned(),
+        level: NsisLevel::Substantial,
+        registered_at: Utc::now(),
+        last_used_at: None,
+    };
+    tx.insert_webauthn_credential(&key).await.unwrap();
+    tx.set_user_status(returning.id, UserStatus::PendingActivation, Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let (_, answer) = desk.ask_reset(&returning).await;
+
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    assert!(!answer.body.contains(r#"id="issued-code""#));
+    assert_eq!(desk.requests(&returning).await.len(), 1);
+}

@@ -18,7 +18,7 @@ use portner_audit::{AuditContext, AuditEvent, Subject};
 use portner_shared::domain::{
     IdentityProofing, NsisLevel, ProofingMethod, ResetApproval, User, UserStatus,
 };
-use portner_shared::store::Tx;
+use portner_shared::store::{StoreError, Tx};
 
 use super::{HelpdeskError, VERIFICATION_VALID_MINUTES};
 use crate::app::AppState;
@@ -42,10 +42,20 @@ pub struct RequestView {
     pub level: NsisLevel,
 }
 
-/// Whether a code for `user` replaces a second factor and so needs a second approver (HD-3).
-/// A pending account has none to lose; a disabled one gets no code at all.
-pub const fn replaces_factor(user: &User) -> bool {
-    matches!(user.status, UserStatus::Active | UserStatus::Locked)
+/// Whether a code for `user` replaces a second factor and so needs a second approver (HD-3):
+/// an active or locked account, or a pending one that already holds a security key (one
+/// reset, or disabled and re-enabled by an administrator, and not yet activated again). A
+/// new account has no factor to lose; a disabled one gets no code at all.
+///
+/// # Errors
+///
+/// The store failed.
+pub async fn replaces_factor(tx: &mut Tx, user: &User) -> Result<bool, StoreError> {
+    Ok(match user.status {
+        UserStatus::Active | UserStatus::Locked => true,
+        UserStatus::PendingActivation => !tx.webauthn_credentials(user.id).await?.is_empty(),
+        UserStatus::Disabled => false,
+    })
 }
 
 /// The approved, unused, unexpired approval of the operator's own request about `user`

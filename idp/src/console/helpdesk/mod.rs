@@ -9,22 +9,18 @@
 //! password and binds a new security key at `/activate`, so staff never choose or see a
 //! password (PW-5) and a reset never skips the second factor (HD-6).
 //!
-//! A reset code for an active or locked account replaces the user's second factor, so it also
-//! needs a second operator's approval ([`approvals`], HD-3; ASVS 6.4.4): the first request
+//! A code for an account that holds a second factor (active, locked, or pending with a key)
+//! replaces that factor, so it also needs a second operator's approval ([`approvals`], HD-3; ASVS 6.4.4): the first request
 //! is recorded and waits, a colleague approves it, and the requester's next request issues
 //! the code and uses the approval in the same transaction.
 //!
-//! Known gaps (the first three wait on other parts of issue 5):
+//! Known gaps:
 //! - the method-to-level policy is the fixed table in [`method_cap`]; per-organisation
 //!   policies and extra configured methods arrive with the administration console (item 4);
 //! - codes are shown once on screen; e-mail through an SMTP relay is not built;
-//! - "require a password change" is recorded, shown, and met by any password change, but the
-//!   sign-in flow does not yet force the change at the next sign-in (that lives in
-//!   `signin/login.rs`, which is being reworked for SAML return-to at the same time);
-//! - an account that an administrator disabled and re-enabled is pending activation, so its
-//!   activation code needs no second approver, although the user binds a new key with it; the
-//!   administrator's action is on the record, but one person holding both roles could replace
-//!   a factor alone (HD-3 is met for helpdesk resets, not for that path).
+//! - "require a password change" is recorded, shown, met by any password change, and stops
+//!   single sign-on until then (`saml::sso::decide`), but the sign-in itself succeeds so that
+//!   the account page, where the change is made, stays reachable.
 //!
 //! The user is told of every reset, unlock and revocation by a notice queued in the action's
 //! transaction ([`crate::notify`], HD-5).
@@ -358,8 +354,9 @@ pub async fn act(
         .ok_or(HelpdeskError::Refused(Refusal::VerificationRequired))?;
 
     // HD-3: a code that replaces a second factor rests on a colleague's approval.
+    let replaces_factor = approvals::replaces_factor(&mut tx, &user).await?;
     let approval = match action {
-        Action::Code if approvals::replaces_factor(&user) => {
+        Action::Code if replaces_factor => {
             let taken = approvals::take_approved(&mut tx, operator, &user, &proofing, now).await?;
             if taken.is_none() {
                 let request =
