@@ -181,6 +181,7 @@ async fn full_logins(
         signin,
         audit: None,
         saml_refusals: portner_idp::saml::refusal_limit::RefusalLimit::default(),
+        mailer: None,
     };
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });

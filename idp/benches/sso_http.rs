@@ -221,6 +221,7 @@ async fn signed_in_sessions(store: Store, idp: KeyPair, count: usize) -> Vec<Ses
         signin,
         audit: None,
         saml_refusals: portner_idp::saml::refusal_limit::RefusalLimit::default(),
+        mailer: None,
     };
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });

@@ -29,6 +29,8 @@ pub struct AppState {
     pub audit: Option<Arc<crate::console::audit::AuditDesk>>,
     /// The per-source allowance of audited refusals of untrusted SAML messages.
     pub saml_refusals: crate::saml::refusal_limit::RefusalLimit,
+    /// The SMTP relay (`smtp_url`), if configured: the helpdesk may then e-mail codes.
+    pub mailer: Option<crate::notify::Mailer>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             signin,
             audit: None,
             saml_refusals: crate::saml::refusal_limit::RefusalLimit::default(),
+            mailer: None,
         })
     }
 }

@@ -71,10 +71,11 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         SYNC_ROUND,
         reconcile_every,
     ));
+    let mailer = mailer(config)?;
     let notices = tokio::spawn(notify_task(
         environment.store.clone(),
         environment.clock.clone(),
-        mailer(config)?,
+        mailer.clone(),
     ));
 
     let state = AppState {
@@ -89,6 +90,7 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
             environment.data.root.clone(),
         ))),
         saml_refusals: saml_refusals.clone(),
+        mailer,
     };
     // Connection info gives handlers the client address for throttling and the audit trail.
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

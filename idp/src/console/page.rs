@@ -134,6 +134,10 @@ impl ConsoleText for Lang {
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 #[allow(missing_docs)]
 pub enum Text {
+    CodeEmailed,
+    CodeSent,
+    EmailCode,
+    EmailFailed,
     Count,
     Decision,
     Dismiss,
@@ -248,6 +252,20 @@ pub enum Text {
 impl Text {
     const fn both(self) -> (&'static str, &'static str) {
         match self {
+            Self::CodeEmailed => (
+                "Koden er sendt med e-mail til brugerens adresse:",
+                "The code was e-mailed to the user's address:",
+            ),
+            Self::CodeSent => ("Kode sendt", "Code sent"),
+            Self::EmailCode => (
+                "Udsted og send koden med e-mail",
+                "Issue and e-mail the code",
+            ),
+            Self::EmailFailed => (
+                "Koden kunne ikke sendes med e-mail. Giv den til brugeren ad den verificerede \
+                 kanal.",
+                "The code could not be e-mailed. Give it to the user over the verified channel.",
+            ),
             Self::Count => ("Antal", "Count"),
             Self::Decision => ("Beslutning", "Decision"),
             Self::Dismiss => ("Afvis", "Dismiss"),

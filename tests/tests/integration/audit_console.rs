@@ -158,6 +158,7 @@ async fn console_with(store: TestStore, signer: AuditSigner) -> Console {
         signin,
         audit: Some(Arc::new(desk)),
         saml_refusals: portner_idp::saml::refusal_limit::RefusalLimit::default(),
+        mailer: None,
     };
     Console {
         router: app(state),

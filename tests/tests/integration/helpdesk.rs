@@ -39,6 +39,7 @@ on_both_backends!(
     verifications_back_actions_for_30_minutes_and_codes_work_for_60,
     reset_approvals_are_given_once_used_once_and_lapse,
     a_reset_of_an_active_account_waits_for_a_second_operator,
+    a_code_is_emailed_through_a_real_relay_or_shown_when_it_fails,
 );
 
 const ORIGIN: &str = "http://localhost:8080";
@@ -299,6 +300,16 @@ struct Desk {
 /// The router with cheap Argon2id parameters, and an operator browser holding a session at
 /// Substantial for a helpdesk operator of `cvr`.
 async fn desk(store: TestStore, clock: &FixedClock, cvr: &Cvr) -> (Desk, Browser) {
+    desk_with(store, clock, cvr, None).await
+}
+
+/// [`desk`] with an SMTP relay for e-mailed codes.
+async fn desk_with(
+    store: TestStore,
+    clock: &FixedClock,
+    cvr: &Cvr,
+    mailer: Option<portner_idp::notify::Mailer>,
+) -> (Desk, Browser) {
     let settings = SignInSettings {
         password_argon2_memory_kib: 8192,
         password_argon2_iterations: 1,
@@ -314,6 +325,7 @@ async fn desk(store: TestStore, clock: &FixedClock, cvr: &Cvr) -> (Desk, Browser
         signin: signin.clone(),
         audit: None,
         saml_refusals: portner_idp::saml::refusal_limit::RefusalLimit::default(),
+        mailer,
     };
 
     let router = app(state);
@@ -856,4 +868,102 @@ async fn a_reset_of_an_active_account_waits_for_a_second_operator(store: TestSto
     tx.rollback().await.unwrap();
     assert_eq!(approvals, 1);
     assert_eq!(late_caller.status, UserStatus::Locked);
+}
+
+async fn a_code_is_emailed_through_a_real_relay_or_shown_when_it_fails(store: TestStore) {
+    const TEST: &str = "helpdesk::a_code_is_emailed_through_a_real_relay_or_shown_when_it_fails";
+    let mut relay = match super::notify::Relay::start() {
+        Ok(relay) => relay,
+        Err(reason) => return portner_tests::skip_unless_ci(TEST, &reason),
+    };
+    let clock = portner_tests::fixed_clock();
+    let cvr = org(&store, &clock, "91234567").await;
+    let sender = "Portner <noreply@testfirma.dk>";
+    let url = format!("smtp://127.0.0.1:{}", relay.port);
+    let mailer = portner_idp::notify::Mailer::new(&url, sender).unwrap();
+    let (desk, mut operator) = desk_with(store, &clock, &cvr, Some(mailer)).await;
+    let newcomer = user(&desk.store, &clock, &cvr, "newcomer").await;
+    let user_path = format!("/helpdesk/users/{}", newcomer.id);
+
+    let (proofing, csrf) = verified(&desk, &mut operator, &user_path).await;
+    let page = operator.get(&desk.router, &user_path).await;
+    assert!(
+        page.body.contains(r#"name="deliver" value="email""#),
+        "{}",
+        page.body
+    );
+    let action = [
+        ("csrf", csrf.as_str()),
+        ("proofing", proofing.as_str()),
+        ("reason", "new employee, first sign-in"),
+        ("deliver", "email"),
+    ];
+    let code_path = format!("{user_path}/code");
+    let sent = operator
+        .send(&desk.router, "POST", &code_path, &action)
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert!(sent.body.contains(r#"id="code-emailed""#), "{}", sent.body);
+    assert!(
+        !sent.body.contains(r#"id="issued-code""#),
+        "the code is not shown"
+    );
+
+    let message = relay.message();
+    assert_eq!(message["to"], serde_json::json!(["newcomer@testfirma.dk"]));
+    let body = message["body"].as_str().unwrap();
+    let code = body
+        .split_whitespace()
+        .find(|word| word.len() == 29 && word.matches('-').count() >= 4)
+        .unwrap_or_else(|| panic!("no code in {body}"));
+    assert!(body.contains("/activate"), "{body}");
+
+    // The e-mailed code is the one that works at /activate.
+    let mut browser = Browser::new(40);
+    let form = browser.get(&desk.router, "/activate").await;
+    let token = field(&form, "csrf").to_owned();
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "newcomer"),
+        ("code", code),
+        ("new_password", PASSWORD),
+    ];
+    let step = browser
+        .send(&desk.router, "POST", "/activate", &fields)
+        .await;
+    assert_eq!(step.status, StatusCode::OK, "{}", step.body);
+    assert!(step.body.contains("webauthn-options"), "{}", step.body);
+
+    let mut tx = desk.store.store.read().await.unwrap();
+    let records = portner_audit::records(&mut tx, 0, 100_000).await.unwrap();
+    tx.rollback().await.unwrap();
+    let emailed = records.iter().any(|record| {
+        record.kind == "USER_NOTIFIED" && record.data.contains("activation_code_emailed")
+    });
+    assert!(emailed, "the e-mailed code is on the record");
+    assert!(
+        records.iter().all(|record| !record.data.contains(code)),
+        "never the code"
+    );
+
+    // With the relay gone, the code is shown instead, with a warning.
+    drop(relay);
+    let second = user(&desk.store, &clock, &cvr, "second").await;
+    let second_path = format!("/helpdesk/users/{}", second.id);
+    let (proofing, csrf) = verified(&desk, &mut operator, &second_path).await;
+    let action = [
+        ("csrf", csrf.as_str()),
+        ("proofing", proofing.as_str()),
+        ("reason", "new employee, first sign-in"),
+        ("deliver", "email"),
+    ];
+    let path = format!("{second_path}/code");
+    let shown = operator.send(&desk.router, "POST", &path, &action).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert!(
+        shown.body.contains(r#"id="email-failed""#),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains(r#"id="issued-code""#), "{}", shown.body);
 }

@@ -86,14 +86,16 @@ async fn audited(store: &Store, kind: &str) -> Vec<String> {
 }
 
 /// aiosmtpd on a free local port, until dropped.
-struct Relay {
+pub struct Relay {
     child: Child,
     lines: BufReader<ChildStdout>,
-    port: u16,
+    /// The port it listens on at 127.0.0.1.
+    pub port: u16,
 }
 
 impl Relay {
-    fn start() -> Result<Self, String> {
+    /// Starts the sink, or says why it cannot run here.
+    pub fn start() -> Result<Self, String> {
         let Some(python) = std::env::var_os("PORTNER_TEST_PYTHON_XMLSEC").map(PathBuf::from) else {
             return Err("PORTNER_TEST_PYTHON_XMLSEC is not set".to_owned());
         };
@@ -120,7 +122,7 @@ impl Relay {
     }
 
     /// The next message the relay accepted.
-    fn message(&mut self) -> Value {
+    pub fn message(&mut self) -> Value {
         next_line(&mut self.lines)
     }
 }

@@ -177,6 +177,7 @@ pub(crate) async fn rig_at(store: TestStore, settings: SignInSettings, clock: Fi
         signin: signin.clone(),
         audit: None,
         saml_refusals: saml_refusals.clone(),
+        mailer: None,
     };
     Rig {
         router: app(state),

@@ -17,10 +17,12 @@
 //! Known gaps:
 //! - the method-to-level policy is the fixed table in [`method_cap`]; per-organisation
 //!   policies and extra configured methods arrive with the administration console (item 4);
-//! - codes are shown once on screen; e-mail through an SMTP relay is not built;
 //! - "require a password change" is recorded, shown, met by any password change, and stops
 //!   single sign-on until then (`saml::sso::decide`), but the sign-in itself succeeds so that
 //!   the account page, where the change is made, stays reachable.
+//!
+//! With an SMTP relay, a code may be e-mailed to the account's address instead of shown
+//! (`pages::emailed_page`); it falls back to the screen when the relay fails.
 //!
 //! The user is told of every reset, unlock and revocation by a notice queued in the action's
 //! transaction ([`crate::notify`], HD-5).

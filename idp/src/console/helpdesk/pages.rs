@@ -155,6 +155,8 @@ struct UserView {
     events: Vec<portner_audit::AuditRecord>,
     verification: Option<IdentityProofing>,
     requests: Vec<RequestView>,
+    /// Whether an SMTP relay is configured, so that codes can be e-mailed.
+    can_email: bool,
 }
 
 /// A user's page: status, lockout, credentials, recent sign-ins, verification and actions.
@@ -203,6 +205,7 @@ async fn load_view(
             let live = tx.live_reset_approvals(user.id, now).await?;
             approvals::views(&mut tx, live).await?
         },
+        can_email: state.mailer.is_some(),
         user,
     };
     tx.rollback().await?;
@@ -246,7 +249,7 @@ fn user_markup(lang: Lang, token: &str, view: &UserView, me: UserId, now: DateTi
         (verification_markup(lang, token, &base, view.verification.as_ref()))
         @if let Some(verification) = &view.verification {
             h2 { (lang.console(Text::Action)) }
-            (actions_markup(lang, token, &base, verification.id))
+            (actions_markup(lang, token, &base, verification.id, view.can_email))
         }
         @if !view.requests.is_empty() {
             h2 { (lang.console(Text::ResetRequests)) }
@@ -470,7 +473,7 @@ fn verification_markup(
     }
 }
 
-fn actions_markup(lang: Lang, token: &str, base: &str, proofing: i64) -> Markup {
+fn actions_markup(lang: Lang, token: &str, base: &str, proofing: i64, can_email: bool) -> Markup {
     let actions = [
         ("code", Text::IssueCode),
         ("unlock", Text::Unlock),
@@ -483,6 +486,12 @@ fn actions_markup(lang: Lang, token: &str, base: &str, proofing: i64) -> Markup 
                 input type="hidden" name="proofing" value=(proofing);
                 (reason_field(lang, path))
                 button type="submit" { (lang.console(text)) }
+                @if path == "code" && can_email {
+                    " "
+                    button type="submit" name="deliver" value="email" {
+                        (lang.console(Text::EmailCode))
+                    }
+                }
             }
         }
     }
@@ -546,6 +555,9 @@ pub struct ActionForm {
     reason: String,
     #[serde(default)]
     credential: String,
+    /// `email` to e-mail an issued code instead of showing it (only with a relay).
+    #[serde(default)]
+    deliver: String,
 }
 
 /// Issues an activation or reset code and shows it, once.
@@ -558,7 +570,10 @@ pub async fn code(
     axum::Form(form): axum::Form<ActionForm>,
 ) -> Response {
     match run(&state, &operator, &id, &headers, &form, &Action::Code).await {
-        Ok(Acted::Done(outcome)) => issued_page(&operator, outcome),
+        Ok(Acted::Done(outcome)) if form.deliver == "email" => {
+            emailed_page(&state, &operator, outcome).await
+        }
+        Ok(Acted::Done(outcome)) => issued_page(&operator, outcome, None),
         Ok(Acted::AwaitingApproval(request)) => awaiting_page(operator.lang, &request),
         Err(error) => fail(&state, &operator, &Method::POST, &matched, error).await,
     }
@@ -580,8 +595,83 @@ fn awaiting_page(lang: Lang, request: &ResetApproval) -> Response {
     page::respond(StatusCode::ACCEPTED, markup, None)
 }
 
-/// The issued code, shown once.
-fn issued_page(operator: &Operator, outcome: Outcome) -> Response {
+/// E-mails the issued code to the user's address and says so, or, if there is no relay or it
+/// fails, shows the code as [`issued_page`] does with a warning. A sent code is audited as a
+/// `USER_NOTIFIED` notice (`activation_code_emailed`).
+async fn emailed_page(state: &AppState, operator: &Operator, outcome: Outcome) -> Response {
+    let lang = operator.lang;
+    let (Some(mailer), Some(issued)) = (&state.mailer, &outcome.code) else {
+        return issued_page(operator, outcome, Some(Text::EmailFailed));
+    };
+    let user_id = issued.record.user_id;
+    let sent = match user_email(state, user_id).await {
+        Ok(to) => {
+            let activate = format!("{}/activate", state.identity.base_url);
+            let expires = issued.record.expires_at;
+            crate::notify::send_code(mailer, &to, &issued.code, expires, &activate)
+                .await
+                .map(|()| to)
+        }
+        Err(error) => Err(error.to_string()),
+    };
+    let to = match sent {
+        Ok(to) => to,
+        Err(error) => {
+            tracing::warn!(%error, %user_id, "e-mailing a helpdesk code failed; shown instead");
+            return issued_page(operator, outcome, Some(Text::EmailFailed));
+        }
+    };
+    if let Err(error) = audit_emailed(state, operator, user_id).await {
+        return access::internal(lang, &error);
+    }
+
+    let path = format!("/helpdesk/users/{user_id}");
+    let body = html! {
+        p id="code-emailed" role="status" { (lang.console(Text::CodeEmailed)) " " (to) }
+        dl {
+            dt { (lang.console(Text::CodeExpires)) } dd { (issued.record.expires_at.to_rfc3339()) }
+            dt { (lang.console(Text::AccountLevel)) }
+            dd id="level-after" { (outcome.level_after.oiosaml_name()) }
+        }
+        p { a href=(path) { (lang.console(Text::User)) } }
+    };
+    page::respond(
+        StatusCode::OK,
+        page::frame(lang, Text::CodeSent, &path, body),
+        None,
+    )
+}
+
+async fn user_email(
+    state: &AppState,
+    user_id: UserId,
+) -> Result<String, portner_shared::store::StoreError> {
+    let mut tx = state.store.read().await?;
+    let user = tx.user(user_id).await?;
+    tx.rollback().await?;
+    Ok(user.map(|user| user.email.to_string()).unwrap_or_default())
+}
+
+async fn audit_emailed(
+    state: &AppState,
+    operator: &Operator,
+    user_id: UserId,
+) -> Result<(), crate::signin::SignInError> {
+    let now = state.clock.now();
+    let context = operator.origin.audit(Some(operator.user.id));
+    let event = portner_audit::AuditEvent::UserNotified {
+        user_id,
+        notice: "activation_code_emailed".to_owned(),
+    };
+    let subject = portner_audit::Subject::User(user_id);
+    let mut tx = state.store.begin().await?;
+    portner_audit::append(&mut tx, now, &context, &subject, &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The issued code, shown once, with `warning` above it if one is given.
+fn issued_page(operator: &Operator, outcome: Outcome, warning: Option<Text>) -> Response {
     let Some(issued) = outcome.code else {
         return access::internal(
             operator.lang,
@@ -595,6 +685,9 @@ fn issued_page(operator: &Operator, outcome: Outcome) -> Response {
         Text::ActivationCode
     };
     let body = html! {
+        @if let Some(warning) = warning {
+            p id="email-failed" role="alert" { (lang.console(warning)) }
+        }
         p role="status" { (lang.console(Text::CodeHint)) }
         dl {
             dt { (lang.console(Text::Code)) } dd { code id="issued-code" { (issued.code) } }
