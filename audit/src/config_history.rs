@@ -506,7 +506,10 @@ mod tests {
 
     #[test]
     fn stored_data_is_read_back() {
-        let data = r#"{"fields":{"event":"configuration_applied","settings":{"a":"1"},"changed":["a"]},"source":null,"correlation_id":null}"#;
+        let data = concat!(
+            r#"{"fields":{"event":"configuration_applied","settings":{"a":"1"},"#,
+            r#""changed":["a"]},"source":null,"correlation_id":null}"#
+        );
         let fields = parse_data(data).unwrap();
         assert_eq!(fields.settings, map(&[("a", "1")]));
         assert_eq!(fields.changed, ["a"]);

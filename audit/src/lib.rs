@@ -77,7 +77,8 @@ pub enum AuditError {
     /// Pruning was asked to cut at a sequence number that is not a checkpoint beyond the
     /// anchor; pruning never cuts between checkpoints.
     #[error(
-        "record {seq} is not a checkpoint beyond the current anchor; pruning cuts only at checkpoints"
+        "record {seq} is not a checkpoint beyond the current anchor; pruning cuts only at \
+         checkpoints"
     )]
     NotACheckpoint {
         /// The requested sequence number.

@@ -70,7 +70,7 @@ pub(crate) fn matrix(context: &ReportContext<'_>) -> Vec<Control> {
             "IP-2",
             "Identity proofing",
             "Substantial proofing rests on MitID at Substantial or High",
-            "Identity proofing recorded per user with method and level (IDENTITY_PROOFING_RECORDED)",
+            "Identity proofing recorded per user, method and level (IDENTITY_PROOFING_RECORDED)",
             Cited::Nothing,
             "summaries/helpdesk-actions.csv; inventory/users.csv",
             tally.count_kinds(&["PROOFING"]),

@@ -224,8 +224,8 @@ fn verdict_html(context: &ReportContext<'_>) -> String {
 fn footer(context: &ReportContext<'_>) -> String {
     format!(
         "<h2>Om pakken / About the pack</h2><p>Alle filer er opført med SHA-256 i \
-         <code>manifest.json</code>, som er signeret med revisionsnøglen (<code>manifest.sig</code>, \
-         certifikat <code>certificate.pem</code>, SHA-256 {}). / Every file is listed with its \
+         <code>manifest.json</code>, som er signeret med revisionsnøglen \
+         (<code>manifest.sig</code>, certifikat <code>certificate.pem</code>, SHA-256 {}). / Every file is listed with its \
          SHA-256 in <code>manifest.json</code>, signed with the audit key.</p>",
         html_escape(&context.fingerprint)
     )
@@ -298,7 +298,8 @@ fn bar_chart(id: &str, title: &str, days: &[String], series: &[(&str, &str, Vec<
         "<figure id=\"{id}\"><svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" \
          width=\"{WIDTH}\" height=\"{}\" viewBox=\"0 0 {WIDTH} {}\" aria-labelledby=\"{id}-title\">\
          <title id=\"{id}-title\">{}</title>\
-         <rect x=\"{LEFT}\" y=\"0\" width=\"{}\" height=\"{HEIGHT}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
+         <rect x=\"{LEFT}\" y=\"0\" width=\"{}\" height=\"{HEIGHT}\" \
+         fill=\"#fafafa\" stroke=\"#ccc\"/>",
         HEIGHT + BOTTOM,
         HEIGHT + BOTTOM,
         html_escape(title),

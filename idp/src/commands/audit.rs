@@ -80,7 +80,8 @@ async fn rotate_key(environment: &Environment) -> Result<(), CommandError> {
     let recorded = record_rotation(environment, &outgoing, &incoming, sink).await;
     if let Err(error) = recorded {
         return Err(CommandError::Failed(format!(
-            "the audit key was rotated (new certificate SHA-256 {}), but recording it failed:              {error}; run `portner audit checkpoint` once the store is reachable",
+            "the audit key was rotated (new certificate SHA-256 {}), but recording it failed: \
+             {error}; run `portner audit checkpoint` once the store is reachable",
             incoming.fingerprint()
         )));
     }
@@ -92,7 +93,8 @@ async fn rotate_key(environment: &Environment) -> Result<(), CommandError> {
         crate::datadir::rotation::retired_folder(root).display()
     );
     out!(
-        "give auditors the new fingerprint out of band, and restart `portner serve` (copy          audit.key, audit.crt and audit-retired/ to every replica first)"
+        "give auditors the new fingerprint out of band, and restart `portner serve` (copy \
+         audit.key, audit.crt and audit-retired/ to every replica first)"
     );
     Ok(())
 }

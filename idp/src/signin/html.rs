@@ -280,7 +280,8 @@ pub fn form(
                         aria-describedby=[described_by(field, error)];
                     @if let Some(hint) = field.hint {
                         br;
-                        small id={ (field.name) "-hint" } { (lang.text(hint).replace("{min}", &minimum)) }
+                        @let text = lang.text(hint).replace("{min}", &minimum);
+                        small id={ (field.name) "-hint" } { (text) }
                     }
                 }
             }

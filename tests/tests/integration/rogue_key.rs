@@ -1,8 +1,8 @@
 //! A software authenticator that misbehaves on purpose, for the WebAuthn checks a well-behaved
 //! authenticator cannot exercise: an assertion without the user-presence or user-verification
 //! flag (W5), one made for another relying party ID (W2), or one whose client data claims to
-//! be a registration (W3). Each is signed correctly with the registered key, so what refuses it is the server's
-//! check of that one property, not a broken signature.
+//! be a registration (W3). Each is signed correctly with the registered key, so what refuses
+//! it is the server's check of that one property, not a broken signature.
 //!
 //! webauthn-authenticator-rs's soft passkey always sets user presence and derives the rpIdHash
 //! from the options, and keeps its private keys to itself; this key builds the `none`

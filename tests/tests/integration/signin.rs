@@ -181,8 +181,8 @@ async fn assertions_without_presence_or_for_another_party_are_refused(store: Tes
         assert!(last_failure.contains(code), "{flaw:?}: {last_failure}");
     }
 
-    // Nothing moved: no second-factor sign-in, the stored counter is still the registration's, and the
-    // password-only session does not open the account page.
+    // Nothing moved: no second-factor sign-in, the stored counter is still the registration's,
+    // and the password-only session does not open the account page.
     assert_eq!(key_sign_ins(&rig).await, successes_before);
     assert_eq!(stored_counter(&rig, &username).await, 0);
     let account = browser.get(&rig.router, "/account").await;

@@ -17,9 +17,9 @@
 //!
 //! Known shortcomings: the chain is walked on every view of `/audit`, which takes at least as
 //! long as reading the records kept (retention bounds them; `docs/benchmarks.md` measures the
-//! plain read, not the walk); an export whose browser goes away still completes and is recorded; a server that
-//! dies mid-export leaves a `.audit-export-*` folder with a `.partial` file in the data
-//! folder, which nothing reads and which may be deleted.
+//! plain read, not the walk); an export whose browser goes away still completes and is
+//! recorded; a server that dies mid-export leaves a `.audit-export-*` folder with a
+//! `.partial` file in the data folder, which nothing reads and which may be deleted.
 
 pub mod pages;
 

@@ -10,9 +10,9 @@
 //! password (PW-5) and a reset never skips the second factor (HD-6).
 //!
 //! A code for an account that holds a second factor (active, locked, or pending with a key)
-//! replaces that factor, so it also needs a second operator's approval ([`approvals`], HD-3; ASVS 6.4.4): the first request
-//! is recorded and waits, a colleague approves it, and the requester's next request issues
-//! the code and uses the approval in the same transaction.
+//! replaces that factor, so it also needs a second operator's approval ([`approvals`], HD-3;
+//! ASVS 6.4.4): the first request is recorded and waits, a colleague approves it, and the
+//! requester's next request issues the code and uses the approval in the same transaction.
 //!
 //! Known gaps:
 //! - the method-to-level policy is the fixed table in [`method_cap`]; per-organisation

@@ -178,7 +178,9 @@ proptest::proptest! {
             Ok(filter) => {
                 let _ = filter.matches(&alice());
             }
-            Err(error) => proptest::prop_assert_eq!(error.scim_type(), Some(ScimType::InvalidFilter)),
+            Err(error) => {
+                proptest::prop_assert_eq!(error.scim_type(), Some(ScimType::InvalidFilter));
+            }
         }
     }
 }
