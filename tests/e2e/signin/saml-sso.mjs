@@ -245,7 +245,13 @@ async function run(page, cdp, authenticatorId, navigations) {
     try {
       await page.goto(`${spA}/logout`);
       const response = await answered;
-      await page.waitForLoadState("load");
+      // The response arrives before its document commits; waiting for the load state alone
+      // can return for the auto-submitting page before it, and reading the page then races
+      // the navigation. Wait until A's page itself has loaded.
+      await page.waitForURL((url) => withoutQuery(url.toString()) === `${spA}/slo`, {
+        waitUntil: "load",
+        timeout: TIMEOUT,
+      });
       return {
         status: response.status(),
         url: withoutQuery(response.url()),
