@@ -27,7 +27,10 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-pub use users::{change_role, change_status, create_user, get_user, list_users, policies};
+pub use users::{
+    change_profile, change_role, change_status, create_user, delete_user, get_user, list_users,
+    policies,
+};
 
 use crate::app::AppState;
 use crate::console::admin::AdminError;
@@ -46,6 +49,8 @@ use crate::console::admin::AdminError;
         users::get_user,
         users::change_status,
         users::change_role,
+        users::change_profile,
+        users::delete_user,
         users::policies
     ),
     components(schemas(
@@ -53,6 +58,8 @@ use crate::console::admin::AdminError;
         users::NewUserBody,
         users::StatusBody,
         users::RoleBody,
+        users::ProfileBody,
+        users::DeleteBody,
         users::PolicyView,
         users::PolicyChange,
         ErrorBody

@@ -120,6 +120,21 @@ async fn a_write_token_manages_users_and_roles_as_its_owner_on_the_record() {
         .map(|user| user["username"].as_str().unwrap())
         .collect();
     assert_eq!(usernames, ["ny"]);
+    let profile = r#"{"display_name":"Ny Navn","email":"ny.navn@testfirma.dk"}"#;
+    let edited = api("POST", format!("/api/v1/users/{id}/profile"), profile).await;
+    assert_eq!(
+        edited.json()["email"],
+        "ny.navn@testfirma.dk",
+        "{}",
+        edited.body
+    );
+    let wrong = api(
+        "POST",
+        format!("/api/v1/users/{id}/delete"),
+        r#"{"confirm":"x"}"#,
+    )
+    .await;
+    assert_eq!(wrong.json()["field"], "confirm");
     let policies = api("GET", "/api/v1/policies".into(), "").await;
     assert_eq!(policies.status, StatusCode::OK);
     assert!(policies.json()["history"].is_array());
@@ -140,6 +155,16 @@ async fn a_write_token_manages_users_and_roles_as_its_owner_on_the_record() {
             .iter()
             .any(|line| line.starts_with("API_TOKEN_CREATED"))
     );
+
+    let deleted = api(
+        "POST",
+        format!("/api/v1/users/{id}/delete"),
+        r#"{"confirm":"ny"}"#,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let gone = api("GET", format!("/api/v1/users/{id}"), "").await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

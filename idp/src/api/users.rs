@@ -18,7 +18,9 @@ use utoipa::ToSchema;
 use super::{ErrorBody, admin_failure, failure};
 use crate::app::AppState;
 use crate::console::access::{self, Operator};
-use crate::console::admin::{self, AdminError, NewUserFields, RoleChange, StatusChange};
+use crate::console::admin::{
+    self, AdminError, NewUserFields, ProfileFields, RoleChange, StatusChange,
+};
 
 /// Longest search text accepted, in characters.
 const MAX_SEARCH_CHARS: usize = 100;
@@ -90,6 +92,22 @@ pub struct RoleBody {
     pub role: String,
     /// `grant` or `revoke`.
     pub change: String,
+}
+
+/// A new name and e-mail address.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProfileBody {
+    /// The display name.
+    pub display_name: String,
+    /// The e-mail address.
+    pub email: String,
+}
+
+/// The confirmation of a deletion.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteBody {
+    /// The user's username, repeated.
+    pub confirm: String,
 }
 
 /// The policies in force and their recent history.
@@ -330,6 +348,70 @@ pub async fn change_role(
         Err(error) => return admin_failure(&error),
     };
     match admin::change_role(&state, &operator, &id, change).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => refused_or_failed(&state, &operator, &Method::POST, &matched, error).await,
+    }
+}
+
+/// Changes a user's display name and e-mail address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/profile",
+    params(("id" = String, Path, description = "The user's identifier")),
+    request_body = ProfileBody,
+    responses(
+        (status = 200, description = "The user afterwards", body = UserView),
+        (status = 400, description = "A field is malformed", body = ErrorBody),
+        (status = 403, description = "Refused: own account, other organisation, read token",
+            body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody)
+    )
+)]
+pub async fn change_profile(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    Path(id): Path<String>,
+    parsed: Result<Json<ProfileBody>, JsonRejection>,
+) -> Response {
+    let Some(request) = body(parsed) else {
+        return bad_body();
+    };
+    let fields = ProfileFields {
+        display_name: &request.display_name,
+        email: &request.email,
+    };
+    match admin::change_profile(&state, &operator, &id, fields).await {
+        Ok(user) => Json(UserView::of(&user, &[])).into_response(),
+        Err(error) => refused_or_failed(&state, &operator, &Method::POST, &matched, error).await,
+    }
+}
+
+/// Deletes a user with their keys, sessions and rights; `confirm` repeats the username.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/delete",
+    params(("id" = String, Path, description = "The user's identifier")),
+    request_body = DeleteBody,
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The confirmation does not match", body = ErrorBody),
+        (status = 403, description = "Refused: own account, other organisation, read token",
+            body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody)
+    )
+)]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    Path(id): Path<String>,
+    parsed: Result<Json<DeleteBody>, JsonRejection>,
+) -> Response {
+    let Some(request) = body(parsed) else {
+        return bad_body();
+    };
+    match admin::delete_user(&state, &operator, &id, &request.confirm).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => refused_or_failed(&state, &operator, &Method::POST, &matched, error).await,
     }

@@ -151,6 +151,16 @@ pub const RULES: &[Rule] = &[
         roles: ADMINISTRATOR,
     },
     Rule {
+        verb: Verb::Post,
+        route: "/admin/users/{id}/profile",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/admin/users/{id}/delete",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
         verb: Verb::Get,
         route: "/admin/sync",
         roles: ADMINISTRATOR,
@@ -188,6 +198,16 @@ pub const RULES: &[Rule] = &[
     Rule {
         verb: Verb::Post,
         route: "/api/v1/users/{id}/roles",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/users/{id}/profile",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/users/{id}/delete",
         roles: ADMINISTRATOR,
     },
     Rule {

@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/users/{id}", get(admin::pages::user))
         .route("/admin/users/{id}/status", post(admin::pages::status))
         .route("/admin/users/{id}/roles", post(admin::pages::role))
+        .route("/admin/users/{id}/profile", post(admin::pages::profile))
+        .route("/admin/users/{id}/delete", post(admin::pages::delete))
         .route("/admin/sync", get(admin::sync::overview))
         .route("/admin/sync/actions/{id}/retry", post(admin::sync::retry))
         .route(
@@ -59,6 +61,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/users/{id}", get(api::get_user))
         .route("/api/v1/users/{id}/status", post(api::change_status))
         .route("/api/v1/users/{id}/roles", post(api::change_role))
+        .route("/api/v1/users/{id}/profile", post(api::change_profile))
+        .route("/api/v1/users/{id}/delete", post(api::delete_user))
         .route("/api/v1/policies", get(api::policies))
         .route("/audit", get(audit::pages::overview))
         .route("/audit/export", post(audit::pages::export))

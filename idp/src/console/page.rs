@@ -134,6 +134,11 @@ impl ConsoleText for Lang {
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 #[allow(missing_docs)]
 pub enum Text {
+    ConfirmUsername,
+    DeleteHint,
+    DeleteUser,
+    EditProfile,
+    SaveProfile,
     CodeEmailed,
     CodeSent,
     EmailCode,
@@ -252,6 +257,19 @@ pub enum Text {
 impl Text {
     const fn both(self) -> (&'static str, &'static str) {
         match self {
+            Self::ConfirmUsername => (
+                "Skriv brugernavnet for at bekræfte",
+                "Type the username to confirm",
+            ),
+            Self::DeleteHint => (
+                "Sletning fjerner kontoen med nøgler, sessioner og rettigheder og kan ikke \
+                 fortrydes. Revisionssporet bevarer hændelserne.",
+                "Deleting removes the account with its keys, sessions and rights and cannot be \
+                 undone. The audit trail keeps its events.",
+            ),
+            Self::DeleteUser => ("Slet bruger", "Delete user"),
+            Self::EditProfile => ("Navn og e-mail", "Name and e-mail"),
+            Self::SaveProfile => ("Gem", "Save"),
             Self::CodeEmailed => (
                 "Koden er sendt med e-mail til brugerens adresse:",
                 "The code was e-mailed to the user's address:",

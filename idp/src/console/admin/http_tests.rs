@@ -384,3 +384,51 @@ async fn failed_sync_actions_are_retried_or_dismissed_on_the_record() {
     let forged = send_with(&router, "POST", &path, Some(&console.cookie), &[], false).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn profiles_are_edited_and_users_deleted_only_with_the_username_confirmed() {
+    let console = console().await;
+    let worker = console.rig.user("91234567", "worker", &[]).await;
+    let base = format!("/admin/users/{}", worker.id);
+
+    let edit = [("display_name", "Ny Navn"), ("email", "ny@testfirma.dk")];
+    let edited = console.post(&format!("{base}/profile"), &edit).await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
+    let after = console.reload(&worker).await;
+    assert_eq!(
+        (after.display_name.as_str(), after.email.as_str()),
+        ("Ny Navn", "ny@testfirma.dk")
+    );
+    let changed = console.by_admin("USER_PROFILE_CHANGED").await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(
+        !changed[0].contains("ny@testfirma.dk"),
+        "values stay out of the trail"
+    );
+    let bad = [("display_name", "Ny Navn"), ("email", "not-an-address")];
+    let refused = console.post(&format!("{base}/profile"), &bad).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+
+    let wrong = console
+        .post(&format!("{base}/delete"), &[("confirm", "someone")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert_eq!(console.reload(&worker).await.id, worker.id, "still there");
+    let deleted = console
+        .post(&format!("{base}/delete"), &[("confirm", "worker")])
+        .await;
+    assert_eq!(
+        deleted.location.as_deref(),
+        Some("/admin"),
+        "{}",
+        deleted.body
+    );
+    let mut tx = console.rig.state.store.read().await.unwrap();
+    assert!(tx.user(worker.id).await.unwrap().is_none());
+    tx.rollback().await.unwrap();
+    assert_eq!(console.by_admin("USER_DELETED").await.len(), 1);
+
+    let own = format!("/admin/users/{}/delete", console.admin.id);
+    let refused = console.post(&own, &[("confirm", "boss")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}

@@ -3,6 +3,9 @@
 //! re-enables them, and grants and revokes the staff roles. It also shows the policies in
 //! force and their change history, read from the audit trail's configuration snapshots.
 //!
+//! Administrators also edit a user's name and e-mail and delete users (confirming the
+//! username).
+//!
 //! Every change goes through [`crate::directory`], so it is written with its audit event in
 //! one transaction and queued for the MitID Erhverv sync like a change from the CLI. The
 //! operator is the event's actor.
@@ -22,8 +25,8 @@
 //! Policies are set in the configuration file (`docs/configuration.md`) and recorded at each
 //! start that changes them (EV-7); the console shows them but cannot edit them, so the file
 //! stays the one source that a deployment can review. Known gaps, written down in
-//! `docs/limitations.md`: deleting users, editing profiles and organisations, the rights
-//! catalogue with scoped assignments, service providers, and the JSON API under `/api/v1`.
+//! `docs/limitations.md`: editing organisations, the rights catalogue with scoped assignments,
+//! and service providers.
 
 pub mod pages;
 pub mod sync;
@@ -301,6 +304,80 @@ pub async fn change_status(
     let context = context(operator);
     let username = &user.username;
     Ok(directory::set_user_status(&state.store, clock, &context, username, status).await?)
+}
+
+/// The new profile of a user as the administrator enters it.
+#[derive(Clone, Copy, Debug)]
+pub struct ProfileFields<'a> {
+    /// The display name.
+    pub display_name: &'a str,
+    /// The e-mail address.
+    pub email: &'a str,
+}
+
+/// Changes the display name and e-mail address of a user of the operator's organisation, in
+/// one transaction with `USER_PROFILE_CHANGED` (naming the fields, not the values) and the
+/// profile sync; a provisioning client's external identifier is kept.
+///
+/// # Errors
+///
+/// [`AdminError::BadInput`] naming a malformed field, [`AdminError::Refused`] for the
+/// operator's own account or another organisation's user.
+pub async fn change_profile(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+    fields: ProfileFields<'_>,
+) -> Result<User, AdminError> {
+    let display_name = portner_shared::domain::parse_display_name(fields.display_name)
+        .map_err(|_| AdminError::BadInput("display_name"))?;
+    let email: Email = fields
+        .email
+        .trim()
+        .parse()
+        .map_err(|_| AdminError::BadInput("email"))?;
+    let checked = other_user(state, operator, id).await?;
+
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let user = target(&mut tx, operator, &checked.id.to_string()).await?;
+    let external_id = tx.scim_external_id(user.id).await?;
+    let change = directory::ProfileChange {
+        display_name,
+        email,
+        external_id,
+    };
+    let user =
+        directory::change_profile_in(&mut tx, now, &context(operator), user, &change).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Deletes a user of the operator's organisation with their credentials, sessions and rights
+/// (`USER_DELETED`; a synced identity's deletion is queued). `confirm` must repeat the
+/// username, so that a stray click or a replayed form for another user deletes nothing.
+///
+/// # Errors
+///
+/// [`AdminError::BadInput`] when the confirmation does not match, [`AdminError::Refused`]
+/// for the operator's own account or another organisation's user.
+pub async fn delete_user(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+    confirm: &str,
+) -> Result<(), AdminError> {
+    let checked = other_user(state, operator, id).await?;
+    if confirm.trim() != checked.username.as_str() {
+        return Err(AdminError::BadInput("confirm"));
+    }
+
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let user = target(&mut tx, operator, &checked.id.to_string()).await?;
+    directory::delete_user_in(&mut tx, now, &context(operator), &user).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Grants or revokes a staff role in the user's own organisation.

@@ -313,6 +313,10 @@ fn user_markup(
             (role_forms(lang, token, &base, &held))
             h2 { (lang.console(Text::Status)) }
             (status_form(lang, token, &base, user.status))
+            h2 { (lang.console(Text::EditProfile)) }
+            (profile_form(lang, token, &base, user))
+            h2 { (lang.console(Text::DeleteUser)) }
+            (delete_form(lang, token, &base))
         }
     }
 }
@@ -348,6 +352,103 @@ fn status_form(lang: Lang, token: &str, base: &str, status: UserStatus) -> Marku
             p { small { (lang.console(hint)) } }
             button type="submit" { (lang.console(label)) }
         }
+    }
+}
+
+fn profile_form(lang: Lang, token: &str, base: &str, user: &User) -> Markup {
+    html! {
+        form method="post" action={ (base) "/profile" } {
+            input type="hidden" name="csrf" value=(token);
+            p {
+                label for="profile-name" { (lang.console(Text::Name)) } br;
+                input id="profile-name" name="display_name" type="text" maxlength="200" required
+                    value=(user.display_name);
+            }
+            p {
+                label for="profile-email" { (lang.console(Text::Email)) } br;
+                input id="profile-email" name="email" type="email" maxlength="254" required
+                    value=(user.email);
+            }
+            button type="submit" { (lang.console(Text::SaveProfile)) }
+        }
+    }
+}
+
+fn delete_form(lang: Lang, token: &str, base: &str) -> Markup {
+    html! {
+        form method="post" action={ (base) "/delete" } {
+            input type="hidden" name="csrf" value=(token);
+            p { small id="delete-hint" { (lang.console(Text::DeleteHint)) } }
+            p {
+                label for="confirm" { (lang.console(Text::ConfirmUsername)) } br;
+                input id="confirm" name="confirm" type="text" maxlength="64" required
+                    autocomplete="off" aria-describedby="delete-hint";
+            }
+            button type="submit" { (lang.console(Text::DeleteUser)) }
+        }
+    }
+}
+
+/// The profile form.
+#[derive(Debug, Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    display_name: String,
+    email: String,
+}
+
+/// Changes a user's name and e-mail address.
+pub async fn profile(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ProfileForm>,
+) -> Response {
+    let fields = super::ProfileFields {
+        display_name: &form.display_name,
+        email: &form.email,
+    };
+    let result = if !page::csrf_valid(&headers, &form.csrf) {
+        Err(AdminError::BadInput("csrf"))
+    } else if form.email.chars().count() > MAX_FIELD_CHARS {
+        Err(AdminError::BadInput("email"))
+    } else {
+        super::change_profile(&state, &operator, &id, fields)
+            .await
+            .map(drop)
+    };
+    after(&state, &operator, &matched, &id, result).await
+}
+
+/// The delete form: the username typed again.
+#[derive(Debug, Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Deletes a user, then shows the overview.
+pub async fn delete(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<DeleteForm>,
+) -> Response {
+    let result = if page::csrf_valid(&headers, &form.csrf) {
+        super::delete_user(&state, &operator, &id, &form.confirm).await
+    } else {
+        Err(AdminError::BadInput("csrf"))
+    };
+    match result {
+        Ok(()) => Redirect::to("/admin").into_response(),
+        Err(error) => fail(&state, &operator, &Method::POST, &matched, error).await,
     }
 }
 
