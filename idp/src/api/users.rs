@@ -22,9 +22,6 @@ use crate::console::admin::{
     self, AdminError, NewUserFields, ProfileFields, RoleChange, StatusChange,
 };
 
-/// Longest search text accepted, in characters.
-const MAX_SEARCH_CHARS: usize = 100;
-
 /// A user as the API shows them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
@@ -202,10 +199,9 @@ pub async fn list_users(
     operator: Operator,
     Query(query): Query<SearchQuery>,
 ) -> Response {
-    let text = query.q.as_deref().map(str::trim).unwrap_or_default();
-    if text.chars().count() > MAX_SEARCH_CHARS || text.chars().any(char::is_control) {
+    let Some(text) = crate::console::page::search_text(query.q.as_deref()) else {
         return failure(StatusCode::BAD_REQUEST, "BAD_INPUT", Some("q"));
-    }
+    };
     match admin::find_users_with_roles(&state, &operator, text).await {
         Ok(found) => {
             let views: Vec<UserView> = found

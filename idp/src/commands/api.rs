@@ -91,11 +91,7 @@ async fn list(args: ApiTokenListArgs, environment: &Environment) -> Result<(), C
         "EXPIRES"
     );
     for token in &tokens {
-        let state = match (token.revoked_at, token.is_usable(now)) {
-            (Some(_), _) => "revoked",
-            (None, false) => "expired",
-            (None, true) => "usable",
-        };
+        let state = super::token_state(token.revoked_at.is_some(), token.is_usable(now));
         let expires = token.expires_at.to_rfc3339();
         let scope = token.scope.as_str();
         out!(

@@ -226,6 +226,15 @@ pub(crate) fn write_line(line: std::fmt::Arguments<'_>) {
         .and_then(|()| stdout.write_all(b"\n"));
 }
 
+/// How a token listing names a token's state.
+fn token_state(revoked: bool, usable: bool) -> &'static str {
+    match (revoked, usable) {
+        (true, _) => "revoked",
+        (false, false) => "expired",
+        (false, true) => "usable",
+    }
+}
+
 /// Prints `value` as indented JSON on standard output, for `--json` listings.
 fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(value)

@@ -67,11 +67,7 @@ async fn list(args: ScimTokenListArgs, environment: &Environment) -> Result<(), 
         "EXPIRES"
     );
     for token in &tokens {
-        let state = match (token.revoked_at, token.is_usable(now)) {
-            (Some(_), _) => "revoked",
-            (None, false) => "expired",
-            (None, true) => "usable",
-        };
+        let state = super::token_state(token.revoked_at.is_some(), token.is_usable(now));
         out!(
             "{:<10} {:<24} {:<10} {:<26} {}",
             token.org,

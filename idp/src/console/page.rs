@@ -9,6 +9,7 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use portner_shared::crypto::constant_time_eq;
+use portner_shared::domain::User;
 
 pub use crate::signin::html::Lang;
 use crate::signin::pages::{CSRF_COOKIE, LANG_COOKIE, cookie_value, csrf_token};
@@ -79,6 +80,67 @@ pub fn message(status: StatusCode, lang: Lang, text: Text) -> Response {
         }
     };
     respond(status, frame(lang, Text::Console, "/helpdesk", body), None)
+}
+
+/// Longest user search text accepted, in characters (consoles and `/api/v1`).
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// The trimmed search text of `?q=`, or `None` when it is too long or holds control
+/// characters (then the caller answers 400).
+pub fn search_text(query: Option<&str>) -> Option<&str> {
+    let text = query.map(str::trim).unwrap_or_default();
+    let acceptable =
+        text.chars().count() <= MAX_SEARCH_CHARS && !text.chars().any(char::is_control);
+    acceptable.then_some(text)
+}
+
+/// The user search form of a console page: `GET action?q=`.
+pub fn search_form(lang: Lang, action: &str, text: &str) -> Markup {
+    html! {
+        form method="get" action=(action) role="search" {
+            label for="q" { (lang.console(Text::SearchHint)) }
+            " "
+            input id="q" name="q" type="search" maxlength="100" value=(text);
+            " "
+            button type="submit" { (lang.console(Text::Search)) }
+        }
+    }
+}
+
+/// Users found by a search, each linked to `{link_base}/{id}`, with a notice when the store's
+/// limit cut the list; `detailed` adds the organisation and the assurance level.
+pub fn user_table(lang: Lang, link_base: &str, found: &[User], detailed: bool) -> Markup {
+    let limit = usize::try_from(portner_shared::store::SEARCH_LIMIT).unwrap_or(usize::MAX);
+    if found.is_empty() {
+        return html! { p { (lang.console(Text::NoUsers)) } };
+    }
+    html! {
+        @if found.len() >= limit {
+            p role="status" { (lang.console(Text::TooMany)) }
+        }
+        table id="users" {
+            thead { tr {
+                th scope="col" { (lang.console(Text::Username)) }
+                th scope="col" { (lang.console(Text::Name)) }
+                th scope="col" { (lang.console(Text::Email)) }
+                @if detailed { th scope="col" { (lang.console(Text::Organisation)) } }
+                th scope="col" { (lang.console(Text::Status)) }
+                @if detailed { th scope="col" { (lang.console(Text::AccountLevel)) } }
+            } }
+            tbody {
+                @for user in found {
+                    tr {
+                        td { a href={ (link_base) "/" (user.id) } { (user.username) } }
+                        td { (user.display_name) }
+                        td { (user.email) }
+                        @if detailed { td { (user.org) } }
+                        td { (user.status) }
+                        @if detailed { td { (user.identity_level.oiosaml_name()) } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The page frame: language, title, language switch, main content.

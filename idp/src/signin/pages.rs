@@ -120,6 +120,23 @@ pub(crate) fn csrf_token(cookie: &str) -> String {
     hex::encode(sha256(format!("portner-csrf-v1:{cookie}").as_bytes()))
 }
 
+/// A WebAuthn step of a ceremony: `mode` is `get` (an assertion) or `create` (a
+/// registration), `action` where the form posts the answer, `path` the page's own path (for
+/// the language switch).
+struct Step<'a> {
+    mode: &'a str,
+    action: &'a str,
+    path: &'a str,
+}
+
+impl Step<'_> {
+    /// The security-key page: the ceremony's options for the browser's script, and the form.
+    fn page(&self, info: &RequestInfo, token: &str, handle: &str, options: &str) -> Markup {
+        let body = html::webauthn_step(info.lang, self.mode, self.action, token, handle, options);
+        html::page(info.lang, Text::SecurityKey, self.path, body)
+    }
+}
+
 fn csrf_valid(info: &RequestInfo, token: &str) -> bool {
     info.csrf_cookie
         .as_deref()
@@ -577,20 +594,14 @@ async fn activate_submit(
     .await
     {
         Ok(challenge) => {
+            let step = Step {
+                mode: "create",
+                action: "/activate/webauthn",
+                path: "/activate",
+            };
             let token = csrf_token(info.csrf_cookie.as_deref().unwrap_or_default());
-            let body = html::webauthn_step(
-                info.lang,
-                "create",
-                "/activate/webauthn",
-                &token,
-                &challenge.handle,
-                &challenge.options_json,
-            );
-            respond(
-                StatusCode::OK,
-                html::page(info.lang, Text::SecurityKey, "/activate", body),
-                Vec::new(),
-            )
+            let page = step.page(&info, &token, &challenge.handle, &challenge.options_json);
+            respond(StatusCode::OK, page, Vec::new())
         }
         Err(error) => match failure_answer(&error) {
             Some((status, text)) => activation_form_page(&info, status, Some(text)),
@@ -910,15 +921,17 @@ async fn add_credential(
     };
     match account::start_add_credential(&state.signin, &active).await {
         Ok(challenge) => {
-            let body = html::webauthn_step(
-                info.lang,
-                "create",
-                "/account/credentials/add/finish",
+            let step = Step {
+                mode: "create",
+                action: "/account/credentials/add/finish",
+                path: "/account",
+            };
+            let page = step.page(
+                &info,
                 &form.csrf,
                 &challenge.handle,
                 &challenge.options_json,
             );
-            let page = html::page(info.lang, Text::SecurityKey, "/account", body);
             respond(StatusCode::OK, page, Vec::new())
         }
         Err(error) => after_action(&info, Err(error), state.signin.secure_cookies),

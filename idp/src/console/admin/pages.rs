@@ -18,8 +18,6 @@ use crate::app::AppState;
 use crate::console::access::{self, Operator};
 use crate::console::page::{self, ConsoleText, Lang, Text};
 
-/// Longest search text accepted, in characters.
-const MAX_SEARCH_CHARS: usize = 100;
 /// Longest field of the new-user form accepted, in characters (the domain checks each
 /// field's own rules after this cap).
 const MAX_FIELD_CHARS: usize = 254;
@@ -46,10 +44,9 @@ pub async fn overview(
     headers: HeaderMap,
 ) -> Response {
     let lang = operator.lang;
-    let text = query.q.as_deref().map(str::trim).unwrap_or_default();
-    if text.chars().count() > MAX_SEARCH_CHARS || text.chars().any(char::is_control) {
+    let Some(text) = page::search_text(query.q.as_deref()) else {
         return page::message(StatusCode::BAD_REQUEST, lang, Text::BadInput);
-    }
+    };
     let view = match load_overview(&state, &operator, text).await {
         Ok(view) => view,
         Err(error) => return access::internal(lang, &error),
@@ -61,7 +58,9 @@ pub async fn overview(
 
     let body = html! {
         p { a href="/admin/sync" { (lang.console(Text::Sync)) } }
-        (search_markup(lang, text, &view.found))
+        h2 { (lang.console(Text::Users)) }
+        (page::search_form(lang, "/admin", text))
+        (page::user_table(lang, "/admin/users", &view.found, true))
         h2 { (lang.console(Text::CreateUser)) }
         (new_user_markup(lang, &token, &view.organisations))
         h2 { (lang.console(Text::Policies)) }
@@ -84,49 +83,6 @@ async fn load_overview(
         in_force,
         history,
     })
-}
-
-fn search_markup(lang: Lang, text: &str, found: &[User]) -> Markup {
-    let limit = usize::try_from(portner_shared::store::SEARCH_LIMIT).unwrap_or(usize::MAX);
-    html! {
-        h2 { (lang.console(Text::Users)) }
-        form method="get" action="/admin" role="search" {
-            label for="q" { (lang.console(Text::SearchHint)) }
-            " "
-            input id="q" name="q" type="search" maxlength="100" value=(text);
-            " "
-            button type="submit" { (lang.console(Text::Search)) }
-        }
-        @if found.is_empty() {
-            p { (lang.console(Text::NoUsers)) }
-        } @else {
-            @if found.len() >= limit {
-                p role="status" { (lang.console(Text::TooMany)) }
-            }
-            table id="users" {
-                thead { tr {
-                    th scope="col" { (lang.console(Text::Username)) }
-                    th scope="col" { (lang.console(Text::Name)) }
-                    th scope="col" { (lang.console(Text::Email)) }
-                    th scope="col" { (lang.console(Text::Organisation)) }
-                    th scope="col" { (lang.console(Text::Status)) }
-                    th scope="col" { (lang.console(Text::AccountLevel)) }
-                } }
-                tbody {
-                    @for user in found {
-                        tr {
-                            td { a href={ "/admin/users/" (user.id) } { (user.username) } }
-                            td { (user.display_name) }
-                            td { (user.email) }
-                            td { (user.org) }
-                            td { (user.status) }
-                            td { (user.identity_level.oiosaml_name()) }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 fn new_user_markup(lang: Lang, token: &str, organisations: &[Cvr]) -> Markup {

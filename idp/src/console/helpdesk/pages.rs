@@ -24,8 +24,6 @@ use crate::app::AppState;
 use crate::console::access::{self, Operator};
 use crate::console::page::{self, ConsoleText, Lang, Text};
 
-/// Longest search text accepted, in characters.
-const MAX_SEARCH_CHARS: usize = 100;
 /// Audit event kinds shown as a user's recent sign-ins and lockouts.
 const SIGN_IN_KINDS: &[&str] = &[
     "SIGN_IN_SUCCEEDED",
@@ -54,10 +52,9 @@ pub async fn search(
     headers: HeaderMap,
 ) -> Response {
     let lang = operator.lang;
-    let text = query.q.as_deref().map(str::trim).unwrap_or_default();
-    if text.chars().count() > MAX_SEARCH_CHARS || text.chars().any(char::is_control) {
+    let Some(text) = page::search_text(query.q.as_deref()) else {
         return page::message(StatusCode::BAD_REQUEST, lang, Text::BadInput);
-    }
+    };
     let mut found = Vec::new();
     if !text.is_empty() {
         match find_users(&state, &operator, text).await {
@@ -106,42 +103,11 @@ async fn find_users(
 }
 
 fn search_markup(lang: Lang, text: &str, found: &[User]) -> Markup {
-    let limit = usize::try_from(portner_shared::store::SEARCH_LIMIT).unwrap_or(usize::MAX);
     html! {
-        form method="get" action="/helpdesk" role="search" {
-            label for="q" { (lang.console(Text::SearchHint)) }
-            " "
-            input id="q" name="q" type="search" maxlength="100" value=(text);
-            " "
-            button type="submit" { (lang.console(Text::Search)) }
-        }
+        (page::search_form(lang, "/helpdesk", text))
         @if !text.is_empty() {
             h2 { (lang.console(Text::SearchResults)) }
-            @if found.is_empty() {
-                p { (lang.console(Text::NoUsers)) }
-            } @else {
-                @if found.len() >= limit {
-                    p role="status" { (lang.console(Text::TooMany)) }
-                }
-                table {
-                    thead { tr {
-                        th scope="col" { (lang.console(Text::Username)) }
-                        th scope="col" { (lang.console(Text::Name)) }
-                        th scope="col" { (lang.console(Text::Email)) }
-                        th scope="col" { (lang.console(Text::Status)) }
-                    } }
-                    tbody {
-                        @for user in found {
-                            tr {
-                                td { a href={ "/helpdesk/users/" (user.id) } { (user.username) } }
-                                td { (user.display_name) }
-                                td { (user.email) }
-                                td { (user.status) }
-                            }
-                        }
-                    }
-                }
-            }
+            (page::user_table(lang, "/helpdesk/users", found, false))
         }
     }
 }

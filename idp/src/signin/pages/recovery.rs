@@ -9,7 +9,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{
-    ClientAddress, LangQuery, RequestInfo, WebAuthnForm, csrf_for, csrf_token, csrf_valid,
+    ClientAddress, LangQuery, RequestInfo, Step, WebAuthnForm, csrf_for, csrf_token, csrf_valid,
     error_page, failure_answer, internal, request_info, respond,
 };
 use crate::app::AppState;
@@ -93,20 +93,14 @@ pub(super) async fn recover_submit(
     let begun = recovery::begin(signin, &info.origin, &form.username, &form.new_password);
     match begun.await {
         Ok(challenge) => {
+            let step = Step {
+                mode: "get",
+                action: "/recover/webauthn",
+                path: "/recover",
+            };
             let token = csrf_token(info.csrf_cookie.as_deref().unwrap_or_default());
-            let body = html::webauthn_step(
-                info.lang,
-                "get",
-                "/recover/webauthn",
-                &token,
-                &challenge.handle,
-                &challenge.options_json,
-            );
-            respond(
-                StatusCode::OK,
-                html::page(info.lang, Text::SecurityKey, "/recover", body),
-                Vec::new(),
-            )
+            let page = step.page(&info, &token, &challenge.handle, &challenge.options_json);
+            respond(StatusCode::OK, page, Vec::new())
         }
         Err(error) => match failure_answer(&error) {
             Some((status, text)) => recovery_form_page(&info, status, Some(text)),
