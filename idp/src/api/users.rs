@@ -27,7 +27,7 @@ use crate::console::admin::{
 pub struct UserView {
     /// Portner's identifier.
     pub id: String,
-    /// The username (the part before `@suffix` in the NameID).
+    /// The username (the part before `@suffix` in the MitID Erhverv `subjectNameId`).
     pub username: String,
     /// The display name.
     pub display_name: String,

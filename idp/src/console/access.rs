@@ -4,7 +4,9 @@
 //! front of every console route: it finds the rule for the request's method and route
 //! pattern, then demands a live session at NSIS Substantial and one of the rule's roles. A
 //! route without a rule is refused, so a route added without a line in the table is
-//! unreachable rather than open (and the table test notices it).
+//! unreachable rather than open (and the table test notices it). On `/api/` routes a bearer
+//! token (`crate::api::token`) may stand in for the session: it acts as its user, with that
+//! user's roles, and a `read` token only reads (`TOKEN_SCOPE`).
 //!
 //! Which organisation a role counts for is the handler's question: the guard checks that the
 //! caller holds the role somewhere, the handler that they hold it in the organisation of the
