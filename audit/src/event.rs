@@ -600,6 +600,36 @@ pub enum AuditEvent {
         /// The user it acted as.
         user_id: UserId,
     },
+    /// A right was granted to a user within a scope (issue 5 item 4; LG-1 admin changes;
+    /// EV-9). The user's rights are queued for MitID Erhverv when their organisation syncs.
+    RightAssigned {
+        /// The holder.
+        user_id: UserId,
+        /// The right's catalogue key.
+        right: String,
+        /// `cvr`, `pu` or `se`.
+        scope_kind: String,
+        /// The CVR, P-number or SE number.
+        scope_value: String,
+    },
+    /// A right was withdrawn from a user (LG-1; EV-9).
+    RightRevoked {
+        /// The former holder.
+        user_id: UserId,
+        /// The right's catalogue key.
+        right: String,
+        /// `cvr`, `pu` or `se`.
+        scope_kind: String,
+        /// The CVR, P-number or SE number.
+        scope_value: String,
+    },
+    /// A local right was added to the catalogue, for the organisation's own services (LG-1).
+    RightDefined {
+        /// The catalogue key.
+        right: String,
+        /// Its name.
+        name: String,
+    },
     /// A user was deleted with their credentials, sessions and rights (AU-8; EV-9, EV-11).
     UserDeleted {
         /// The former user.
@@ -680,6 +710,9 @@ impl AuditEvent {
             Self::UserProfileChanged { .. } => "USER_PROFILE_CHANGED",
             Self::UserDeleted { .. } => "USER_DELETED",
             Self::ApiTokenCreated { .. } => "API_TOKEN_CREATED",
+            Self::RightAssigned { .. } => "RIGHT_ASSIGNED",
+            Self::RightRevoked { .. } => "RIGHT_REVOKED",
+            Self::RightDefined { .. } => "RIGHT_DEFINED",
             Self::ApiTokenRevoked { .. } => "API_TOKEN_REVOKED",
         }
     }

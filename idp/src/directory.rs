@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use portner_audit::{AuditContext, AuditError, AuditEvent, Subject};
 use portner_shared::Clock;
 use portner_shared::domain::{
-    Cvr, Email, NewOrganisation, NewUser, Organisation, Role, RoleAssignment, SyncAction, User,
-    UserStatus, Username,
+    Cvr, Email, NewOrganisation, NewUser, Organisation, Right, RightAssignment, RightId,
+    RightScope, RightSource, Role, RoleAssignment, SyncAction, User, UserStatus, Username,
 };
 use portner_shared::store::{Store, StoreError, Tx};
 
@@ -376,6 +376,110 @@ pub async fn revoke_role(
     };
     portner_audit::append(&mut tx, now, context, &Subject::User(user.id), &event).await?;
 
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Grants `right` within `scope` to `user` on the caller's transaction, with `RIGHT_ASSIGNED`
+/// and, for a synced organisation, the user's rights queued for MitID Erhverv. Returns
+/// `false`, writing nothing, if the user holds it in that scope already. The caller has
+/// checked that the right is in the catalogue and the scope belongs to the user's
+/// organisation.
+///
+/// # Errors
+///
+/// The store or the audit trail failed; the caller must drop the transaction.
+pub async fn assign_right_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    user: &User,
+    right: &RightId,
+    scope: &RightScope,
+) -> Result<bool, DirectoryError> {
+    let held = tx.right_assignments(user.id).await?;
+    if held
+        .iter()
+        .any(|held| &held.right == right && &held.scope == scope)
+    {
+        return Ok(false);
+    }
+    let assignment = RightAssignment {
+        user_id: user.id,
+        right: right.clone(),
+        scope: scope.clone(),
+        granted_at: now,
+    };
+    tx.assign_right(&assignment).await?;
+    portner_idm_sync::enqueue::user_rights_changed(tx, user, now).await?;
+    let event = AuditEvent::RightAssigned {
+        user_id: user.id,
+        right: right.as_str().to_owned(),
+        scope_kind: scope.kind().to_owned(),
+        scope_value: scope.value().to_owned(),
+    };
+    portner_audit::append(tx, now, context, &Subject::User(user.id), &event).await?;
+    Ok(true)
+}
+
+/// Withdraws `right` within `scope` from `user` on the caller's transaction, with
+/// `RIGHT_REVOKED` and the rights sync queued. Returns `false` if it was not held.
+///
+/// # Errors
+///
+/// The store or the audit trail failed; the caller must drop the transaction.
+pub async fn revoke_right_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    user: &User,
+    right: &RightId,
+    scope: &RightScope,
+) -> Result<bool, DirectoryError> {
+    if !tx.revoke_right(user.id, right, scope).await? {
+        return Ok(false);
+    }
+    portner_idm_sync::enqueue::user_rights_changed(tx, user, now).await?;
+    let event = AuditEvent::RightRevoked {
+        user_id: user.id,
+        right: right.as_str().to_owned(),
+        scope_kind: scope.kind().to_owned(),
+        scope_value: scope.value().to_owned(),
+    };
+    portner_audit::append(tx, now, context, &Subject::User(user.id), &event).await?;
+    Ok(true)
+}
+
+/// Adds a local right to the catalogue (`RIGHT_DEFINED`). Returns `false`, writing nothing,
+/// if the key exists already: a local definition never renames an entry, and never turns one
+/// imported from MitID Erhverv into a local one.
+///
+/// # Errors
+///
+/// The store or the audit trail failed.
+pub async fn define_local_right(
+    store: &Store,
+    clock: &dyn Clock,
+    context: &AuditContext,
+    id: &RightId,
+    name: &str,
+) -> Result<bool, DirectoryError> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+    if tx.rights().await?.iter().any(|right| &right.id == id) {
+        return Ok(false);
+    }
+    let right = Right {
+        id: id.clone(),
+        name: name.to_owned(),
+        source: RightSource::Local,
+    };
+    tx.upsert_right(&right).await?;
+    let event = AuditEvent::RightDefined {
+        right: id.as_str().to_owned(),
+        name: name.to_owned(),
+    };
+    portner_audit::append(&mut tx, now, context, &Subject::Installation, &event).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -11,8 +11,8 @@
 //!
 //! Errors are JSON objects `{"error": CODE}` with a stable code (and `field` for bad input);
 //! bodies are capped by the console router's limit and malformed JSON is a 400, never a
-//! panic. Known gaps, in `docs/limitations.md`: organisations, the rights catalogue, service
-//! providers and policy changes are not in the API yet, as they are not in the console.
+//! panic. Known gaps, in `docs/limitations.md`: organisations, service providers and policy
+//! changes are not in the API yet, as they are not in the console.
 
 pub mod token;
 mod users;
@@ -28,8 +28,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 pub use users::{
-    change_profile, change_role, change_status, create_user, delete_user, get_user, list_users,
-    policies,
+    catalogue, change_profile, change_right, change_role, change_status, create_user, define_right,
+    delete_user, get_user, list_users, policies, user_rights,
 };
 
 use crate::app::AppState;
@@ -41,7 +41,7 @@ use crate::console::admin::AdminError;
     info(
         title = "Portner administration API",
         version = "1",
-        description = "Users, roles and policies of the organisations the caller administers."
+        description = "Users, roles, rights and policies of the caller's organisations."
     ),
     paths(
         users::list_users,
@@ -51,6 +51,10 @@ use crate::console::admin::AdminError;
         users::change_role,
         users::change_profile,
         users::delete_user,
+        users::user_rights,
+        users::change_right,
+        users::catalogue,
+        users::define_right,
         users::policies
     ),
     components(schemas(
@@ -60,6 +64,8 @@ use crate::console::admin::AdminError;
         users::RoleBody,
         users::ProfileBody,
         users::DeleteBody,
+        users::RightBody,
+        users::CatalogueEntry,
         users::PolicyView,
         users::PolicyChange,
         ErrorBody

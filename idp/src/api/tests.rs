@@ -135,6 +135,16 @@ async fn a_write_token_manages_users_and_roles_as_its_owner_on_the_record() {
     )
     .await;
     assert_eq!(wrong.json()["field"], "confirm");
+    let entry = r#"{"right":"intranet.editor","name":"Intranet editor"}"#;
+    let defined = api("POST", "/api/v1/rights".into(), entry).await;
+    assert_eq!(defined.status, StatusCode::CREATED, "{}", defined.body);
+    let catalogue = api("GET", "/api/v1/rights".into(), "").await;
+    assert_eq!(catalogue.json()[0]["source"], "local", "{}", catalogue.body);
+    let assign = r#"{"right":"intranet.editor","scope":"cvr:91234567","change":"assign"}"#;
+    let assigned = api("POST", format!("/api/v1/users/{id}/rights"), assign).await;
+    assert_eq!(assigned.status, StatusCode::NO_CONTENT, "{}", assigned.body);
+    let held = api("GET", format!("/api/v1/users/{id}/rights"), "").await;
+    assert_eq!(held.json()[0]["scope"], "cvr:91234567", "{}", held.body);
     let policies = api("GET", "/api/v1/policies".into(), "").await;
     assert_eq!(policies.status, StatusCode::OK);
     assert!(policies.json()["history"].is_array());

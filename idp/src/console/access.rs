@@ -163,6 +163,16 @@ pub const RULES: &[Rule] = &[
         roles: ADMINISTRATOR,
     },
     Rule {
+        verb: Verb::Post,
+        route: "/admin/users/{id}/rights",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/admin/rights",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
         verb: Verb::Get,
         route: "/admin/sync",
         roles: ADMINISTRATOR,
@@ -210,6 +220,26 @@ pub const RULES: &[Rule] = &[
     Rule {
         verb: Verb::Post,
         route: "/api/v1/users/{id}/delete",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/api/v1/users/{id}/rights",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/users/{id}/rights",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/api/v1/rights",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/rights",
         roles: ADMINISTRATOR,
     },
     Rule {

@@ -51,6 +51,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/users/{id}/roles", post(admin::pages::role))
         .route("/admin/users/{id}/profile", post(admin::pages::profile))
         .route("/admin/users/{id}/delete", post(admin::pages::delete))
+        .route("/admin/users/{id}/rights", post(admin::pages::right))
+        .route("/admin/rights", post(admin::pages::define_right))
         .route("/admin/sync", get(admin::sync::overview))
         .route("/admin/sync/actions/{id}/retry", post(admin::sync::retry))
         .route(
@@ -63,6 +65,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/users/{id}/roles", post(api::change_role))
         .route("/api/v1/users/{id}/profile", post(api::change_profile))
         .route("/api/v1/users/{id}/delete", post(api::delete_user))
+        .route(
+            "/api/v1/users/{id}/rights",
+            get(api::user_rights).post(api::change_right),
+        )
+        .route(
+            "/api/v1/rights",
+            get(api::catalogue).post(api::define_right),
+        )
         .route("/api/v1/policies", get(api::policies))
         .route("/audit", get(audit::pages::overview))
         .route("/audit/export", post(audit::pages::export))

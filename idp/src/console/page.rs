@@ -196,6 +196,15 @@ impl ConsoleText for Lang {
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 #[allow(missing_docs)]
 pub enum Text {
+    AssignRight,
+    DefineRight,
+    NoRights,
+    RevokeRight,
+    Right,
+    Rights,
+    RightsCatalogue,
+    Scope,
+    Source,
     ConfirmUsername,
     DeleteHint,
     DeleteUser,
@@ -319,6 +328,15 @@ pub enum Text {
 impl Text {
     const fn both(self) -> (&'static str, &'static str) {
         match self {
+            Self::AssignRight => ("Tildel rettighed", "Assign right"),
+            Self::DefineRight => ("Tilføj lokal rettighed", "Add local right"),
+            Self::NoRights => ("Ingen rettigheder.", "No rights."),
+            Self::RevokeRight => ("Fjern", "Revoke"),
+            Self::Right => ("Rettighed", "Right"),
+            Self::Rights => ("Rettigheder", "Rights"),
+            Self::RightsCatalogue => ("Rettighedskatalog", "Rights catalogue"),
+            Self::Scope => ("Omfang", "Scope"),
+            Self::Source => ("Kilde", "Source"),
             Self::ConfirmUsername => (
                 "Skriv brugernavnet for at bekræfte",
                 "Type the username to confirm",

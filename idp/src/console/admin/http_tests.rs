@@ -432,3 +432,110 @@ async fn profiles_are_edited_and_users_deleted_only_with_the_username_confirmed(
     let refused = console.post(&own, &[("confirm", "boss")]).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn local_rights_are_defined_and_assigned_within_the_users_organisation() {
+    let console = console().await;
+    let worker = console.rig.user("91234567", "worker", &[]).await;
+    let define = [("right", "intranet.editor"), ("name", "Intranet editor")];
+    let defined = console.post("/admin/rights", &define).await;
+    assert_eq!(
+        defined.location.as_deref(),
+        Some("/admin"),
+        "{}",
+        defined.body
+    );
+    assert_eq!(
+        console.post("/admin/rights", &define).await.status,
+        StatusCode::CONFLICT
+    );
+    let bad_key = [("right", "no spaces allowed"), ("name", "X")];
+    assert_eq!(
+        console.post("/admin/rights", &bad_key).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let overview = console.get("/admin").await;
+    assert!(
+        overview.body.contains("<code>intranet.editor</code>"),
+        "{}",
+        overview.body
+    );
+
+    let path = format!("/admin/users/{}/rights", worker.id);
+    let page = console.get(&format!("/admin/users/{}", worker.id)).await;
+    assert!(
+        page.body.contains(r#"<option value="cvr:91234567">"#),
+        "{}",
+        page.body
+    );
+    let assign = [
+        ("right", "intranet.editor"),
+        ("scope", "cvr:91234567"),
+        ("change", "assign"),
+    ];
+    let assigned = console.post(&path, &assign).await;
+    assert_eq!(assigned.status, StatusCode::SEE_OTHER, "{}", assigned.body);
+    assert_eq!(
+        console.post(&path, &assign).await.status,
+        StatusCode::CONFLICT
+    );
+    let page = console.get(&format!("/admin/users/{}", worker.id)).await;
+    assert!(
+        page.body.contains("<code>intranet.editor</code>"),
+        "{}",
+        page.body
+    );
+
+    // Another organisation's scope, an unknown right or scope kind: refused, nothing written.
+    let refused = [
+        [
+            ("right", "intranet.editor"),
+            ("scope", "cvr:92345678"),
+            ("change", "assign"),
+        ],
+        [
+            ("right", "unknown.right"),
+            ("scope", "cvr:91234567"),
+            ("change", "assign"),
+        ],
+        [
+            ("right", "intranet.editor"),
+            ("scope", "region:1"),
+            ("change", "assign"),
+        ],
+        [
+            ("right", "intranet.editor"),
+            ("scope", "cvr:91234567"),
+            ("change", "steal"),
+        ],
+    ];
+    for form in refused {
+        assert_eq!(
+            console.post(&path, &form).await.status,
+            StatusCode::BAD_REQUEST,
+            "{form:?}"
+        );
+    }
+    let revoke = [
+        ("right", "intranet.editor"),
+        ("scope", "cvr:91234567"),
+        ("change", "revoke"),
+    ];
+    assert_eq!(
+        console.post(&path, &revoke).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        console.post(&path, &revoke).await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(console.by_admin("RIGHT_DEFINED").await.len(), 1);
+    assert_eq!(console.by_admin("RIGHT_ASSIGNED").await.len(), 1);
+    assert_eq!(console.by_admin("RIGHT_REVOKED").await.len(), 1);
+
+    let own = format!("/admin/users/{}/rights", console.admin.id);
+    assert_eq!(
+        console.post(&own, &assign).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

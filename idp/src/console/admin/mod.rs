@@ -3,8 +3,9 @@
 //! re-enables them, and grants and revokes the staff roles. It also shows the policies in
 //! force and their change history, read from the audit trail's configuration snapshots.
 //!
-//! Administrators also edit a user's name and e-mail and delete users (confirming the
-//! username).
+//! Administrators also edit a user's name and e-mail, delete users (confirming the
+//! username), add local rights to the catalogue and assign rights within a scope of the
+//! user's organisation (the organisation, a P-unit or an SE number).
 //!
 //! Every change goes through [`crate::directory`], so it is written with its audit event in
 //! one transaction and queued for the MitID Erhverv sync like a change from the CLI. The
@@ -25,7 +26,7 @@
 //! Policies are set in the configuration file (`docs/configuration.md`) and recorded at each
 //! start that changes them (EV-7); the console shows them but cannot edit them, so the file
 //! stays the one source that a deployment can review. Known gaps, written down in
-//! `docs/limitations.md`: editing organisations, the rights catalogue with scoped assignments,
+//! `docs/limitations.md`: editing organisations, importing the MitID Erhverv role catalogue,
 //! and service providers.
 
 pub mod pages;
@@ -37,7 +38,8 @@ mod http_tests;
 use portner_audit::AuditContext;
 use portner_audit::config_history::{self, Snapshot};
 use portner_shared::domain::{
-    Cvr, Email, NewUser, Role, RoleAssignment, User, UserId, UserStatus, Username,
+    Cvr, Email, NewUser, Organisation, RightId, RightScope, Role, RoleAssignment, User, UserId,
+    UserStatus, Username,
 };
 use portner_shared::store::{StoreError, Tx};
 
@@ -378,6 +380,119 @@ pub async fn delete_user(
     directory::delete_user_in(&mut tx, now, &context(operator), &user).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A right change an administrator asks for, as the form or API sends it.
+#[derive(Clone, Copy, Debug)]
+pub struct RightFields<'a> {
+    /// The right's catalogue key.
+    pub right: &'a str,
+    /// The scope as `kind:value`: `cvr:CVR`, `pu:P-NUMBER` or `se:SE-NUMBER`.
+    pub scope: &'a str,
+    /// `assign` or `revoke`.
+    pub change: &'a str,
+}
+
+/// Assigns or revokes a right of the catalogue within a scope of the user's organisation
+/// (the organisation itself, one of its P-units or SE numbers), audited, with the user's
+/// rights queued for MitID Erhverv when the organisation syncs.
+///
+/// # Errors
+///
+/// [`AdminError::BadInput`] for an unknown right, a malformed scope or one outside the
+/// user's organisation, or an unknown change; [`AdminError::Refused`] for the operator's own
+/// account or another organisation's user; [`AdminError::Conflict`] when the assignment is
+/// already held (assign) or not held (revoke).
+pub async fn change_right(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+    fields: RightFields<'_>,
+) -> Result<(), AdminError> {
+    let right: RightId = fields
+        .right
+        .parse()
+        .map_err(|_| AdminError::BadInput("right"))?;
+    let (kind, value) = fields
+        .scope
+        .split_once(':')
+        .ok_or(AdminError::BadInput("scope"))?;
+    let scope = RightScope::from_parts(kind, value).map_err(|_| AdminError::BadInput("scope"))?;
+    let assign = match fields.change {
+        "assign" => true,
+        "revoke" => false,
+        _ => return Err(AdminError::BadInput("change")),
+    };
+    let checked = other_user(state, operator, id).await?;
+
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let user = target(&mut tx, operator, &checked.id.to_string()).await?;
+    let organisation = tx
+        .organisation(&user.org)
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    if !scope_belongs(&scope, &organisation) {
+        return Err(AdminError::BadInput("scope"));
+    }
+    if !tx.rights().await?.iter().any(|known| known.id == right) {
+        return Err(AdminError::BadInput("right"));
+    }
+    let context = context(operator);
+    let changed = if assign {
+        directory::assign_right_in(&mut tx, now, &context, &user, &right, &scope).await?
+    } else {
+        directory::revoke_right_in(&mut tx, now, &context, &user, &right, &scope).await?
+    };
+    if !changed {
+        return Err(AdminError::Conflict("RIGHT"));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether `scope` lies within `organisation`: its CVR, or one of its P-units or SE numbers.
+fn scope_belongs(scope: &RightScope, organisation: &Organisation) -> bool {
+    match scope {
+        RightScope::Cvr(cvr) => cvr == &organisation.cvr,
+        RightScope::PUnit(p_number) => organisation.p_units.contains(p_number),
+        RightScope::Se(se_number) => organisation.se_numbers.contains(se_number),
+    }
+}
+
+/// The scopes of `organisation` as the forms offer them, `kind:value`.
+pub fn scopes_of(organisation: &Organisation) -> Vec<RightScope> {
+    let mut scopes = vec![RightScope::Cvr(organisation.cvr.clone())];
+    scopes.extend(organisation.p_units.iter().cloned().map(RightScope::PUnit));
+    scopes.extend(organisation.se_numbers.iter().cloned().map(RightScope::Se));
+    scopes
+}
+
+/// Adds a local right to the catalogue (`RIGHT_DEFINED`).
+///
+/// # Errors
+///
+/// [`AdminError::BadInput`] for a malformed key or name, [`AdminError::Conflict`] when the
+/// key exists already.
+pub async fn define_right(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+    name: &str,
+) -> Result<(), AdminError> {
+    let id: RightId = id
+        .trim()
+        .parse()
+        .map_err(|_| AdminError::BadInput("right"))?;
+    let name = portner_shared::domain::parse_display_name(name)
+        .map_err(|_| AdminError::BadInput("name"))?;
+    let clock = state.clock.as_ref();
+    let context = context(operator);
+    if directory::define_local_right(&state.store, clock, &context, &id, &name).await? {
+        Ok(())
+    } else {
+        Err(AdminError::Conflict("RIGHT"))
+    }
 }
 
 /// Grants or revokes a staff role in the user's own organisation.

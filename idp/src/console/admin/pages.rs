@@ -10,7 +10,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use portner_audit::config_history::Snapshot;
-use portner_shared::domain::{Cvr, Role, RoleAssignment, User, UserStatus};
+use portner_shared::domain::{
+    Cvr, Right, RightAssignment, RightScope, Role, RoleAssignment, User, UserStatus,
+};
+use portner_shared::store::StoreError;
 use serde::Deserialize;
 
 use super::{AdminError, NewUserFields, RoleChange, StatusChange};
@@ -34,6 +37,7 @@ struct Overview {
     found: Vec<User>,
     in_force: Option<Snapshot>,
     history: Vec<Snapshot>,
+    catalogue: Vec<Right>,
 }
 
 /// The overview: user search, the new-user form, the policies and their history.
@@ -63,6 +67,8 @@ pub async fn overview(
         (page::user_table(lang, "/admin/users", &view.found, true))
         h2 { (lang.console(Text::CreateUser)) }
         (new_user_markup(lang, &token, &view.organisations))
+        h2 { (lang.console(Text::RightsCatalogue)) }
+        (catalogue_markup(lang, &token, &view.catalogue))
         h2 { (lang.console(Text::Policies)) }
         (policies_markup(lang, view.in_force.as_ref(), &view.history))
     };
@@ -77,7 +83,11 @@ async fn load_overview(
 ) -> Result<Overview, crate::signin::SignInError> {
     let found = super::find_users_with_roles(state, operator, text).await?;
     let (in_force, history) = super::policies(state).await?;
+    let mut tx = state.store.read().await?;
+    let catalogue = tx.rights().await?;
+    tx.rollback().await?;
     Ok(Overview {
+        catalogue,
         organisations: operator.organisations(Role::Administrator),
         found: found.into_iter().map(|(user, _)| user).collect(),
         in_force,
@@ -224,14 +234,216 @@ pub async fn user(
         Err(error) => return access::internal(lang, &error),
     };
 
+    let rights = match load_rights(&state, &user).await {
+        Ok(rights) => rights,
+        Err(error) => return access::internal(lang, &error.into()),
+    };
     let own = user.id == operator.user.id;
-    let body = user_markup(lang, &token, &user, &roles, own);
+    let body = html! {
+        (user_markup(lang, &token, &user, &roles, own))
+        h2 { (lang.console(Text::Rights)) }
+        (rights_markup(lang, &token, &user, &rights, own))
+    };
     let path = format!("/admin/users/{}", user.id);
     page::respond(
         StatusCode::OK,
         page::frame(lang, Text::User, &path, body),
         cookie,
     )
+}
+
+/// A user's rights, the catalogue and the scopes of their organisation.
+struct RightsView {
+    held: Vec<RightAssignment>,
+    catalogue: Vec<Right>,
+    scopes: Vec<RightScope>,
+}
+
+async fn load_rights(state: &AppState, user: &User) -> Result<RightsView, StoreError> {
+    let mut tx = state.store.read().await?;
+    let held = tx.right_assignments(user.id).await?;
+    let catalogue = tx.rights().await?;
+    let organisation = tx.organisation(&user.org).await?;
+    tx.rollback().await?;
+    let scopes = organisation
+        .as_ref()
+        .map(super::scopes_of)
+        .unwrap_or_default();
+    Ok(RightsView {
+        held,
+        catalogue,
+        scopes,
+    })
+}
+
+fn scope_text(scope: &RightScope) -> String {
+    format!("{}:{}", scope.kind(), scope.value())
+}
+
+fn rights_markup(lang: Lang, token: &str, user: &User, view: &RightsView, own: bool) -> Markup {
+    let action = format!("/admin/users/{}/rights", user.id);
+    html! {
+        @if view.held.is_empty() {
+            p { (lang.console(Text::NoRights)) }
+        } @else {
+            table id="rights" {
+                thead { tr {
+                    th scope="col" { (lang.console(Text::Right)) }
+                    th scope="col" { (lang.console(Text::Scope)) }
+                    @if !own { th scope="col" { (lang.console(Text::Action)) } }
+                } }
+                tbody {
+                    @for held in &view.held {
+                        tr {
+                            td { code { (held.right.as_str()) } }
+                            td { (scope_text(&held.scope)) }
+                            @if !own {
+                                td { (revoke_right_form(lang, token, &action, held)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !own && !view.catalogue.is_empty() {
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(token);
+                input type="hidden" name="change" value="assign";
+                label for="assign-right" { (lang.console(Text::Right)) }
+                " "
+                select id="assign-right" name="right" required {
+                    @for right in &view.catalogue {
+                        @let key = right.id.as_str();
+                        option value=(key) { (right.name) " (" (key) ")" }
+                    }
+                }
+                " "
+                label for="assign-scope" { (lang.console(Text::Scope)) }
+                " "
+                select id="assign-scope" name="scope" required {
+                    @for scope in &view.scopes {
+                        option value=(scope_text(scope)) { (scope_text(scope)) }
+                    }
+                }
+                " "
+                button type="submit" { (lang.console(Text::AssignRight)) }
+            }
+        }
+    }
+}
+
+fn revoke_right_form(lang: Lang, token: &str, action: &str, held: &RightAssignment) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            input type="hidden" name="csrf" value=(token);
+            input type="hidden" name="right" value=(held.right.as_str());
+            input type="hidden" name="scope" value=(scope_text(&held.scope));
+            input type="hidden" name="change" value="revoke";
+            button type="submit" { (lang.console(Text::RevokeRight)) }
+        }
+    }
+}
+
+/// The right form of a user's page.
+#[derive(Debug, Deserialize)]
+pub struct RightForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    right: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    change: String,
+}
+
+/// Assigns or revokes a right.
+pub async fn right(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<RightForm>,
+) -> Response {
+    let result = if page::csrf_valid(&headers, &form.csrf) {
+        let fields = super::RightFields {
+            right: &form.right,
+            scope: &form.scope,
+            change: &form.change,
+        };
+        super::change_right(&state, &operator, &id, fields).await
+    } else {
+        Err(AdminError::BadInput("csrf"))
+    };
+    after(&state, &operator, &matched, &id, result).await
+}
+
+/// The catalogue form: a new local right.
+#[derive(Debug, Deserialize)]
+pub struct DefineRightForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    right: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// Adds a local right to the catalogue, then shows the overview.
+pub async fn define_right(
+    State(state): State<AppState>,
+    operator: Operator,
+    matched: MatchedPath,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<DefineRightForm>,
+) -> Response {
+    let result = if page::csrf_valid(&headers, &form.csrf) {
+        super::define_right(&state, &operator, &form.right, &form.name).await
+    } else {
+        Err(AdminError::BadInput("csrf"))
+    };
+    match result {
+        Ok(()) => Redirect::to("/admin").into_response(),
+        Err(error) => fail(&state, &operator, &Method::POST, &matched, error).await,
+    }
+}
+
+fn catalogue_markup(lang: Lang, token: &str, catalogue: &[Right]) -> Markup {
+    html! {
+        @if catalogue.is_empty() {
+            p { (lang.console(Text::NoRights)) }
+        } @else {
+            table id="catalogue" {
+                thead { tr {
+                    th scope="col" { (lang.console(Text::Right)) }
+                    th scope="col" { (lang.console(Text::Name)) }
+                    th scope="col" { (lang.console(Text::Source)) }
+                } }
+                tbody {
+                    @for right in catalogue {
+                        tr {
+                            td { code { (right.id.as_str()) } }
+                            td { (right.name) }
+                            td { (right.source.as_str()) }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" action="/admin/rights" {
+            input type="hidden" name="csrf" value=(token);
+            label for="new-right" { (lang.console(Text::Right)) }
+            " "
+            input id="new-right" name="right" type="text" maxlength="128" required;
+            " "
+            label for="new-right-name" { (lang.console(Text::Name)) }
+            " "
+            input id="new-right-name" name="name" type="text" maxlength="200" required;
+            " "
+            button type="submit" { (lang.console(Text::DefineRight)) }
+        }
+    }
 }
 
 fn user_markup(
