@@ -14,6 +14,7 @@
 //! panic. Known gaps, in `docs/limitations.md`: organisations, service providers and policy
 //! changes are not in the API yet, as they are not in the console.
 
+mod rights;
 pub mod token;
 mod users;
 
@@ -27,9 +28,10 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+pub use rights::{catalogue, change_right, define_right, user_rights};
 pub use users::{
-    catalogue, change_profile, change_right, change_role, change_status, create_user, define_right,
-    delete_user, get_user, list_users, policies, user_rights,
+    change_profile, change_role, change_status, create_user, delete_user, get_user, list_users,
+    policies,
 };
 
 use crate::app::AppState;
@@ -51,10 +53,10 @@ use crate::console::admin::AdminError;
         users::change_role,
         users::change_profile,
         users::delete_user,
-        users::user_rights,
-        users::change_right,
-        users::catalogue,
-        users::define_right,
+        rights::user_rights,
+        rights::change_right,
+        rights::catalogue,
+        rights::define_right,
         users::policies
     ),
     components(schemas(
@@ -64,8 +66,8 @@ use crate::console::admin::AdminError;
         users::RoleBody,
         users::ProfileBody,
         users::DeleteBody,
-        users::RightBody,
-        users::CatalogueEntry,
+        rights::RightBody,
+        rights::CatalogueEntry,
         users::PolicyView,
         users::PolicyChange,
         ErrorBody
