@@ -205,6 +205,23 @@ pub async fn between(tx: &mut Tx, first: i64, last: i64) -> Result<Vec<Snapshot>
     rows.iter().map(snapshot_from_row).collect()
 }
 
+/// The `limit` newest applied snapshots, newest first (the consoles' change history).
+///
+/// # Errors
+///
+/// The store failed or a snapshot is unreadable.
+pub async fn newest_applied(tx: &mut Tx, limit: i64) -> Result<Vec<Snapshot>, AuditError> {
+    let rows = sqlx::query(
+        "SELECT seq, occurred_at, kind, data, hash FROM audit_events \
+         WHERE kind = $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(KIND)
+    .bind(limit)
+    .fetch_all(tx.connection())
+    .await?;
+    rows.iter().map(snapshot_from_row).collect()
+}
+
 /// The snapshot in force before `before` (epoch ms): the newest `CONFIGURATION_APPLIED` at or
 /// below sequence `max_seq`, or, when pruning removed every such one, the newest carried-forward
 /// copy of a snapshot applied before `before` (wherever the copy lies in the chain). Records

@@ -8,7 +8,7 @@ use portner_shared::domain::{ApiScope, ApiToken, ApiTokenId, Username};
 use portner_shared::store::{Store, StoreError, Tx};
 
 use crate::directory::DirectoryError;
-use crate::scim::token::{MAX_PRESENTED_LEN, TokenError, TokenSecret, digest};
+use crate::scim::token::{TokenError, TokenSecret, presented_digest};
 
 /// What every API token starts with.
 pub const PREFIX: &str = "portner_api_";
@@ -114,11 +114,11 @@ pub async fn authenticate(
     now: DateTime<Utc>,
     presented: &str,
 ) -> Result<Option<ApiToken>, StoreError> {
-    if presented.len() > MAX_PRESENTED_LEN || !presented.starts_with(PREFIX) {
+    let Some(presented_digest) = presented_digest(presented, PREFIX) else {
         return Ok(None);
-    }
+    };
     let mut tx = store.read().await?;
-    let token = tx.api_token_by_hash(&digest(presented)).await?;
+    let token = tx.api_token_by_hash(&presented_digest).await?;
     tx.rollback().await?;
     Ok(token.filter(|token| token.is_usable(now)))
 }

@@ -11,7 +11,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::DateTime;
 use portner_audit::config_history::Snapshot;
-use portner_shared::domain::{RoleAssignment, User};
+use portner_shared::domain::{Role, RoleAssignment, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -202,7 +202,14 @@ pub async fn list_users(
     let Some(text) = crate::console::page::search_text(query.q.as_deref()) else {
         return failure(StatusCode::BAD_REQUEST, "BAD_INPUT", Some("q"));
     };
-    match admin::find_users_with_roles(&state, &operator, text).await {
+    let found = match operator
+        .search_users(&state, Role::Administrator, text)
+        .await
+    {
+        Ok(found) => admin::with_roles(&state, found).await,
+        Err(error) => Err(error),
+    };
+    match found {
         Ok(found) => {
             let views: Vec<UserView> = found
                 .iter()

@@ -291,6 +291,29 @@ impl Operator {
             .any(|held| held.role == role && &held.org == org)
     }
 
+    /// Users of the organisations where the operator holds `role` whose username, name or
+    /// e-mail holds `text` (every user when it is empty), at most
+    /// [`portner_shared::store::SEARCH_LIMIT`] per organisation, by username.
+    ///
+    /// # Errors
+    ///
+    /// The store failed.
+    pub async fn search_users(
+        &self,
+        state: &AppState,
+        role: Role,
+        text: &str,
+    ) -> Result<Vec<User>, StoreError> {
+        let mut tx = state.store.read().await?;
+        let mut found = Vec::new();
+        for org in self.organisations(role) {
+            found.extend(tx.search_users(&org, text).await?);
+        }
+        tx.rollback().await?;
+        found.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(found)
+    }
+
     /// The organisations in which the operator holds `role`.
     pub fn organisations(&self, role: Role) -> Vec<Cvr> {
         self.roles

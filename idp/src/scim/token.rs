@@ -29,7 +29,7 @@ const SECRET_BYTES: usize = 32;
 
 /// The longest a presented token may be before it is refused unread: the prefix and the
 /// encoded secret, with room to spare.
-pub(crate) const MAX_PRESENTED_LEN: usize = 128;
+const MAX_PRESENTED_LEN: usize = 128;
 
 /// A token's secret, shown once when it is created. `Debug` hides it.
 pub struct TokenSecret(String);
@@ -162,11 +162,11 @@ pub async fn authenticate(
     now: DateTime<Utc>,
     presented: &str,
 ) -> Result<Option<ScimToken>, StoreError> {
-    if presented.len() > MAX_PRESENTED_LEN || !presented.starts_with(PREFIX) {
+    let Some(presented_digest) = presented_digest(presented, PREFIX) else {
         return Ok(None);
-    }
+    };
     let mut tx = store.read().await?;
-    let token = tx.scim_token_by_hash(&digest(presented)).await?;
+    let token = tx.scim_token_by_hash(&presented_digest).await?;
     tx.rollback().await?;
     Ok(token.filter(|token| token.is_usable(now)))
 }
@@ -182,8 +182,15 @@ pub enum TokenError {
     Random,
 }
 
+/// The digest to look a presented token up by, or `None` for one too long or without
+/// `prefix` (then no lookup is made: the answer is the same as for an unknown token).
+pub(crate) fn presented_digest(presented: &str, prefix: &str) -> Option<[u8; 32]> {
+    let plausible = presented.len() <= MAX_PRESENTED_LEN && presented.starts_with(prefix);
+    plausible.then(|| digest(presented))
+}
+
 /// The SHA-256 the store keeps of a token.
-pub(crate) fn digest(token: &str) -> [u8; 32] {
+fn digest(token: &str) -> [u8; 32] {
     portner_shared::crypto::sha256(token.as_bytes())
 }
 

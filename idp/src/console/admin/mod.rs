@@ -178,31 +178,26 @@ pub async fn target(tx: &mut Tx, operator: &Operator, id: &str) -> Result<User, 
 }
 
 /// How many configuration snapshots the history shows, newest first.
-pub const HISTORY_SHOWN: usize = 20;
+pub const HISTORY_SHOWN: i64 = 20;
 
-/// Users of the operator's administered organisations whose username, name or e-mail holds
-/// `text` (every user when it is empty), at most [`portner_shared::store::SEARCH_LIMIT`] per
-/// organisation, by username, each with their roles.
+/// The roles of each of `users`, in the same order (for the API's listing; the console's
+/// overview shows none).
 ///
 /// # Errors
 ///
 /// The store failed.
-pub async fn find_users_with_roles(
+pub async fn with_roles(
     state: &AppState,
-    operator: &Operator,
-    text: &str,
+    users: Vec<User>,
 ) -> Result<Vec<(User, Vec<RoleAssignment>)>, StoreError> {
     let mut tx = state.store.read().await?;
-    let mut found = Vec::new();
-    for org in operator.organisations(Role::Administrator) {
-        for user in tx.search_users(&org, text).await? {
-            let roles = tx.roles_of(user.id).await?;
-            found.push((user, roles));
-        }
+    let mut listed = Vec::with_capacity(users.len());
+    for user in users {
+        let roles = tx.roles_of(user.id).await?;
+        listed.push((user, roles));
     }
     tx.rollback().await?;
-    found.sort_by(|a, b| a.0.username.cmp(&b.0.username));
-    Ok(found)
+    Ok(listed)
 }
 
 /// The user `id` with their roles, if the operator administers the user's organisation.
@@ -231,9 +226,8 @@ pub async fn load_user(
 pub async fn policies(state: &AppState) -> Result<(Option<Snapshot>, Vec<Snapshot>), SignInError> {
     let mut tx = state.store.read().await?;
     let in_force = config_history::in_force(&mut tx, i64::MAX, i64::MAX).await?;
-    let history = config_history::between(&mut tx, 0, i64::MAX).await?;
+    let history = config_history::newest_applied(&mut tx, HISTORY_SHOWN).await?;
     tx.rollback().await?;
-    let history = history.into_iter().rev().take(HISTORY_SHOWN).collect();
     Ok((in_force, history))
 }
 
@@ -242,7 +236,11 @@ async fn other_user(state: &AppState, operator: &Operator, id: &str) -> Result<U
     let mut tx = state.store.read().await?;
     let user = target(&mut tx, operator, id).await;
     tx.rollback().await?;
-    let user = user?;
+    not_own(operator, user?)
+}
+
+/// `user`, unless it is the operator's own account (`SELF_SERVICE`, see the module docs).
+fn not_own(operator: &Operator, user: User) -> Result<User, AdminError> {
     if user.id == operator.user.id {
         return Err(AdminError::Refused(Refusal::SelfService));
     }
@@ -338,11 +336,9 @@ pub async fn change_profile(
         .trim()
         .parse()
         .map_err(|_| AdminError::BadInput("email"))?;
-    let checked = other_user(state, operator, id).await?;
-
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let user = target(&mut tx, operator, &checked.id.to_string()).await?;
+    let user = not_own(operator, target(&mut tx, operator, id).await?)?;
     let external_id = tx.scim_external_id(user.id).await?;
     let change = directory::ProfileChange {
         display_name,
@@ -369,14 +365,12 @@ pub async fn delete_user(
     id: &str,
     confirm: &str,
 ) -> Result<(), AdminError> {
-    let checked = other_user(state, operator, id).await?;
-    if confirm.trim() != checked.username.as_str() {
-        return Err(AdminError::BadInput("confirm"));
-    }
-
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let user = target(&mut tx, operator, &checked.id.to_string()).await?;
+    let user = not_own(operator, target(&mut tx, operator, id).await?)?;
+    if confirm.trim() != user.username.as_str() {
+        return Err(AdminError::BadInput("confirm"));
+    }
     directory::delete_user_in(&mut tx, now, &context(operator), &user).await?;
     tx.commit().await?;
     Ok(())
@@ -423,11 +417,9 @@ pub async fn change_right(
         "revoke" => false,
         _ => return Err(AdminError::BadInput("change")),
     };
-    let checked = other_user(state, operator, id).await?;
-
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let user = target(&mut tx, operator, &checked.id.to_string()).await?;
+    let user = not_own(operator, target(&mut tx, operator, id).await?)?;
     let organisation = tx
         .organisation(&user.org)
         .await?

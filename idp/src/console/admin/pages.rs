@@ -81,7 +81,9 @@ async fn load_overview(
     operator: &Operator,
     text: &str,
 ) -> Result<Overview, crate::signin::SignInError> {
-    let found = super::find_users_with_roles(state, operator, text).await?;
+    let found = operator
+        .search_users(state, Role::Administrator, text)
+        .await?;
     let (in_force, history) = super::policies(state).await?;
     let mut tx = state.store.read().await?;
     let catalogue = tx.rights().await?;
@@ -89,7 +91,7 @@ async fn load_overview(
     Ok(Overview {
         catalogue,
         organisations: operator.organisations(Role::Administrator),
-        found: found.into_iter().map(|(user, _)| user).collect(),
+        found,
         in_force,
         history,
     })

@@ -57,7 +57,7 @@ pub async fn search(
     };
     let mut found = Vec::new();
     if !text.is_empty() {
-        match find_users(&state, &operator, text).await {
+        match operator.search_users(&state, Role::Helpdesk, text).await {
             Ok(users) => found = users,
             Err(error) => return access::internal(lang, &error.into()),
         }
@@ -85,21 +85,6 @@ pub async fn search(
         page::frame(lang, Text::Helpdesk, "/helpdesk", body),
         cookie,
     )
-}
-
-async fn find_users(
-    state: &AppState,
-    operator: &Operator,
-    text: &str,
-) -> Result<Vec<User>, portner_shared::store::StoreError> {
-    let mut tx = state.store.read().await?;
-    let mut users = Vec::new();
-    for org in operator.organisations(Role::Helpdesk) {
-        users.extend(tx.search_users(&org, text).await?);
-    }
-    tx.rollback().await?;
-    users.sort_by(|a, b| a.username.cmp(&b.username));
-    Ok(users)
 }
 
 fn search_markup(lang: Lang, text: &str, found: &[User]) -> Markup {
