@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use portner_shared::domain::{
-    ApiTokenId, Cvr, NsisLevel, Role, ScimTokenId, UserId, UserStatus, Username,
+    ApiTokenId, Cvr, GroupId, NsisLevel, Role, ScimTokenId, UserId, UserStatus, Username,
 };
 use serde::Serialize;
 
@@ -34,6 +34,18 @@ pub enum AuditEvent {
         name: String,
         /// The `subjectNameId` suffix.
         suffix: String,
+    },
+    /// An organisation's name, SE numbers or P-units were changed (issue 5 item 4; LG-1 admin
+    /// changes). The values after the change; none of them is personal data.
+    OrganisationChanged {
+        /// Its CVR number.
+        cvr: Cvr,
+        /// Its registered name.
+        name: String,
+        /// Its SE numbers.
+        se_numbers: Vec<String>,
+        /// Its P-units.
+        p_units: Vec<String>,
     },
     /// A user was created (LG-1 "activation"; EV-9 per-person status history).
     UserCreated {
@@ -266,6 +278,21 @@ pub enum AuditEvent {
         /// The remote identity, if any.
         employee_uuid: Option<String>,
     },
+    /// The MitID Erhverv role catalogue (R1) was imported into Portner's rights catalogue,
+    /// and something changed (issue 6 item 4; LG-1). Only written when roles were added or
+    /// renamed.
+    MitIdErhvervCatalogueImported {
+        /// The organisation whose catalogue was read.
+        org: Cvr,
+        /// Roles the catalogue offers.
+        offered: u64,
+        /// Roles new to Portner's catalogue.
+        added: u64,
+        /// Roles whose name changed.
+        renamed: u64,
+        /// Roles left out: a key that is not a valid right key, or one a local right holds.
+        skipped: u64,
+    },
     /// The IdM API refused the organisation's certificate after a token refresh; the worker
     /// stopped (§2.5, §7.3 `Unauthorized`).
     SyncUnauthorized {
@@ -278,8 +305,12 @@ pub enum AuditEvent {
         org: Cvr,
         /// `light` or `local_idp`.
         mode: String,
+        /// The group whose members alone are synced, if the sync is scoped to one.
+        scope_group: Option<GroupId>,
         /// Users queued for the initial load.
         queued: u64,
+        /// Linked users queued for suspension because they are outside the scope group.
+        suspended: u64,
     },
     /// An operator put a failed sync action back in the queue (issue 6, item 5; LG-1).
     SyncActionRequeued {
@@ -623,6 +654,50 @@ pub enum AuditEvent {
         /// The CVR, P-number or SE number.
         scope_value: String,
     },
+    /// A group was created (issue 5 item 5; LG-1 admin changes).
+    GroupCreated {
+        /// The group.
+        group_id: GroupId,
+        /// Its organisation.
+        org: Cvr,
+        /// Its name.
+        name: String,
+    },
+    /// A group's name or external ID changed (LG-1).
+    GroupChanged {
+        /// The group.
+        group_id: GroupId,
+        /// Its organisation.
+        org: Cvr,
+        /// Its name after the change.
+        name: String,
+    },
+    /// A group was deleted; its members were taken out of it first, each with its own event
+    /// (LG-1).
+    GroupDeleted {
+        /// The former group.
+        group_id: GroupId,
+        /// Its organisation.
+        org: Cvr,
+        /// Its name.
+        name: String,
+    },
+    /// A user was put in a group (LG-1; EV-9). Where the group scopes the organisation's MitID
+    /// Erhverv sync, the user's identity is queued for creation or reactivation.
+    GroupMemberAdded {
+        /// The group.
+        group_id: GroupId,
+        /// The member.
+        user_id: UserId,
+    },
+    /// A user was taken out of a group (LG-1; EV-9). Where the group scopes the sync, the
+    /// user's identity is queued for suspension.
+    GroupMemberRemoved {
+        /// The group.
+        group_id: GroupId,
+        /// The former member.
+        user_id: UserId,
+    },
     /// A local right was added to the catalogue, for the organisation's own services (LG-1).
     RightDefined {
         /// The catalogue key.
@@ -647,6 +722,7 @@ impl AuditEvent {
         match self {
             Self::KeyGenerated { .. } => "KEY_GENERATED",
             Self::OrganisationCreated { .. } => "ORGANISATION_CREATED",
+            Self::OrganisationChanged { .. } => "ORGANISATION_CHANGED",
             Self::UserCreated { .. } => "USER_CREATED",
             Self::UserStatusChanged { .. } => "USER_STATUS_CHANGED",
             Self::IdentityProofingRecorded { .. } => "IDENTITY_PROOFING_RECORDED",
@@ -676,6 +752,7 @@ impl AuditEvent {
             Self::SyncActionFailed { .. } => "SYNC_ACTION_FAILED",
             Self::SyncIdentityAdopted { .. } => "SYNC_IDENTITY_ADOPTED",
             Self::SyncDriftFound { .. } => "SYNC_DRIFT_FOUND",
+            Self::MitIdErhvervCatalogueImported { .. } => "MITID_ERHVERV_CATALOGUE_IMPORTED",
             Self::SyncUnauthorized { .. } => "SYNC_UNAUTHORIZED",
             Self::SyncEnabled { .. } => "SYNC_ENABLED",
             Self::SyncActionRequeued { .. } => "SYNC_ACTION_REQUEUED",
@@ -713,6 +790,11 @@ impl AuditEvent {
             Self::RightAssigned { .. } => "RIGHT_ASSIGNED",
             Self::RightRevoked { .. } => "RIGHT_REVOKED",
             Self::RightDefined { .. } => "RIGHT_DEFINED",
+            Self::GroupCreated { .. } => "GROUP_CREATED",
+            Self::GroupChanged { .. } => "GROUP_CHANGED",
+            Self::GroupDeleted { .. } => "GROUP_DELETED",
+            Self::GroupMemberAdded { .. } => "GROUP_MEMBER_ADDED",
+            Self::GroupMemberRemoved { .. } => "GROUP_MEMBER_REMOVED",
             Self::ApiTokenRevoked { .. } => "API_TOKEN_REVOKED",
         }
     }

@@ -182,6 +182,7 @@ async fn main() {
             client_key_path: Some(certs.join(format!("client-{SYNC_ORG}.key"))),
             trust_roots_path: certs.join("ca.pem"),
             default_email: None,
+            scope_group: None,
         },
         now,
     )

@@ -18,6 +18,14 @@ pub fn should_be_active(user: &User) -> bool {
     user.status != UserStatus::Disabled
 }
 
+/// Whether the user belongs in MitID Erhverv: active as [`should_be_active`] says and, where
+/// the organisation's sync is scoped to a group, a member of it (`in_scope`; issue 6, item 2).
+/// A user who leaves the group is suspended, as a disabled one is, rather than deleted: taking
+/// someone out of a group by mistake must not cost them their identity and its history.
+pub fn belongs(user: &User, in_scope: bool) -> bool {
+    in_scope && should_be_active(user)
+}
+
 /// The `subjectNameId` of a user: `username@suffix`, lowercase (§6 L2, L4). The IdP sends the
 /// same string as NameID to NemLog-in.
 pub fn subject_name_id(user: &User, org: &Organisation) -> String {

@@ -3,16 +3,19 @@
 //! back together.
 
 use chrono::{DateTime, Utc};
-use portner_shared::domain::{SyncAction, User, UserStatus};
+use portner_shared::domain::{GroupId, SyncAction, User, UserStatus};
 use portner_shared::store::{StoreError, Tx};
 
-/// Queues the creation of a new user's identity if their organisation is synced.
+/// Queues the creation of a new user's identity if their organisation is synced to all its
+/// users. Where the sync is scoped to a group, a new user is in no group yet: joining it
+/// queues the creation ([`group_membership_changed`]).
 ///
 /// # Errors
 ///
 /// The store failed; the caller's transaction must then be dropped.
 pub async fn user_created(tx: &mut Tx, user: &User, now: DateTime<Utc>) -> Result<(), StoreError> {
-    if tx.sync_organisation(&user.org).await?.is_some() {
+    let settings = tx.sync_organisation(&user.org).await?;
+    if settings.is_some_and(|settings| settings.scope_group.is_none()) {
         let action = SyncAction::UpsertUser { user_id: user.id };
         tx.enqueue_sync(&user.org, &action, now).await?;
     }
@@ -76,5 +79,32 @@ pub async fn user_rights_changed(
         let action = SyncAction::SyncRights { user_id: user.id };
         tx.enqueue_sync(&user.org, &action, now).await?;
     }
+    Ok(())
+}
+
+/// Queues a creation or reactivation when a user joins the group their organisation's sync is
+/// scoped to, and a suspension when they leave it (issue 6, item 2). Other groups are not
+/// the sync's concern.
+///
+/// # Errors
+///
+/// The store failed; the caller's transaction must then be dropped.
+pub async fn group_membership_changed(
+    tx: &mut Tx,
+    group: GroupId,
+    user: &User,
+    joined: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let settings = tx.sync_organisation(&user.org).await?;
+    if settings.is_none_or(|settings| settings.scope_group != Some(group)) {
+        return Ok(());
+    }
+    let action = if joined {
+        SyncAction::UpsertUser { user_id: user.id }
+    } else {
+        SyncAction::SuspendUser { user_id: user.id }
+    };
+    tx.enqueue_sync(&user.org, &action, now).await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! (mitid-erhverv-idm-api.md).
 
 pub mod api;
+pub mod catalogue;
 pub mod client;
 pub mod desired;
 pub mod enqueue;

@@ -1,14 +1,16 @@
 //! The reconciler: a full read of the organisation's identities, compared with the desired
 //! state, producing drift findings and the repairs to queue (mitid-erhverv-idm-api.md §7.5).
 //!
-//! [`plan`] only reads and reports; [`reconcile`] also records findings and queues repairs in
-//! the outbox, where the worker carries them out with its retry and audit machinery.
+//! [`plan`] only reads and reports; [`reconcile`] first imports the role catalogue
+//! ([`crate::catalogue`]), then records findings and queues repairs in the outbox, where the
+//! worker carries them out with its retry and audit machinery. It runs on the schedule of
+//! `portner serve` ([`crate::worker::schedule`]) and on demand (`portner sync run
+//! --reconcile`).
 //!
 //! Not built yet (written down where it would live): the E3 mirror table (§7.5 step 4; the
-//! previous run's link count stands in for the previous snapshot in the safety guard), the
-//! schedule (`portner sync run --reconcile` is the on-demand trigger; a timer in `serve` is
-//! missing), per-finding auto-remedy switches (all repairs below are automatic except
-//! `UNASSOCIATED`, which is reported for an administrator), and `STALE_LOCKED`.
+//! previous run's link count stands in for the previous snapshot in the safety guard),
+//! per-finding auto-remedy switches (all repairs below are automatic except `UNASSOCIATED`,
+//! which is reported for an administrator), and `STALE_LOCKED`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -87,9 +89,13 @@ pub enum ReconcileError {
     /// The organisation is unknown.
     #[error("organisation {0} is not registered")]
     UnknownOrganisation(Cvr),
+    /// The role catalogue could not be imported.
+    #[error(transparent)]
+    Catalogue(#[from] crate::catalogue::CatalogueError),
 }
 
-async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+/// Calls `call` up to [`READ_ATTEMPTS`] times while it fails transiently.
+pub(crate) async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiError>>,
@@ -137,7 +143,19 @@ pub async fn plan(
         }
     }
     let pending = pending_upserts(&mut tx).await?;
+    let in_scope = match settings.scope_group {
+        Some(group) => Some(tx.group_member_ids(group).await?),
+        None => None,
+    };
     tx.rollback().await?;
+    let belonging: HashSet<UserId> = users
+        .iter()
+        .filter(|user| {
+            let member = in_scope.as_ref().is_none_or(|set| set.contains(&user.id));
+            desired::belongs(user, member)
+        })
+        .map(|user| user.id)
+        .collect();
 
     // §2.5: refresh the token before a long run.
     client.forget_token().await;
@@ -198,6 +216,7 @@ pub async fn plan(
         &remote,
         &cprs,
         &pending,
+        &belonging,
     );
     Ok(report)
 }
@@ -228,6 +247,7 @@ fn compare(
     remote: &HashMap<String, Remote>,
     cprs: &HashMap<UserId, String>,
     pending: &HashSet<UserId>,
+    belonging: &HashSet<UserId>,
 ) {
     let by_user: HashMap<UserId, &SyncLink> = links.iter().map(|l| (l.user_id, l)).collect();
     let listed_uuids: HashSet<&str> = remote.keys().map(String::as_str).collect();
@@ -242,7 +262,7 @@ fn compare(
             });
         };
     for user in users {
-        let active = desired::should_be_active(user);
+        let active = belonging.contains(&user.id);
         let repair = |action: SyncAction, reason| Repair {
             user_id: user.id,
             username: user.username.as_str().to_owned(),
@@ -301,7 +321,7 @@ fn compare(
                 "SHOULD_BE_SUSPENDED",
                 user,
                 Some(uuid),
-                "disabled locally, active remotely",
+                "disabled locally or outside the sync group, active remotely",
             );
             report.repairs.push(repair(
                 SyncAction::SuspendUser { user_id: user.id },
@@ -374,9 +394,11 @@ pub async fn reconcile(
     now: DateTime<Utc>,
 ) -> Result<ReconcileReport, ReconcileError> {
     let timer = std::time::Instant::now();
+    let context = AuditContext::system();
+    // §7.5 rights: the catalogue first, so that roles added remotely can be assigned.
+    let catalogue = crate::catalogue::import(store, client, &settings.org, now, &context).await?;
     let report = plan(store, client, settings).await?;
     let mut tx = store.begin().await?;
-    let context = AuditContext::system();
     for finding in &report.findings {
         tx.record_sync_finding(
             &settings.org,
@@ -429,6 +451,8 @@ pub async fn reconcile(
         "findings": report.findings.len(),
         "repairs": report.repairs.len(),
         "guarded": report.guarded,
+        "catalogue_added": catalogue.added,
+        "catalogue_renamed": catalogue.renamed,
     });
     // The finish is `now` plus the time the run took, so the recorded times stay on the
     // caller's clock (the schedule compares them with it) and still show the duration.

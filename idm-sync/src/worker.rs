@@ -215,6 +215,8 @@ struct Context {
     link: Option<SyncLink>,
     cpr: Option<portner_shared::domain::Cpr>,
     desired_rights: Vec<(String, Scope)>,
+    /// Whether the user is in the organisation's sync scope group, or there is none.
+    in_scope: bool,
 }
 
 /// The outbox worker.
@@ -511,6 +513,10 @@ impl Worker {
             }
         };
         let link = tx.sync_link(user_id).await?;
+        let in_scope = match settings.as_ref().and_then(|settings| settings.scope_group) {
+            Some(group) => tx.is_group_member(group, user_id).await?,
+            None => true,
+        };
         let cpr = match (&user, &claimed.action.action) {
             // Also when linked: a REACTIVATE that finds the identity gone creates it again.
             (Some(_), SyncAction::UpsertUser { .. }) => tx.user_cpr(user_id).await?,
@@ -540,6 +546,7 @@ impl Worker {
             link,
             cpr,
             desired_rights,
+            in_scope,
         })
     }
 
@@ -851,8 +858,8 @@ async fn suspend(client: &IdmClient, user_id: UserId, context: &Context) -> Outc
     let Some(user) = &context.user else {
         return done("user_gone", None, Vec::new());
     };
-    if desired::should_be_active(user) {
-        // §7.2: a SUSPEND for a user who is active again is a stale intent.
+    if desired::belongs(user, context.in_scope) {
+        // §7.2: a SUSPEND for a user who is active (or back in scope) again is a stale intent.
         return done("stale_dropped", None, Vec::new());
     }
     let Some(link) = &context.link else {
@@ -896,7 +903,7 @@ async fn upsert(
     else {
         return done("user_gone", None, Vec::new());
     };
-    if !desired::should_be_active(user) {
+    if !desired::belongs(user, context.in_scope) {
         return done("stale_dropped", None, Vec::new());
     }
     let expected_subject = match settings.mode {

@@ -402,6 +402,9 @@ pub enum SyncCommand {
     Retry(SyncRetryArgs),
     /// Activate imported NemID identities and bind them to their local users.
     Migrate(SyncMigrateArgs),
+    /// Import the MitID Erhverv role catalogue into the rights catalogue, so that its roles
+    /// can be assigned (a reconcile also does this).
+    ImportRights(SyncPlanArgs),
 }
 
 /// `portner sync enable` flags.
@@ -427,6 +430,10 @@ pub struct SyncEnableArgs {
     /// PEM bundle of the server roots to trust (no others are trusted).
     #[arg(long, value_name = "FILE")]
     pub trust_roots: PathBuf,
+    /// Sync only the members of this group of the organisation (by name); without it, all
+    /// the organisation's users.
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
 }
 
 /// `portner sync plan` flags.

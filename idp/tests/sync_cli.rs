@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use portner_idm_sync::api::CatalogueRole;
 use portner_idm_sync::sim::{SimConfig, SimOrganisation, Simulator};
 use portner_shared::crypto::FieldCipher;
 use serde_json::Value;
@@ -21,10 +22,10 @@ fn portner(data: &Path, cpr_key: &str, args: &[&str]) -> (bool, String) {
         .env("PORTNER_LOG_LEVEL", "error")
         .output()
         .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    // Errors are written to stderr; a test reads both.
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,11 +33,20 @@ async fn plan_run_and_status_create_activated_users() {
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
     let cpr_key = FieldCipher::generate_hex().unwrap();
+    let role = |uuid: &str, name: &str| CatalogueRole {
+        uuid: uuid.into(),
+        name: Some(name.into()),
+        description: None,
+        is_basic_package: None,
+    };
     let org = SimOrganisation {
         cvr: CVR.into(),
         se_numbers: vec![],
         p_units: vec![],
-        catalogue: vec![],
+        catalogue: vec![
+            role("6f1c9a52-0000-4000-8000-000000000001", "Digital Post"),
+            role("a key with spaces", "Refused"),
+        ],
     };
     let sim = Simulator::start(SimConfig {
         organisations: vec![org],
@@ -86,7 +96,7 @@ async fn plan_run_and_status_create_activated_users() {
         ]);
         assert!(added.0);
     }
-    let (ok, out) = run(&[
+    let enable = [
         "sync",
         "enable",
         "--org",
@@ -99,7 +109,11 @@ async fn plan_run_and_status_create_activated_users() {
         key.to_str().unwrap(),
         "--trust-roots",
         roots.to_str().unwrap(),
-    ]);
+    ];
+    // A scope group that does not exist is refused, and the sync stays off.
+    let (ok, out) = run(&[&enable[..], &["--group", "Nobody"]].concat());
+    assert!(!ok && out.contains("has no group named"), "{out}");
+    let (ok, out) = run(&enable);
     assert!(ok, "{out}");
     assert!(out.contains("2 users queued"), "{out}");
 
@@ -115,6 +129,19 @@ async fn plan_run_and_status_create_activated_users() {
     let (ok, out) = run(&["sync", "run", "--quiet"]);
     assert!(ok, "{out}");
     assert!(out.contains("2 succeeded"), "{out}");
+
+    // The role catalogue becomes assignable rights; a key Portner cannot store is skipped,
+    // and a second import finds nothing new.
+    let (ok, out) = run(&["sync", "import-rights", "--org", CVR]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("2 roles offered, 1 added, 0 renamed, 1 skipped"),
+        "{out}"
+    );
+    let (ok, out) = run(&["sync", "import-rights", "--json"]);
+    assert!(ok, "{out}");
+    let imports: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(imports[0]["import"]["added"], 0, "{out}");
 
     let mut ids: Vec<String> = sim
         .state()

@@ -43,6 +43,7 @@ async fn metrics_show_queue_depth_and_links() {
         client_key_path: None,
         trust_roots_path: "r.pem".into(),
         default_email: None,
+        scope_group: None,
     };
     tx.upsert_sync_organisation(&settings, chrono::Utc::now())
         .await

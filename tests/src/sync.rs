@@ -86,6 +86,7 @@ pub async fn set_mode(store: &Store, sim: &Simulator, folder: &Path, mode: SyncM
         client_key_path: Some(folder.join("client.key")),
         trust_roots_path: folder.join("ca.pem"),
         default_email: None,
+        scope_group: None,
     };
     let mut tx = store.begin().await.unwrap();
     tx.upsert_sync_organisation(&settings, SystemClock.now())

@@ -94,6 +94,7 @@ impl Category {
             || has("CONFIG")
             || has("RIGHT")
             || has("ROLE")
+            || has("GROUP")
         {
             Self::Admin
         } else {
@@ -276,6 +277,7 @@ mod tests {
         assert_eq!(Category::of("SAML_RESPONSE_SENT"), Category::Saml);
         assert_eq!(Category::of("SOMETHING_NEW"), Category::Other);
         assert_eq!(Category::of("ROLE_GRANTED"), Category::Admin);
+        assert_eq!(Category::of("GROUP_MEMBER_ADDED"), Category::Admin);
         assert_eq!(
             Category::of("HELPDESK_IDENTITY_VERIFIED"),
             Category::Helpdesk

@@ -11,9 +11,10 @@
 //!
 //! Errors are JSON objects `{"error": CODE}` with a stable code (and `field` for bad input);
 //! bodies are capped by the console router's limit and malformed JSON is a 400, never a
-//! panic. Known gaps, in `docs/limitations.md`: organisations, service providers and policy
-//! changes are not in the API yet, as they are not in the console.
+//! panic. Known gaps, in `docs/limitations.md`: service providers and policy changes are not
+//! in the API yet, as they are not in the console.
 
+mod organisations;
 mod rights;
 pub mod token;
 mod users;
@@ -28,6 +29,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+pub use organisations::{change as change_organisation, list as list_organisations};
 pub use rights::{catalogue, change_right, define_right, user_rights};
 pub use users::{
     change_profile, change_role, change_status, create_user, delete_user, get_user, list_users,
@@ -57,6 +59,8 @@ use crate::console::admin::AdminError;
         rights::change_right,
         rights::catalogue,
         rights::define_right,
+        organisations::list,
+        organisations::change,
         users::policies
     ),
     components(schemas(
@@ -68,6 +72,8 @@ use crate::console::admin::AdminError;
         users::DeleteBody,
         rights::RightBody,
         rights::CatalogueEntry,
+        organisations::OrganisationView,
+        organisations::OrganisationBody,
         users::PolicyView,
         users::PolicyChange,
         ErrorBody
@@ -111,8 +117,8 @@ async fn openapi_document() -> Response {
 /// Every error body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Stable code: `BAD_INPUT`, `NOT_FOUND`, `CONFLICT`, `USERNAME_TAKEN`, the refusal codes
-    /// of the access table (`ROLE_MISSING`, `WRONG_ORGANISATION`, `SELF_SERVICE`,
+    /// Stable code: `BAD_INPUT`, `NOT_FOUND`, `CONFLICT`, `IN_USE`, `USERNAME_TAKEN`, the
+    /// refusal codes of the access table (`ROLE_MISSING`, `WRONG_ORGANISATION`, `SELF_SERVICE`,
     /// `TOKEN_SCOPE`, …), `AUTHENTICATION_REQUIRED` or `INTERNAL`.
     pub error: String,
     /// For `BAD_INPUT`: the field that was refused.
@@ -138,6 +144,7 @@ fn admin_failure(error: &AdminError) -> Response {
         AdminError::Conflict("USERNAME_TAKEN") => {
             failure(StatusCode::CONFLICT, "USERNAME_TAKEN", None)
         }
+        AdminError::Conflict("IN_USE") => failure(StatusCode::CONFLICT, "IN_USE", None),
         AdminError::Conflict(_) => failure(StatusCode::CONFLICT, "CONFLICT", None),
         AdminError::Internal(error) => {
             tracing::error!(%error, "API request failed");

@@ -145,6 +145,35 @@ async fn a_write_token_manages_users_and_roles_as_its_owner_on_the_record() {
     assert_eq!(assigned.status, StatusCode::NO_CONTENT, "{}", assigned.body);
     let held = api("GET", format!("/api/v1/users/{id}/rights"), "").await;
     assert_eq!(held.json()[0]["scope"], "cvr:91234567", "{}", held.body);
+    let organisation = r#"{"name":"Testfirma A/S","se_numbers":["91111111"],"p_units":[]}"#;
+    let changed = api(
+        "POST",
+        "/api/v1/organisations/91234567".into(),
+        organisation,
+    )
+    .await;
+    assert_eq!(
+        changed.json()["se_numbers"][0],
+        "91111111",
+        "{}",
+        changed.body
+    );
+    let scoped = r#"{"right":"intranet.editor","scope":"se:91111111","change":"assign"}"#;
+    let assigned = api("POST", format!("/api/v1/users/{id}/rights"), scoped).await;
+    assert_eq!(assigned.status, StatusCode::NO_CONTENT, "{}", assigned.body);
+    let removing = r#"{"name":"Testfirma A/S","se_numbers":[]}"#;
+    let in_use = api("POST", "/api/v1/organisations/91234567".into(), removing).await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT);
+    assert_eq!(in_use.json()["error"], "IN_USE");
+    let bad = r#"{"name":"Testfirma A/S","p_units":["12"]}"#;
+    let refused = api("POST", "/api/v1/organisations/91234567".into(), bad).await;
+    assert_eq!(refused.json()["field"], "p_units", "{}", refused.body);
+    let listed = api("GET", "/api/v1/organisations".into(), "").await;
+    assert_eq!(listed.json()[0]["name"], "Testfirma A/S", "{}", listed.body);
+    assert_eq!(
+        listed.json()[0]["se_numbers"],
+        serde_json::json!(["91111111"])
+    );
     let policies = api("GET", "/api/v1/policies".into(), "").await;
     assert_eq!(policies.status, StatusCode::OK);
     assert!(policies.json()["history"].is_array());
@@ -152,7 +181,12 @@ async fn a_write_token_manages_users_and_roles_as_its_owner_on_the_record() {
     // The trail names the token's owner as the actor of every change.
     let trail = rig.audit().await;
     let actor = format!("user:{}", boss.id);
-    for kind in ["USER_CREATED", "ROLE_GRANTED", "USER_STATUS_CHANGED"] {
+    for kind in [
+        "USER_CREATED",
+        "ROLE_GRANTED",
+        "USER_STATUS_CHANGED",
+        "ORGANISATION_CHANGED",
+    ] {
         let line = trail
             .iter()
             .rev()

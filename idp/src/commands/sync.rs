@@ -1,13 +1,14 @@
-//! `portner sync enable|plan|run|status|retry|migrate` (issue 6; mitid-erhverv-idm-api.md §7).
+//! `portner sync enable|plan|run|status|retry|migrate|import-rights` (issue 6;
+//! mitid-erhverv-idm-api.md §7).
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portner_audit::{AuditContext, AuditEvent, Subject};
-use portner_idm_sync::desired;
 use portner_idm_sync::reconcile::{self, ReconcileReport};
 use portner_idm_sync::worker::{Worker, WorkerSettings};
+use portner_idm_sync::{catalogue, desired};
 use portner_shared::domain::{Cvr, OutboxState, SyncAction, SyncMode, SyncOrganisation};
 use serde_json::json;
 
@@ -25,7 +26,43 @@ pub(super) async fn run(
         SyncCommand::Status(args) => status(args, environment).await,
         SyncCommand::Retry(args) => retry(args.id, environment).await,
         SyncCommand::Migrate(args) => super::sync_migrate::migrate(args, environment).await,
+        SyncCommand::ImportRights(args) => import_rights(args, environment).await,
     }
+}
+
+/// Imports each synced organisation's role catalogue (or the one named) and prints what
+/// changed; the rights themselves are listed by `/admin/rights` and `GET /api/v1/rights`.
+async fn import_rights(args: SyncPlanArgs, environment: &Environment) -> Result<(), CommandError> {
+    let worker = worker(environment, WorkerSettings::default());
+    let context = AuditContext::cli();
+    let mut imports = Vec::new();
+    for settings in settings_for(environment, args.org.as_deref()).await? {
+        let client = worker.client(&settings).map_err(failed)?;
+        let now = environment.clock.now();
+        let store = &environment.store;
+        let import = catalogue::import(store, &client, &settings.org, now, &context)
+            .await
+            .map_err(failed)?;
+        imports.push((settings.org, import));
+    }
+    if args.json {
+        let value: Vec<_> = imports
+            .iter()
+            .map(|(org, import)| json!({"org": org, "import": import}))
+            .collect();
+        out!("{}", serde_json::Value::Array(value));
+        return Ok(());
+    }
+    for (org, import) in imports {
+        out!(
+            "{org}: {} roles offered, {} added, {} renamed, {} skipped",
+            import.offered,
+            import.added,
+            import.renamed,
+            import.skipped
+        );
+    }
+    Ok(())
 }
 
 /// Puts a failed action back in the queue, audited with the operator as actor.
@@ -55,6 +92,20 @@ async fn enable(args: SyncEnableArgs, environment: &Environment) -> Result<(), C
     if !args.base_url.starts_with("https://") {
         return Err(failed("--base-url must be an https:// URL"));
     }
+    let now = environment.clock.now();
+    let mut tx = environment.store.begin().await?;
+    if tx.organisation(&org).await?.is_none() {
+        return Err(failed(format!("no organisation {org}")));
+    }
+    let scope_group = match &args.group {
+        Some(name) => Some(
+            tx.group_by_name(&org, name)
+                .await?
+                .ok_or_else(|| failed(format!("{org} has no group named {name:?}")))?
+                .id,
+        ),
+        None => None,
+    };
     let settings = SyncOrganisation {
         org: org.clone(),
         mode,
@@ -63,27 +114,16 @@ async fn enable(args: SyncEnableArgs, environment: &Environment) -> Result<(), C
         client_key_path: args.client_key,
         trust_roots_path: args.trust_roots,
         default_email: None,
+        scope_group,
     };
-    let now = environment.clock.now();
-    let mut tx = environment.store.begin().await?;
-    if tx.organisation(&org).await?.is_none() {
-        return Err(failed(format!("no organisation {org}")));
-    }
     tx.upsert_sync_organisation(&settings, now).await?;
-    let mut queued = 0;
-    for user in tx.users(Some(&org)).await? {
-        let linked = tx.sync_link(user.id).await?.is_some();
-        if desired::should_be_active(&user) && !linked {
-            let action = SyncAction::UpsertUser { user_id: user.id };
-            if tx.enqueue_sync(&org, &action, now).await?.is_some() {
-                queued += 1;
-            }
-        }
-    }
+    let (queued, suspended) = queue_initial_load(&mut tx, &settings, now).await?;
     let event = AuditEvent::SyncEnabled {
         org: org.clone(),
         mode: mode.as_str().to_owned(),
+        scope_group,
         queued,
+        suspended,
     };
     portner_audit::append(
         &mut tx,
@@ -95,10 +135,49 @@ async fn enable(args: SyncEnableArgs, environment: &Environment) -> Result<(), C
     .await?;
     tx.commit().await?;
     out!(
-        "sync enabled for {org} ({}); {queued} users queued",
+        "sync enabled for {org} ({}); {queued} users queued, {suspended} outside the group \
+         queued for suspension",
         mode.as_str()
     );
     Ok(())
+}
+
+/// Queues a creation for every user who belongs in MitID Erhverv and is not linked yet, and a
+/// suspension for every linked, remotely active user who no longer belongs because the sync
+/// is now scoped to a group they are not in. Returns both counts.
+async fn queue_initial_load(
+    tx: &mut portner_shared::store::Tx,
+    settings: &SyncOrganisation,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(u64, u64), CommandError> {
+    let members = match settings.scope_group {
+        Some(group) => Some(tx.group_member_ids(group).await?),
+        None => None,
+    };
+    let (mut queued, mut suspended) = (0, 0);
+    for user in tx.users(Some(&settings.org)).await? {
+        let in_scope = members.as_ref().is_none_or(|set| set.contains(&user.id));
+        let link = tx.sync_link(user.id).await?;
+        let belongs = desired::belongs(&user, in_scope);
+        let action = match &link {
+            None if belongs => SyncAction::UpsertUser { user_id: user.id },
+            Some(link) if !belongs && !in_scope && link.remote_status == "Active" => {
+                SyncAction::SuspendUser { user_id: user.id }
+            }
+            _ => continue,
+        };
+        if tx
+            .enqueue_sync(&settings.org, &action, now)
+            .await?
+            .is_some()
+        {
+            match action {
+                SyncAction::SuspendUser { .. } => suspended += 1,
+                _ => queued += 1,
+            }
+        }
+    }
+    Ok((queued, suspended))
 }
 
 pub(super) async fn settings_for(

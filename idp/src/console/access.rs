@@ -173,6 +173,11 @@ pub const RULES: &[Rule] = &[
         roles: ADMINISTRATOR,
     },
     Rule {
+        verb: Verb::Post,
+        route: "/admin/organisations/{cvr}",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
         verb: Verb::Get,
         route: "/admin/sync",
         roles: ADMINISTRATOR,
@@ -240,6 +245,16 @@ pub const RULES: &[Rule] = &[
     Rule {
         verb: Verb::Post,
         route: "/api/v1/rights",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/api/v1/organisations",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/organisations/{cvr}",
         roles: ADMINISTRATOR,
     },
     Rule {

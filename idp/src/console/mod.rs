@@ -53,6 +53,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/users/{id}/delete", post(admin::pages::delete))
         .route("/admin/users/{id}/rights", post(admin::pages::right))
         .route("/admin/rights", post(admin::pages::define_right))
+        .route(
+            "/admin/organisations/{cvr}",
+            post(admin::organisations::update),
+        )
         .route("/admin/sync", get(admin::sync::overview))
         .route("/admin/sync/actions/{id}/retry", post(admin::sync::retry))
         .route(
@@ -72,6 +76,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/v1/rights",
             get(api::catalogue).post(api::define_right),
+        )
+        .route("/api/v1/organisations", get(api::list_organisations))
+        .route(
+            "/api/v1/organisations/{cvr}",
+            post(api::change_organisation),
         )
         .route("/api/v1/policies", get(api::policies))
         .route("/audit", get(audit::pages::overview))

@@ -196,6 +196,11 @@ impl ConsoleText for Lang {
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 #[allow(missing_docs)]
 pub enum Text {
+    Organisations,
+    OrganisationHint,
+    PUnits,
+    SeNumbers,
+    SaveOrganisation,
     AssignRight,
     DefineRight,
     NoRights,
@@ -336,6 +341,18 @@ impl Text {
             Self::Rights => ("Rettigheder", "Rights"),
             Self::RightsCatalogue => ("Rettighedskatalog", "Rights catalogue"),
             Self::Scope => ("Omfang", "Scope"),
+            Self::Organisations => ("Organisationer", "Organisations"),
+            Self::OrganisationHint => (
+                "SE-numre og P-enheder adskilles med komma eller mellemrum. Et nummer, som en \
+                 rettighed stadig er tildelt inden for, kan ikke fjernes. CVR-nummer og suffiks \
+                 kan ikke ændres.",
+                "Separate SE numbers and P-units with commas or spaces. A number that a right is \
+                 still assigned within cannot be removed. The CVR number and suffix cannot be \
+                 changed.",
+            ),
+            Self::PUnits => ("P-enheder", "P-units"),
+            Self::SeNumbers => ("SE-numre", "SE numbers"),
+            Self::SaveOrganisation => ("Gem organisation", "Save organisation"),
             Self::Source => ("Kilde", "Source"),
             Self::ConfirmUsername => (
                 "Skriv brugernavnet for at bekræfte",

@@ -26,7 +26,7 @@ pub(super) async fn service_provider_config(
 
 /// `GET /ResourceTypes`.
 pub(super) async fn resource_types(State(state): State<AppState>, _client: ScimClient) -> Response {
-    let types = vec![schema::user_resource_type(&base_url(&state))];
+    let types = schema::resource_types(&base_url(&state));
     json_response(StatusCode::OK, &list_response(types))
 }
 
@@ -36,12 +36,11 @@ pub(super) async fn resource_type(
     _client: ScimClient,
     Path(name): Path<String>,
 ) -> Result<Response, ScimError> {
-    let user = schema::user_resource_type(&base_url(&state));
-    if user["id"] == name.as_str() {
-        Ok(json_response(StatusCode::OK, &user))
-    } else {
-        Err(ScimError::not_found())
-    }
+    schema::resource_types(&base_url(&state))
+        .into_iter()
+        .find(|resource_type| resource_type["id"] == name.as_str())
+        .map(|resource_type| json_response(StatusCode::OK, &resource_type))
+        .ok_or_else(ScimError::not_found)
 }
 
 /// `GET /Schemas`.

@@ -95,6 +95,35 @@ impl ScimError {
         }
     }
 
+    /// 409 uniqueness: the organisation has a group of that name (RFC 7644 §3.3).
+    pub const fn group_name_taken() -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            scim_type: Some(ScimType::Uniqueness),
+            detail: "The organisation has a group of that displayName already.",
+        }
+    }
+
+    /// 409: the group scopes the organisation's MitID Erhverv sync, and deleting it would
+    /// suspend every member's identity. RFC 7644 §3.12 names 409 for a request that conflicts
+    /// with the resource's state; no `scimType` fits.
+    pub const fn group_scopes_sync() -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            scim_type: None,
+            detail: "The group scopes the MitID Erhverv sync; change the sync settings first.",
+        }
+    }
+
+    /// 409: something still refers to what the request would remove.
+    pub const fn in_use() -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            scim_type: None,
+            detail: "The resource is still in use.",
+        }
+    }
+
     /// 412: the `If-Match` version is not the resource's current one (RFC 7644 §3.14).
     pub const fn precondition_failed() -> Self {
         Self {
@@ -187,6 +216,7 @@ impl From<DirectoryError> for ScimError {
     fn from(error: DirectoryError) -> Self {
         match error {
             DirectoryError::NotFound(_) => Self::not_found(),
+            DirectoryError::InUse(_) => Self::in_use(),
             DirectoryError::Store(store) => store.into(),
             DirectoryError::Audit(audit) => {
                 tracing::error!(error = %audit, "SCIM change not made: audit trail failed");

@@ -183,7 +183,7 @@ impl AttrPath {
     /// The values at the path without taking `value` out of complex ones.
     fn values_raw<'a>(&self, resource: &'a Value) -> Vec<&'a Value> {
         let base = match &self.urn {
-            Some(urn) if !urn.eq_ignore_ascii_case(super::schema::USER) => member(resource, urn),
+            Some(urn) if !super::schema::is_core(urn) => member(resource, urn),
             _ => Some(resource),
         };
         let Some(attribute) = base.and_then(|base| member(base, &self.name)) else {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::{ScimError, ScimType};
 use super::filter::{AttrPath, Filter, member};
-use super::schema::{LIST_RESPONSE, MAX_PAGE_SIZE, USER};
+use super::schema::{LIST_RESPONSE, MAX_PAGE_SIZE, is_core};
 
 /// Longest query string read, in bytes: a capped filter plus the other parameters.
 const MAX_QUERY_BYTES: usize = 4096;
@@ -192,7 +192,7 @@ impl Projection {
 /// name, or an extension by its URN.
 fn selects(path: &AttrPath, key: &str) -> bool {
     match &path.urn {
-        Some(urn) if !urn.eq_ignore_ascii_case(USER) => urn.eq_ignore_ascii_case(key),
+        Some(urn) if !is_core(urn) => urn.eq_ignore_ascii_case(key),
         _ => path.name.eq_ignore_ascii_case(key),
     }
 }
@@ -200,7 +200,7 @@ fn selects(path: &AttrPath, key: &str) -> bool {
 fn exclude(object: &mut Map<String, Value>, path: &AttrPath) {
     let never_excluded = ["schemas", "id"];
     let target = match &path.urn {
-        Some(urn) if !urn.eq_ignore_ascii_case(USER) => {
+        Some(urn) if !is_core(urn) => {
             let Some(Value::Object(extension)) = object
                 .iter_mut()
                 .find(|(key, _)| key.eq_ignore_ascii_case(urn))

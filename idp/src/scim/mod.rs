@@ -5,7 +5,8 @@
 //! change goes through [`crate::directory`], so it is written in one transaction with its
 //! audit event and the MitID Erhverv sync actions, exactly as a change from the CLI would be.
 //! This module owns the SCIM wire format: the resource representation, filters, PATCH and
-//! errors. Groups are not served yet (see `docs/scim.md`).
+//! errors. Groups hold users of the same organisation; one of them may scope the
+//! organisation's MitID Erhverv sync (`docs/scim.md`, `docs/sync.md`).
 
 pub mod token;
 
@@ -13,6 +14,9 @@ mod auth;
 mod discovery;
 mod error;
 mod filter;
+mod group_resource;
+mod group_service;
+mod groups;
 mod list;
 mod patch;
 mod resource;
@@ -41,15 +45,23 @@ pub fn router() -> Router<AppState> {
         .route("/Schemas/{id}", get(discovery::schema_by_id))
         .route("/Users", get(users::list).post(users::create))
         .route("/Users/.search", axum::routing::post(users::search))
-        // RFC 7644 §3.4.3: a search at the root covers every resource type; Users is the only
-        // one Portner serves, so it is the same search.
-        .route("/.search", axum::routing::post(users::search))
+        // RFC 7644 §3.4.3: a search at the root covers every resource type.
+        .route("/.search", axum::routing::post(users::search_all))
         .route(
             "/Users/{id}",
             get(users::read)
                 .put(users::replace)
                 .patch(users::patch)
                 .delete(users::delete),
+        )
+        .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/.search", axum::routing::post(groups::search))
+        .route(
+            "/Groups/{id}",
+            get(groups::read)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

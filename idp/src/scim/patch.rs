@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimType};
 use super::filter::{AttrPath, CompareOp, Filter, Literal};
-use super::schema::{ENTERPRISE, PATCH_OP, PORTNER, USER};
+use super::schema::{ENTERPRISE, GROUP, PATCH_OP, PORTNER, USER};
 
 /// Most operations in one request; a provisioning client sends a handful.
 const MAX_OPERATIONS: usize = 100;
@@ -19,27 +19,51 @@ const MAX_OPERATIONS: usize = 100;
 /// Longest path accepted, in bytes.
 const MAX_PATH_BYTES: usize = 1024;
 
-/// Attributes no PATCH may name (RFC 7643 §3.1, §7: `readOnly`): the common ones, the
-/// enterprise extension's `organization` and the Portner extension's published attributes.
-const READ_ONLY: [&str; 8] = [
-    "id",
-    "meta",
-    "schemas",
-    "organization",
-    "cvr",
-    "status",
-    "identityLevel",
-    "hasCpr",
-];
+/// What PATCH may do to one resource type's rendered form.
+#[derive(Debug)]
+pub struct Rules {
+    /// The core schema's URN, which an attribute path may name.
+    core: &'static str,
+    /// The extensions whose URN a path or a value member may name.
+    extensions: &'static [&'static str],
+    /// Attributes no PATCH may name (RFC 7643 §3.1, §7: `readOnly`).
+    read_only: &'static [&'static str],
+    /// Attributes a resource always has; removing them is refused with `mutability` rather
+    /// than ignored, so a client learns that the value stays.
+    not_removable: &'static [&'static str],
+    /// Multi-valued attributes the resource type keeps.
+    multi_valued: &'static [&'static str],
+}
 
-/// Attributes a Portner user always has: the required ones, and `active`, since an account
-/// is always either enabled or disabled. Removing them is refused with `mutability` rather
-/// than ignored, so a client learns that the value stays; to disable, replace `active` with
-/// false.
-const NOT_REMOVABLE: [&str; 4] = ["userName", "displayName", "emails", "active"];
+/// Users: the common read-only attributes, the enterprise extension's `organization` and
+/// the Portner extension's published attributes are read-only. A Portner user always has a
+/// username, name, e-mail and `active` (an account is always either enabled or disabled; to
+/// disable, replace `active` with false).
+pub const USER_RULES: Rules = Rules {
+    core: USER,
+    extensions: &[ENTERPRISE, PORTNER],
+    read_only: &[
+        "id",
+        "meta",
+        "schemas",
+        "organization",
+        "cvr",
+        "status",
+        "identityLevel",
+        "hasCpr",
+    ],
+    not_removable: &["userName", "displayName", "emails", "active"],
+    multi_valued: &["emails"],
+};
 
-/// Multi-valued attributes of the User schema that Portner keeps.
-const MULTI_VALUED: [&str; 1] = ["emails"];
+/// Groups (RFC 7643 §4.2): a name that stays, and members.
+pub const GROUP_RULES: Rules = Rules {
+    core: GROUP,
+    extensions: &[],
+    read_only: &["id", "meta", "schemas"],
+    not_removable: &["displayName"],
+    multi_valued: &["members"],
+};
 
 /// One PATCH operation.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,7 +98,7 @@ struct PatchPath {
 /// 400 `invalidSyntax` if the body is not a PatchOp message or has no operations or too many;
 /// 400 `invalidPath` for a malformed path; 400 `invalidValue` for an operation without the
 /// value it needs.
-pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
+pub fn parse(body: &Value, rules: &Rules) -> Result<Vec<Operation>, ScimError> {
     let syntax = |detail| ScimError::bad_request(ScimType::InvalidSyntax, detail);
     let names_patch_op = super::filter::member(body, "schemas")
         .and_then(Value::as_array)
@@ -86,7 +110,10 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
         .and_then(Value::as_array)
         .filter(|operations| (1..=MAX_OPERATIONS).contains(&operations.len()))
         .ok_or_else(|| syntax("Operations must hold 1-100 operations."))?;
-    operations.iter().map(operation).collect()
+    operations
+        .iter()
+        .map(|body| operation(body, rules))
+        .collect()
 }
 
 /// Applies `operations` in order to `document`. On error `document` may be partly changed;
@@ -97,17 +124,29 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, ScimError> {
 /// 400 `mutability` for a path naming a read-only attribute or removing a required one;
 /// 400 `noTarget` when a value filter matches nothing; 400 `invalidValue` for a value of the
 /// wrong shape.
-pub fn apply(document: &mut Value, operations: &[Operation]) -> Result<(), ScimError> {
+pub fn apply(
+    document: &mut Value,
+    operations: &[Operation],
+    rules: &Rules,
+) -> Result<(), ScimError> {
     for operation in operations {
         match &operation.path {
-            Some(path) => apply_at(document, operation.kind, path, operation.value.as_ref())?,
-            None => apply_without_path(document, operation)?,
+            Some(path) => {
+                apply_at(
+                    document,
+                    operation.kind,
+                    path,
+                    operation.value.as_ref(),
+                    rules,
+                )?;
+            }
+            None => apply_without_path(document, operation, rules)?,
         }
     }
     Ok(())
 }
 
-fn operation(body: &Value) -> Result<Operation, ScimError> {
+fn operation(body: &Value, rules: &Rules) -> Result<Operation, ScimError> {
     let kind = match super::filter::member(body, "op").and_then(Value::as_str) {
         Some(op) if op.eq_ignore_ascii_case("add") => OperationKind::Add,
         Some(op) if op.eq_ignore_ascii_case("remove") => OperationKind::Remove,
@@ -122,7 +161,7 @@ fn operation(body: &Value) -> Result<Operation, ScimError> {
     let mut value = super::filter::member(body, "value").cloned();
     let path = match super::filter::member(body, "path") {
         None | Some(Value::Null) => None,
-        Some(Value::String(path)) => match extension_urn(path) {
+        Some(Value::String(path)) => match extension_urn(path, rules) {
             // A path naming a whole extension addresses the extension's attributes, as a
             // value object under that URN would without a path.
             Some(urn) => {
@@ -150,9 +189,11 @@ fn operation(body: &Value) -> Result<Operation, ScimError> {
 }
 
 /// The extension a path names as a whole, if it does.
-fn extension_urn(path: &str) -> Option<&'static str> {
-    [ENTERPRISE, PORTNER]
-        .into_iter()
+fn extension_urn(path: &str, rules: &Rules) -> Option<&'static str> {
+    rules
+        .extensions
+        .iter()
+        .copied()
         .find(|urn| urn.eq_ignore_ascii_case(path))
 }
 
@@ -210,16 +251,18 @@ fn mutability(detail: &'static str) -> ScimError {
 /// each were named by a path; a member named by an extension URN holds that extension's
 /// attributes. Read-only members are ignored rather than refused, as clients often send back a
 /// whole resource.
-fn apply_without_path(document: &mut Value, operation: &Operation) -> Result<(), ScimError> {
+fn apply_without_path(
+    document: &mut Value,
+    operation: &Operation,
+    rules: &Rules,
+) -> Result<(), ScimError> {
     let Some(Value::Object(members)) = &operation.value else {
         return Err(invalid_value(
             "Without a path, the value must be an object.",
         ));
     };
     for (name, value) in members {
-        let is_extension = [ENTERPRISE, PORTNER]
-            .iter()
-            .any(|urn| urn.eq_ignore_ascii_case(name));
+        let is_extension = extension_urn(name, rules).is_some();
         if is_extension {
             let Value::Object(attributes) = value else {
                 return Err(invalid_value("An extension's value must be an object."));
@@ -230,10 +273,11 @@ fn apply_without_path(document: &mut Value, operation: &Operation) -> Result<(),
                     operation.kind,
                     &format!("{name}:{attribute}"),
                     value,
+                    rules,
                 )?;
             }
         } else {
-            apply_member(document, operation.kind, name, value)?;
+            apply_member(document, operation.kind, name, value, rules)?;
         }
     }
     Ok(())
@@ -244,9 +288,10 @@ fn apply_member(
     kind: OperationKind,
     name: &str,
     value: &Value,
+    rules: &Rules,
 ) -> Result<(), ScimError> {
     let attribute = AttrPath::parse(name).ok_or_else(invalid_path)?;
-    if is_read_only(&attribute) {
+    if is_read_only(&attribute, rules) {
         return Ok(());
     }
     let path = PatchPath {
@@ -254,11 +299,12 @@ fn apply_member(
         filter: None,
         filter_sub: None,
     };
-    apply_at(document, kind, &path, Some(value))
+    apply_at(document, kind, &path, Some(value), rules)
 }
 
-fn is_read_only(attribute: &AttrPath) -> bool {
-    READ_ONLY
+fn is_read_only(attribute: &AttrPath, rules: &Rules) -> bool {
+    rules
+        .read_only
         .iter()
         .any(|name| name.eq_ignore_ascii_case(&attribute.name))
 }
@@ -268,15 +314,17 @@ fn apply_at(
     kind: OperationKind,
     path: &PatchPath,
     value: Option<&Value>,
+    rules: &Rules,
 ) -> Result<(), ScimError> {
     let attribute = &path.attribute;
-    if is_read_only(attribute) {
+    if is_read_only(attribute, rules) {
         return Err(mutability("The attribute is read-only."));
     }
     let removes_required = kind == OperationKind::Remove
         && attribute.sub.is_none()
         && path.filter.is_none()
-        && NOT_REMOVABLE
+        && rules
+            .not_removable
             .iter()
             .any(|name| name.eq_ignore_ascii_case(&attribute.name));
     if removes_required {
@@ -284,13 +332,13 @@ fn apply_at(
             "This attribute cannot be removed, only replaced.",
         ));
     }
-    let container = container(document, attribute.urn.as_deref(), kind)?;
+    let container = container(document, attribute.urn.as_deref(), kind, rules)?;
     let Some(container) = container else {
         // Removing from an extension the resource does not have removes nothing.
         return Ok(());
     };
     match &path.filter {
-        None => apply_plain(container, kind, attribute, value),
+        None => apply_plain(container, kind, attribute, value, rules),
         Some(filter) => apply_filtered(container, kind, path, filter, value),
     }
 }
@@ -301,17 +349,15 @@ fn container<'a>(
     document: &'a mut Value,
     urn: Option<&str>,
     kind: OperationKind,
+    rules: &Rules,
 ) -> Result<Option<&'a mut Map<String, Value>>, ScimError> {
     let root = document
         .as_object_mut()
         .ok_or_else(|| invalid_value("The resource is not an object."))?;
-    let Some(urn) = urn.filter(|urn| !urn.eq_ignore_ascii_case(USER)) else {
+    let Some(urn) = urn.filter(|urn| !urn.eq_ignore_ascii_case(rules.core)) else {
         return Ok(Some(root));
     };
-    let known = [ENTERPRISE, PORTNER]
-        .into_iter()
-        .find(|known| known.eq_ignore_ascii_case(urn))
-        .ok_or_else(invalid_path)?;
+    let known = extension_urn(urn, rules).ok_or_else(invalid_path)?;
     if kind == OperationKind::Remove && !root.contains_key(known) {
         return Ok(None);
     }
@@ -339,12 +385,17 @@ fn apply_plain(
     kind: OperationKind,
     attribute: &AttrPath,
     value: Option<&Value>,
+    rules: &Rules,
 ) -> Result<(), ScimError> {
     let key = key_of(container, &attribute.name);
-    let multi = MULTI_VALUED
+    let multi = rules
+        .multi_valued
         .iter()
         .any(|name| name.eq_ignore_ascii_case(&attribute.name));
     match (&attribute.sub, kind, value) {
+        (None, OperationKind::Remove, Some(Value::Array(listed))) if multi => {
+            remove_listed(container, &key, listed);
+        }
         (None, OperationKind::Remove, _) => {
             container.remove(&key);
         }
@@ -356,6 +407,18 @@ fn apply_plain(
         (None, _, None) => return Err(invalid_value("add and replace need a value.")),
     }
     Ok(())
+}
+
+/// A remove of a multi-valued attribute that lists values, as some clients send to take
+/// members out of a group (`{"op": "remove", "path": "members", "value": [{"value": id}]}`):
+/// §3.5.2.2 has no such form, but the intent is plain, so only the listed elements go,
+/// matched on their `value`.
+fn remove_listed(container: &mut Map<String, Value>, key: &str, listed: &[Value]) {
+    let value_of = |element: &Value| super::filter::member(element, "value").cloned();
+    let gone: Vec<Value> = listed.iter().filter_map(value_of).collect();
+    if let Some(Value::Array(elements)) = container.get_mut(key) {
+        elements.retain(|element| value_of(element).is_none_or(|value| !gone.contains(&value)));
+    }
 }
 
 /// §3.5.2.1: adding to a multi-valued attribute appends; to a complex one merges; otherwise

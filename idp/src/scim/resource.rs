@@ -125,11 +125,11 @@ pub fn read(document: &Value) -> Result<UserInput, ScimError> {
     })
 }
 
-fn invalid(detail: &'static str) -> ScimError {
+pub(super) fn invalid(detail: &'static str) -> ScimError {
     ScimError::bad_request(ScimType::InvalidValue, detail)
 }
 
-fn timestamp(time: DateTime<Utc>) -> String {
+pub(super) fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -175,7 +175,7 @@ fn active(document: &Value) -> Result<Option<bool>, ScimError> {
     }
 }
 
-fn external_id(document: &Value) -> Result<Option<String>, ScimError> {
+pub(super) fn external_id(document: &Value) -> Result<Option<String>, ScimError> {
     match member(document, "externalId") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text))

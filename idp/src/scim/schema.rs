@@ -2,6 +2,9 @@
 //! service provider supports (`ServiceProviderConfig`), which resources it serves
 //! (`ResourceTypes`), and the attributes of each (`Schemas`, in RFC 7643 §7's format).
 //!
+//! Groups (RFC 7643 §4.2) are served with the core schema only: a name and members, which
+//! are users of the same organisation.
+//!
 //! The published User schema lists only the attributes Portner keeps, with the mutability and
 //! requiredness the domain imposes: a display name and one e-mail address are required
 //! because every Portner user has them. A client that reads the schema (as the conformance
@@ -16,6 +19,8 @@ use serde_json::{Value, json};
 
 /// The core User schema (RFC 7643 §4.1).
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// The core Group schema (RFC 7643 §4.2).
+pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// The enterprise User extension (RFC 7643 §4.3).
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// Portner's User extension: the CVR, lifecycle state, identity level and CPR.
@@ -27,6 +32,12 @@ pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+
+/// Whether `urn` names a core schema, whose attributes sit at the top of a resource rather
+/// than under the URN as an extension's do.
+pub fn is_core(urn: &str) -> bool {
+    urn.eq_ignore_ascii_case(USER) || urn.eq_ignore_ascii_case(GROUP)
+}
 
 /// The most resources one list response holds; also `filter.maxResults`.
 pub const MAX_PAGE_SIZE: usize = 200;
@@ -75,13 +86,63 @@ pub fn user_resource_type(base: &str) -> Value {
     })
 }
 
+/// The Group resource type (RFC 7643 §6).
+pub fn group_resource_type(base: &str) -> Value {
+    json!({
+        "schemas": [RESOURCE_TYPE],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "A group of the organisation's users; one may scope the MitID Erhverv \
+                        sync.",
+        "schema": GROUP,
+        "schemaExtensions": [],
+        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")}
+    })
+}
+
+/// Every resource type Portner serves.
+pub fn resource_types(base: &str) -> Vec<Value> {
+    vec![user_resource_type(base), group_resource_type(base)]
+}
+
 /// Every schema Portner publishes, in the RFC 7643 §7 format.
 pub fn schemas(base: &str) -> Vec<Value> {
     vec![
         user_schema(base),
+        group_schema(base),
         enterprise_schema(base),
         portner_schema(base),
     ]
+}
+
+fn group_schema(base: &str) -> Value {
+    let member_attributes = vec![
+        Attribute::string("value", "The id of a user of the organisation.")
+            .immutable()
+            .build(),
+        Attribute::reference("$ref", "The member's URL.", "User")
+            .immutable()
+            .build(),
+        Attribute::string("type", "Always User: Portner groups hold users only.")
+            .immutable()
+            .canonical(&["User"])
+            .build(),
+    ];
+    let attributes = vec![
+        Attribute::string(
+            "displayName",
+            "The group's name, 1-200 characters, unique within the organisation.",
+        )
+        .required()
+        .unique()
+        .build(),
+        Attribute::complex("members", "The users in the group.")
+            .multi_valued()
+            .sub_attributes(member_attributes)
+            .build(),
+    ];
+    schema_document(base, GROUP, "Group", "Group", attributes)
 }
 
 fn user_schema(base: &str) -> Value {
@@ -200,6 +261,12 @@ impl Attribute {
         Self::new(name, "complex", description)
     }
 
+    fn reference(name: &str, description: &str, target: &str) -> Self {
+        let mut attribute = Self::new(name, "reference", description);
+        attribute.0.insert("referenceTypes".into(), json!([target]));
+        attribute
+    }
+
     fn required(mut self) -> Self {
         self.0.insert("required".into(), true.into());
         self
@@ -222,6 +289,11 @@ impl Attribute {
 
     fn multi_valued(mut self) -> Self {
         self.0.insert("multiValued".into(), true.into());
+        self
+    }
+
+    fn canonical(mut self, values: &[&str]) -> Self {
+        self.0.insert("canonicalValues".into(), json!(values));
         self
     }
 

@@ -102,6 +102,15 @@ pub async fn list(
     client: &ScimClient,
     request: &ListRequest,
 ) -> Result<Value, ScimError> {
+    Ok(request.page(resources(state, client).await?))
+}
+
+/// Every user of the organisation, rendered.
+///
+/// # Errors
+///
+/// The store failed.
+pub async fn resources(state: &AppState, client: &ScimClient) -> Result<Vec<Value>, ScimError> {
     let org = &client.organisation.cvr;
     let mut tx = state.store.read().await?;
     let users = tx.users(Some(org)).await?;
@@ -110,14 +119,13 @@ pub async fn list(
 
     let base = base_url(state);
     let context = render_context(&base, client);
-    let resources = users
+    Ok(users
         .iter()
         .map(|user| {
             let external_id = external_ids.get(&user.id).map(String::as_str);
             resource::render(user, external_id, context)
         })
-        .collect();
-    Ok(request.page(resources))
+        .collect())
 }
 
 /// Replaces a user with a PUT body (§3.5.1). An absent `externalId` is cleared; an absent
@@ -151,7 +159,7 @@ pub async fn patch(
     operations: &[Operation],
 ) -> Result<Versioned, ScimError> {
     update(state, client, id, if_match, |mut current| {
-        super::patch::apply(&mut current, operations)?;
+        super::patch::apply(&mut current, operations, &super::patch::USER_RULES)?;
         Ok(current)
     })
     .await
@@ -270,15 +278,23 @@ async fn load(tx: &mut Tx, client: &ScimClient, id: UserId) -> Result<User, Scim
         .ok_or_else(ScimError::not_found)
 }
 
-/// RFC 7644 §3.14 with RFC 7232 §3.1: `*` matches any version; otherwise one of the listed
-/// tags must be the current one. Tags are compared without their weak prefix, since every tag
-/// Portner issues is weak.
+/// RFC 7644 §3.14 with RFC 7232 §3.1 for a user.
 fn check_version(user: &User, if_match: Option<&str>) -> Result<(), ScimError> {
+    check_tag(&resource::etag(user), if_match)
+}
+
+/// RFC 7644 §3.14 with RFC 7232 §3.1: `*` matches any version; otherwise one of the listed
+/// tags must be `current`. Tags are compared without their weak prefix, since every tag
+/// Portner issues is weak.
+///
+/// # Errors
+///
+/// 412 if no listed tag matches.
+pub(super) fn check_tag(current: &str, if_match: Option<&str>) -> Result<(), ScimError> {
     let Some(if_match) = if_match else {
         return Ok(());
     };
-    let current = resource::etag(user);
-    let current = opaque(&current);
+    let current = opaque(current);
     let matches = if_match
         .split(',')
         .map(str::trim)

@@ -67,6 +67,18 @@ pub(super) async fn search(
     Ok(json_response(StatusCode::OK, &page))
 }
 
+/// `POST /.search` (§3.4.3): one search over users and groups together, users first.
+pub(super) async fn search_all(
+    State(state): State<AppState>,
+    client: ScimClient,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ScimError> {
+    let request = ListRequest::from_search_body(&json_body(body)?)?;
+    let mut resources = service::resources(&state, &client).await?;
+    resources.extend(super::group_service::resources(&state, &client).await?);
+    Ok(json_response(StatusCode::OK, &request.page(resources)))
+}
+
 /// `PUT /Users/{id}` (§3.5.1).
 pub(super) async fn replace(
     State(state): State<AppState>,
@@ -92,7 +104,7 @@ pub(super) async fn patch(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let id = parse_id(&id)?;
-    let operations = super::patch::parse(&json_body(body)?)?;
+    let operations = super::patch::parse(&json_body(body)?, &super::patch::USER_RULES)?;
     let if_match = if_match(&headers)?;
     let patched = service::patch(&state, &client, id, if_match.as_deref(), &operations).await?;
     Ok(resource_response(StatusCode::OK, &patched, false))
@@ -132,26 +144,34 @@ pub(super) fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, Sc
 
 /// RFC 7643 §3: a resource names its schemas; a body that names others is not a User.
 fn require_user_schema(document: &Value) -> Result<(), ScimError> {
+    require_schema(
+        document,
+        super::schema::USER,
+        "schemas must name urn:ietf:params:scim:schemas:core:2.0:User.",
+    )
+}
+
+/// Refuses a body whose `schemas` do not name `urn`, with `detail`.
+pub(super) fn require_schema(
+    document: &Value,
+    urn: &str,
+    detail: &'static str,
+) -> Result<(), ScimError> {
     let schemas = super::filter::member(document, "schemas").and_then(Value::as_array);
-    let names_user = schemas.is_some_and(|schemas| {
-        schemas.iter().any(|schema| {
-            schema
-                .as_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case(super::schema::USER))
-        })
+    let names_it = schemas.is_some_and(|schemas| {
+        schemas
+            .iter()
+            .any(|schema| schema.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
     });
-    if names_user {
+    if names_it {
         Ok(())
     } else {
-        Err(ScimError::bad_request(
-            ScimType::InvalidSyntax,
-            "schemas must name urn:ietf:params:scim:schemas:core:2.0:User.",
-        ))
+        Err(ScimError::bad_request(ScimType::InvalidSyntax, detail))
     }
 }
 
 /// The `If-Match` header, if present (RFC 7232 §3.1).
-fn if_match(headers: &HeaderMap) -> Result<Option<String>, ScimError> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<String>, ScimError> {
     headers
         .get(header::IF_MATCH)
         .map(|value| {
@@ -162,7 +182,11 @@ fn if_match(headers: &HeaderMap) -> Result<Option<String>, ScimError> {
         .transpose()
 }
 
-fn resource_response(status: StatusCode, versioned: &Versioned, with_location: bool) -> Response {
+pub(super) fn resource_response(
+    status: StatusCode,
+    versioned: &Versioned,
+    with_location: bool,
+) -> Response {
     let mut response = json_response(status, &versioned.resource);
     let headers = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&versioned.etag) {

@@ -1,5 +1,5 @@
 //! Domain types: organisations, users, rights, staff roles, authenticators, identity proofing,
-//! sessions, service providers, the sync outbox, SCIM clients and API tokens.
+//! sessions, service providers, the sync outbox, SCIM clients, groups and API tokens.
 //!
 //! Values that arrive from outside (a CVR number, a username, an e-mail address) are parsed into
 //! newtypes once, at the edge, so that code further in never meets an invalid one (STYLE.md 3.3,
@@ -7,6 +7,7 @@
 
 mod api_token;
 mod authenticator;
+mod group;
 mod nsis;
 mod organisation;
 mod outbox;
@@ -22,6 +23,7 @@ mod user;
 
 pub use api_token::{ApiScope, ApiToken, ApiTokenId};
 pub use authenticator::{PasswordCredential, WebAuthnCredential};
+pub use group::{Group, GroupId, GroupMember, GroupName};
 pub use nsis::NsisLevel;
 pub use organisation::{Cvr, NewOrganisation, Organisation, PNumber, SeNumber, UserIdSuffix};
 pub use outbox::{OutboxAction, OutboxState, SyncAction};

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Cvr, ParseError, UserId};
+use super::{Cvr, GroupId, ParseError, UserId};
 
 /// How an organisation uses MitID Erhverv's Local IdM (§7.1, issue 6 "Desired state and
 /// modes").
@@ -62,6 +62,9 @@ pub struct SyncOrganisation {
     pub trust_roots_path: PathBuf,
     /// Mailbox used when a user has no e-mail (§7.6); users always have one in Portner today.
     pub default_email: Option<String>,
+    /// When set, only this group's members belong in MitID Erhverv; otherwise all the
+    /// organisation's users do (issue 6, item 2).
+    pub scope_group: Option<GroupId>,
 }
 
 /// A user's link to their MitID Erhverv identity (§6 L1).

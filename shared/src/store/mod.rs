@@ -19,6 +19,7 @@
 mod api_tokens;
 mod approvals;
 mod authenticators;
+mod groups;
 mod notifications;
 mod organisations;
 mod outbox;

@@ -93,6 +93,24 @@ impl Tx {
         Ok(result.rows_affected() == 1)
     }
 
+    /// How many assignments, of any user, are held within `scope`: a P-unit or SE number
+    /// that assignments still name cannot be taken from its organisation.
+    ///
+    /// # Errors
+    ///
+    /// The database failed.
+    pub async fn scope_assignment_count(&mut self, scope: &RightScope) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM right_assignments \
+             WHERE scope_kind = $1 AND scope_value = $2",
+        )
+        .bind(scope.kind())
+        .bind(scope.value())
+        .fetch_one(self.connection())
+        .await?;
+        column(&row, "n", ENTITY)
+    }
+
     /// A user's assignments, ordered by right and scope.
     ///
     /// # Errors

@@ -56,10 +56,11 @@ impl Tx {
         let path = |p: &PathBuf| p.to_string_lossy().into_owned();
         sqlx::query(
             "INSERT INTO sync_organisations (org_cvr, mode, base_url, client_cert_path, \
-             client_key_path, trust_roots_path, default_email, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (org_cvr) DO UPDATE SET \
-             mode = $2, base_url = $3, client_cert_path = $4, client_key_path = $5, \
-             trust_roots_path = $6, default_email = $7, updated_at = $8",
+             client_key_path, trust_roots_path, default_email, scope_group_id, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+             ON CONFLICT (org_cvr) DO UPDATE SET mode = $2, base_url = $3, \
+             client_cert_path = $4, client_key_path = $5, trust_roots_path = $6, \
+             default_email = $7, scope_group_id = $8, updated_at = $9",
         )
         .bind(settings.org.as_str())
         .bind(settings.mode.as_str())
@@ -68,6 +69,7 @@ impl Tx {
         .bind(settings.client_key_path.as_ref().map(path))
         .bind(path(&settings.trust_roots_path))
         .bind(settings.default_email.as_deref())
+        .bind(settings.scope_group.map(|group| group.to_string()))
         .bind(millis(now))
         .execute(self.connection())
         .await
@@ -86,7 +88,8 @@ impl Tx {
     ) -> Result<Option<SyncOrganisation>, StoreError> {
         let row = sqlx::query(
             "SELECT org_cvr, mode, base_url, client_cert_path, client_key_path, \
-             trust_roots_path, default_email FROM sync_organisations WHERE org_cvr = $1",
+             trust_roots_path, default_email, scope_group_id FROM sync_organisations \
+             WHERE org_cvr = $1",
         )
         .bind(org.as_str())
         .fetch_optional(self.connection())
@@ -102,7 +105,8 @@ impl Tx {
     pub async fn sync_organisations(&mut self) -> Result<Vec<SyncOrganisation>, StoreError> {
         let rows = sqlx::query(
             "SELECT org_cvr, mode, base_url, client_cert_path, client_key_path, \
-             trust_roots_path, default_email FROM sync_organisations ORDER BY org_cvr",
+             trust_roots_path, default_email, scope_group_id FROM sync_organisations \
+             ORDER BY org_cvr",
         )
         .fetch_all(self.connection())
         .await?;
@@ -594,6 +598,11 @@ impl Tx {
 
 fn settings_from_row(row: &AnyRow) -> Result<SyncOrganisation, StoreError> {
     let key: Option<String> = column(row, "client_key_path", ENTITY)?;
+    let scope_group: Option<String> = column(row, "scope_group_id", ENTITY)?;
+    let scope_group = scope_group
+        .map(|id| id.parse())
+        .transpose()
+        .map_err(|error| StoreError::corrupt(ENTITY, error))?;
     Ok(SyncOrganisation {
         org: parsed(row, "org_cvr", ENTITY)?,
         mode: parsed::<SyncMode>(row, "mode", ENTITY)?,
@@ -602,6 +611,7 @@ fn settings_from_row(row: &AnyRow) -> Result<SyncOrganisation, StoreError> {
         client_key_path: key.map(PathBuf::from),
         trust_roots_path: PathBuf::from(column::<String>(row, "trust_roots_path", ENTITY)?),
         default_email: column(row, "default_email", ENTITY)?,
+        scope_group,
     })
 }
 

@@ -39,6 +39,7 @@ mod helpdesk;
 mod notify;
 mod rogue_key;
 mod scim;
+mod scim_groups;
 mod signin;
 mod sp_libraries;
 mod sso;

@@ -32,8 +32,8 @@ on_both_backends!(
     scim_changes_feed_the_mitid_erhverv_outbox,
 );
 
-const CVR: &str = "91234567";
-const OTHER_CVR: &str = "92345678";
+pub(super) const CVR: &str = "91234567";
+pub(super) const OTHER_CVR: &str = "92345678";
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const PORTNER: &str = "urn:portner:params:scim:schemas:extension:portner:2.0:User";
@@ -41,19 +41,19 @@ const PORTNER: &str = "urn:portner:params:scim:schemas:extension:portner:2.0:Use
 const UNMATCHED_EMAIL: &str = "emails[value eq \"x@y.dk\"].value";
 
 /// A router answer, its JSON body parsed (`Null` when empty).
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Value,
 }
 
 impl Answer {
-    fn scim_type(&self) -> &str {
+    pub(super) fn scim_type(&self) -> &str {
         self.body["scimType"].as_str().unwrap_or_default()
     }
 }
 
-async fn send(
+pub(super) async fn send(
     router: &Router,
     method: &str,
     path: &str,
@@ -88,7 +88,7 @@ async fn send(
     }
 }
 
-async fn organisation(rig: &Rig, cvr: &str) -> Cvr {
+pub(super) async fn organisation(rig: &Rig, cvr: &str) -> Cvr {
     let cvr: Cvr = cvr.parse().unwrap();
     let new = NewOrganisation::new(
         cvr.clone(),
@@ -108,14 +108,14 @@ async fn organisation(rig: &Rig, cvr: &str) -> Cvr {
 }
 
 /// A rig with the test organisation and a token for it.
-async fn with_token(store: TestStore) -> (Rig, String) {
+pub(super) async fn with_token(store: TestStore) -> (Rig, String) {
     let rig = rig(store).await;
     let cvr = organisation(&rig, CVR).await;
     let token = issue_token(&rig, &cvr, "hr", rig.clock.now(), 30).await;
     (rig, token)
 }
 
-async fn issue_token(
+pub(super) async fn issue_token(
     rig: &Rig,
     cvr: &Cvr,
     name: &str,
@@ -146,7 +146,7 @@ fn user_body(username: &str) -> String {
     .to_string()
 }
 
-async fn create(rig: &Rig, token: &str, username: &str) -> Answer {
+pub(super) async fn create(rig: &Rig, token: &str, username: &str) -> Answer {
     let answer = send(
         &rig.router,
         "POST",
@@ -160,15 +160,15 @@ async fn create(rig: &Rig, token: &str, username: &str) -> Answer {
     answer
 }
 
-fn user_path(answer: &Answer) -> String {
+pub(super) fn user_path(answer: &Answer) -> String {
     format!("/scim/v2/Users/{}", answer.body["id"].as_str().unwrap())
 }
 
-fn etag(answer: &Answer) -> String {
+pub(super) fn etag(answer: &Answer) -> String {
     answer.headers[header::ETAG].to_str().unwrap().to_owned()
 }
 
-fn patch_body(operations: Value) -> String {
+pub(super) fn patch_body(operations: Value) -> String {
     json!({"schemas": [PATCH_OP], "Operations": operations}).to_string()
 }
 
@@ -254,8 +254,9 @@ async fn discovery_documents_describe_what_portner_serves(store: TestStore) {
         None,
     )
     .await;
-    assert_eq!(types.body["totalResults"], 1);
+    assert_eq!(types.body["totalResults"], 2);
     assert_eq!(types.body["Resources"][0]["endpoint"], "/Users");
+    assert_eq!(types.body["Resources"][1]["endpoint"], "/Groups");
     let user_type = send(
         &rig.router,
         "GET",
@@ -278,6 +279,7 @@ async fn discovery_documents_describe_what_portner_serves(store: TestStore) {
         ids,
         [
             USER_SCHEMA,
+            "urn:ietf:params:scim:schemas:core:2.0:Group",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
             PORTNER
         ]
@@ -296,7 +298,7 @@ async fn discovery_documents_describe_what_portner_serves(store: TestStore) {
     assert_eq!(user_name["mutability"], "immutable");
     assert_eq!(user_name["uniqueness"], "server");
 
-    let nowhere = send(&rig.router, "GET", "/scim/v2/Groups", &token, None, None).await;
+    let nowhere = send(&rig.router, "GET", "/scim/v2/Roles", &token, None, None).await;
     assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
     assert_eq!(nowhere.body["status"], "404");
 }
@@ -822,7 +824,7 @@ async fn a_cpr_number_is_stored_but_never_returned(store: TestStore) {
 }
 
 /// The pending outbox actions, as `name:user` idempotency keys with their action JSON.
-async fn pending_actions(rig: &Rig) -> Vec<(String, Value)> {
+pub(super) async fn pending_actions(rig: &Rig) -> Vec<(String, Value)> {
     let mut tx = rig.store.store.read().await.unwrap();
     let rows = sqlx::query(
         "SELECT dedupe_key, action_json FROM sync_outbox WHERE state = 'pending' ORDER BY id",
@@ -850,6 +852,7 @@ async fn scim_changes_feed_the_mitid_erhverv_outbox(store: TestStore) {
         client_key_path: None,
         trust_roots_path: "ca.pem".into(),
         default_email: None,
+        scope_group: None,
     };
     let mut tx = rig.store.store.begin().await.unwrap();
     tx.upsert_sync_organisation(&settings, rig.clock.now())

@@ -10,7 +10,7 @@ use portner_audit::AuditContext;
 use portner_idm_sync::sim::{FaultKind, FaultRule, SimAuthenticator, SimEmployee, Trigger};
 use portner_idp::directory;
 use portner_shared::SystemClock;
-use portner_shared::domain::{OutboxState, SyncMode, UserStatus};
+use portner_shared::domain::{Group, OutboxState, SyncMode, User, UserStatus};
 use portner_tests::TestStore;
 use portner_tests::sync::{
     CVR, SUFFIX, add_user, audit_count, cert_folder, fast_settings, fictitious_cpr, outbox_count,
@@ -40,6 +40,8 @@ on_both_backends!(
     s18_shrunken_listing_trips_the_safety_guard,
     s14_email_and_name_change_sent_trimmed_once,
     resets_bad_json_rate_limits_and_latency_converge,
+    a_group_scoped_sync_sends_members_only_and_suspends_leavers,
+    a_reconcile_imports_the_role_catalogue_so_its_roles_can_be_assigned,
 );
 
 async fn resets_bad_json_rate_limits_and_latency_converge(test: TestStore) {
@@ -813,5 +815,156 @@ async fn postgres_advisory_lock_elects_one_worker() {
             .drain(&|_, _| {})
             .await
             .is_ok()
+    );
+}
+
+/// Sets the group's members through the directory, as SCIM does, in one transaction.
+async fn set_members(test: &TestStore, group: &Group, members: &[&User]) -> Group {
+    let change = directory::GroupChange {
+        name: group.name.clone(),
+        external_id: None,
+        members: members.iter().map(|user| user.id).collect(),
+    };
+    let mut tx = test.store.begin().await.unwrap();
+    let context = AuditContext::cli();
+    let now = chrono::Utc::now();
+    let group = directory::change_group_in(&mut tx, now, &context, group.clone(), &change)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    group
+}
+
+/// Issue 6 item 2: with the sync scoped to a group, only its members are created in MitID
+/// Erhverv, a member who leaves is suspended and one who comes back reactivated, and the
+/// reconciler finds no drift in users outside the group.
+async fn a_group_scoped_sync_sends_members_only_and_suspends_leavers(test: TestStore) {
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    let org: portner_shared::domain::Cvr = CVR.parse().unwrap();
+    let change = directory::GroupChange {
+        name: "MitID".parse().unwrap(),
+        external_id: None,
+        members: std::collections::BTreeSet::new(),
+    };
+    let mut tx = test.store.begin().await.unwrap();
+    let now = chrono::Utc::now();
+    let group = directory::create_group_in(&mut tx, now, &AuditContext::cli(), &org, &change)
+        .await
+        .unwrap();
+    let mut settings = tx.sync_organisation(&org).await.unwrap().unwrap();
+    settings.scope_group = Some(group.id);
+    tx.upsert_sync_organisation(&settings, now).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut users: Vec<User> = Vec::new();
+    for index in 0..3 {
+        users.push(add_user(&test.store, index, Some(&fictitious_cpr(index))).await);
+    }
+    assert_eq!(
+        outbox_count(&test.store, "pending").await,
+        0,
+        "no one is in the group yet"
+    );
+
+    let group = set_members(&test, &group, &[&users[0], &users[1]]).await;
+    drain(&test).await;
+    assert_eq!(sim.state().employees_of(CVR).len(), 2);
+    assert!(link_of(&test, &users[2]).await.is_none());
+    assert!(reconcile(&test).await.findings.is_empty());
+
+    let group = set_members(&test, &group, &[&users[0]]).await;
+    drain(&test).await;
+    let leaver = link_of(&test, &users[1]).await.unwrap();
+    let status = |uuid: &str| {
+        let remote = sim.state().employees_of(CVR);
+        remote
+            .iter()
+            .find(|e| e.uuid == uuid)
+            .unwrap()
+            .status
+            .clone()
+    };
+    assert_eq!(status(&leaver), "Suspended");
+    assert!(reconcile(&test).await.findings.is_empty());
+
+    set_members(&test, &group, &[&users[0], &users[1]]).await;
+    drain(&test).await;
+    assert_eq!(status(&leaver), "Active");
+    assert_eq!(
+        sim.state().employees_of(CVR).len(),
+        2,
+        "no duplicate identity"
+    );
+    assert_eq!(audit_count(&test.store, "GROUP_MEMBER_ADDED").await, 3);
+    assert_eq!(audit_count(&test.store, "GROUP_MEMBER_REMOVED").await, 1);
+}
+
+/// Issue 6 item 4 with issue 5 item 4: a reconcile imports the MitID Erhverv role catalogue
+/// into the rights catalogue (once; an unchanged catalogue writes nothing), never over a local
+/// right of the same key, and an imported role assigned through the directory reaches MitID
+/// Erhverv.
+async fn a_reconcile_imports_the_role_catalogue_so_its_roles_can_be_assigned(test: TestStore) {
+    use portner_shared::domain::{RightId, RightScope, RightSource};
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    let user = add_user(&test.store, 16, Some(&fictitious_cpr(16))).await;
+    drain(&test).await;
+    let local = "b0000000-0000-4000-8000-00000000000b";
+    let mut organisation = portner_tests::sync::sim_organisation();
+    organisation
+        .catalogue
+        .push(portner_idm_sync::api::CatalogueRole {
+            uuid: local.to_owned(),
+            name: Some("Imported over a local right".to_owned()),
+            description: None,
+            is_basic_package: None,
+        });
+    sim.state().seed_organisation(organisation);
+    let context = AuditContext::cli();
+    let local_id: RightId = local.parse().unwrap();
+    directory::define_local_right(&test.store, &SystemClock, &context, &local_id, "Local")
+        .await
+        .unwrap();
+
+    reconcile(&test).await;
+    reconcile(&test).await;
+
+    let mut tx = test.store.read().await.unwrap();
+    let rights = tx.rights().await.unwrap();
+    tx.rollback().await.unwrap();
+    let role = rights
+        .iter()
+        .find(|right| right.id.as_str() == portner_tests::sync::ROLE)
+        .unwrap();
+    assert_eq!(role.source, RightSource::MitIdErhverv);
+    assert_eq!(role.name, "Digital Post");
+    let kept = rights.iter().find(|right| right.id == local_id).unwrap();
+    assert_eq!(
+        kept.source,
+        RightSource::Local,
+        "a local right is never taken over"
+    );
+    let imports = audit_count(&test.store, "MITID_ERHVERV_CATALOGUE_IMPORTED").await;
+    assert_eq!(imports, 1, "the second, unchanged import writes nothing");
+
+    let mut tx = test.store.begin().await.unwrap();
+    let scope = RightScope::Cvr(CVR.parse().unwrap());
+    let now = chrono::Utc::now();
+    directory::assign_right_in(&mut tx, now, &context, &user, &role.id, &scope)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    drain(&test).await;
+    let remote = sim.state().employees_of(CVR)[0].clone();
+    assert!(
+        remote
+            .rights
+            .iter()
+            .any(|(role, kind, _)| role == portner_tests::sync::ROLE && kind == "Cvr"),
+        "{:?}",
+        remote.rights
     );
 }

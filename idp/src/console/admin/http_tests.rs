@@ -1,6 +1,6 @@
-//! The administration console through the whole router: creating users, roles and status
-//! changes with their audit records, and the refusals (own account, other organisation,
-//! taken username, malformed fields, missing CSRF token) that change nothing.
+//! The administration console through the whole router: creating users, roles, status
+//! changes and organisations with their audit records, and the refusals (own account, other
+//! organisation, taken username, malformed fields, missing CSRF token) that change nothing.
 
 use axum::http::StatusCode;
 use chrono::Utc;
@@ -36,6 +36,17 @@ impl Console {
         let user = tx.user(user.id).await.unwrap().unwrap();
         tx.rollback().await.unwrap();
         user
+    }
+
+    async fn organisation(&self, cvr: &str) -> portner_shared::domain::Organisation {
+        let mut tx = self.rig.state.store.read().await.unwrap();
+        let organisation = tx
+            .organisation(&cvr.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        tx.rollback().await.unwrap();
+        organisation
     }
 
     async fn user_count(&self) -> usize {
@@ -295,6 +306,7 @@ async fn failed_action(console: &Console, cvr: &str, user: &User, reason: &str) 
         client_key_path: None,
         trust_roots_path: "roots.pem".into(),
         default_email: None,
+        scope_group: None,
     };
     tx.upsert_sync_organisation(&settings, now).await.unwrap();
     let action = SyncAction::SuspendUser { user_id: user.id };
@@ -538,4 +550,87 @@ async fn local_rights_are_defined_and_assigned_within_the_users_organisation() {
         console.post(&own, &assign).await.status,
         StatusCode::FORBIDDEN
     );
+}
+
+#[tokio::test]
+async fn organisations_are_renamed_and_renumbered_but_a_scope_in_use_stays() {
+    let console = console().await;
+    let worker = console.rig.user("91234567", "worker", &[]).await;
+    let overview = console.get("/admin").await;
+    assert!(
+        overview
+            .body
+            .contains(r#"action="/admin/organisations/91234567""#),
+        "{}",
+        overview.body
+    );
+
+    let path = "/admin/organisations/91234567";
+    let form = [
+        ("name", "Testfirma A/S"),
+        ("se_numbers", "91111111, 92222222 91111111"),
+        ("p_units", "9000000001"),
+    ];
+    let saved = console.post(path, &form).await;
+    assert_eq!(saved.location.as_deref(), Some("/admin"), "{}", saved.body);
+    let organisation = console.organisation("91234567").await;
+    assert_eq!(organisation.name, "Testfirma A/S");
+    let se: Vec<&str> = organisation
+        .se_numbers
+        .iter()
+        .map(|se| se.as_str())
+        .collect();
+    assert_eq!(se, ["91111111", "92222222"]);
+    assert_eq!(console.by_admin("ORGANISATION_CHANGED").await.len(), 1);
+    let again = console.post(path, &form).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        console.by_admin("ORGANISATION_CHANGED").await.len(),
+        1,
+        "an unchanged form writes nothing"
+    );
+
+    // A right held within SE 91111111 keeps that number on the organisation.
+    let define = [("right", "intranet.editor"), ("name", "Intranet editor")];
+    console.post("/admin/rights", &define).await;
+    let assign = [
+        ("right", "intranet.editor"),
+        ("scope", "se:91111111"),
+        ("change", "assign"),
+    ];
+    let rights = format!("/admin/users/{}/rights", worker.id);
+    assert_eq!(
+        console.post(&rights, &assign).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let removing = [
+        ("name", "Testfirma A/S"),
+        ("se_numbers", "92222222"),
+        ("p_units", ""),
+    ];
+    assert_eq!(
+        console.post(path, &removing).await.status,
+        StatusCode::CONFLICT
+    );
+
+    // Malformed numbers or names, another organisation: refused, nothing written.
+    let bad_se = [("name", "X"), ("se_numbers", "123"), ("p_units", "")];
+    assert_eq!(
+        console.post(path, &bad_se).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let bad_name = [("name", " "), ("se_numbers", ""), ("p_units", "")];
+    assert_eq!(
+        console.post(path, &bad_name).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    console.rig.org("92345678").await;
+    let foreign = console.post("/admin/organisations/92345678", &form).await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let unknown = console.post("/admin/organisations/garbage", &form).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let organisation = console.organisation("91234567").await;
+    assert_eq!(organisation.se_numbers.len(), 2);
+    assert_eq!(organisation.p_units.len(), 1);
+    assert_eq!(console.by_admin("ORGANISATION_CHANGED").await.len(), 1);
 }

@@ -23,12 +23,16 @@
 //! The sync page ([`sync`]) shows the MitID Erhverv outbox and drift of those organisations
 //! and lets the administrator retry or dismiss a failed action.
 //!
+//! The organisations page part ([`organisations`]) changes the name, SE numbers and P-units
+//! of the organisations the administrator administers.
+//!
 //! Policies are set in the configuration file (`docs/configuration.md`) and recorded at each
 //! start that changes them (EV-7); the console shows them but cannot edit them, so the file
 //! stays the one source that a deployment can review. Known gaps, written down in
-//! `docs/limitations.md`: editing organisations, importing the MitID Erhverv role catalogue,
-//! and service providers.
+//! `docs/limitations.md`: editing policies here, starting a role catalogue import, and service
+//! providers.
 
+pub mod organisations;
 pub mod pages;
 pub mod sync;
 
@@ -80,6 +84,7 @@ impl From<DirectoryError> for AdminError {
         match error {
             DirectoryError::NotFound(_) => Self::NotFound,
             DirectoryError::Store(StoreError::Conflict { .. }) => Self::Conflict("USERNAME_TAKEN"),
+            DirectoryError::InUse(_) => Self::Conflict("IN_USE"),
             DirectoryError::Store(error) => error.into(),
             DirectoryError::Audit(error) => Self::Internal(error.into()),
         }
@@ -158,7 +163,7 @@ pub struct NewUserFields<'a> {
     pub email: &'a str,
 }
 
-fn context(operator: &Operator) -> AuditContext {
+pub(super) fn context(operator: &Operator) -> AuditContext {
     operator.origin.audit(Some(operator.user.id))
 }
 

@@ -1,5 +1,6 @@
-//! The administration pages: the overview with the user search, the form for a new user and
-//! the policies in force with their history, and a user's page with status and role forms.
+//! The administration pages: the overview with the user search, the form for a new user, the
+//! organisations, the rights catalogue and the policies in force with their history, and a
+//! user's page with status and role forms.
 //!
 //! Every form carries the CSRF token (ASVS 3.5) and answers with a redirect to the page it
 //! changed (post/redirect/get). Refusals are audited by [`access::refuse`].
@@ -34,6 +35,7 @@ pub struct OverviewQuery {
 /// What the overview shows.
 struct Overview {
     organisations: Vec<Cvr>,
+    administered: Vec<portner_shared::domain::Organisation>,
     found: Vec<User>,
     in_force: Option<Snapshot>,
     history: Vec<Snapshot>,
@@ -67,6 +69,8 @@ pub async fn overview(
         (page::user_table(lang, "/admin/users", &view.found, true))
         h2 { (lang.console(Text::CreateUser)) }
         (new_user_markup(lang, &token, &view.organisations))
+        h2 { (lang.console(Text::Organisations)) }
+        (super::organisations::organisations_markup(lang, &token, &view.administered))
         h2 { (lang.console(Text::RightsCatalogue)) }
         (catalogue_markup(lang, &token, &view.catalogue))
         h2 { (lang.console(Text::Policies)) }
@@ -88,8 +92,10 @@ async fn load_overview(
     let mut tx = state.store.read().await?;
     let catalogue = tx.rights().await?;
     tx.rollback().await?;
+    let administered = super::organisations::administered(state, operator).await?;
     Ok(Overview {
         catalogue,
+        administered,
         organisations: operator.organisations(Role::Administrator),
         found,
         in_force,
@@ -696,7 +702,7 @@ async fn after(
 }
 
 /// The page for a failed administration request; refusals are audited.
-async fn fail(
+pub(super) async fn fail(
     state: &AppState,
     operator: &Operator,
     method: &Method,

@@ -18,9 +18,9 @@ fn user() -> Value {
 
 fn patched(operations: Value) -> Result<Value, ScimError> {
     let body = json!({"schemas": [PATCH_OP], "Operations": operations});
-    let operations = parse(&body)?;
+    let operations = parse(&body, &USER_RULES)?;
     let mut document = user();
-    apply(&mut document, &operations)?;
+    apply(&mut document, &operations, &USER_RULES)?;
     Ok(document)
 }
 
@@ -199,18 +199,18 @@ fn read_only_and_required_attributes_are_refused_with_mutability() {
 fn malformed_messages_and_paths_are_refused() {
     let not_patch = json!({"schemas": ["x"], "Operations": [{"op": "add", "value": {}}]});
     assert_eq!(
-        parse(&not_patch).unwrap_err().scim_type(),
+        parse(&not_patch, &USER_RULES).unwrap_err().scim_type(),
         Some(ScimType::InvalidSyntax)
     );
     let empty = json!({"schemas": [PATCH_OP], "Operations": []});
     assert_eq!(
-        parse(&empty).unwrap_err().scim_type(),
+        parse(&empty, &USER_RULES).unwrap_err().scim_type(),
         Some(ScimType::InvalidSyntax)
     );
     let operations = vec![json!({"op": "remove", "path": "x"}); 101];
     let many = json!({"schemas": [PATCH_OP], "Operations": operations});
     assert_eq!(
-        parse(&many).unwrap_err().scim_type(),
+        parse(&many, &USER_RULES).unwrap_err().scim_type(),
         Some(ScimType::InvalidSyntax)
     );
 

@@ -1,4 +1,5 @@
-//! Changes to organisations and users, each written with its audit event in one transaction.
+//! Changes to organisations, users and groups, each written with its audit event in one
+//! transaction.
 //!
 //! These are the only functions that change the directory; the CLI, the consoles and SCIM call
 //! them, so no path can change a user without leaving a record. Callers that must read and
@@ -14,6 +15,12 @@ use portner_shared::domain::{
 };
 use portner_shared::store::{Store, StoreError, Tx};
 
+mod groups;
+mod organisations;
+
+pub use groups::{GroupChange, change_group_in, create_group_in, delete_group_in};
+pub use organisations::{OrganisationChange, change_organisation_in};
+
 /// Why a directory change was not made. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -26,6 +33,9 @@ pub enum DirectoryError {
     /// The audit event could not be written, so the change was not made either.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// Something still refers to what the change would remove (names what).
+    #[error("{0} is still in use")]
+    InUse(&'static str),
 }
 
 /// Registers an organisation.
