@@ -98,15 +98,35 @@ pub async fn record_if_changed(
     context: &AuditContext,
     settings: &[(String, String)],
 ) -> Result<Applied, AuditError> {
-    let current: BTreeMap<String, String> = settings.iter().cloned().collect();
     let mut tx = store.begin().await?;
+    let applied = record_if_changed_in(&mut tx, now, context, settings).await?;
+    match applied {
+        Applied::Recorded(_) => tx.commit().await?,
+        Applied::Unchanged(_) => tx.rollback().await?,
+    }
+    Ok(applied)
+}
+
+/// [`record_if_changed`] on the caller's transaction, so that a change and the snapshot that
+/// records it commit together (a policy changed in the console). The caller commits.
+///
+/// # Errors
+///
+/// As [`record_if_changed`].
+pub async fn record_if_changed_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    settings: &[(String, String)],
+) -> Result<Applied, AuditError> {
+    let current: BTreeMap<String, String> = settings.iter().cloned().collect();
     // A no-op write takes the head's row lock on PostgreSQL (SQLite's writer already holds
     // the database's), which `append` would take anyway: the read below then sees every
     // snapshot committed before it.
     sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
         .execute(tx.connection())
         .await?;
-    let previous = in_force(&mut tx, i64::MAX, i64::MAX).await?;
+    let previous = in_force(tx, i64::MAX, i64::MAX).await?;
     let changed = changed_keys(
         previous.as_ref().map(|snapshot| &snapshot.settings),
         &current,
@@ -114,15 +134,13 @@ pub async fn record_if_changed(
     if let Some(previous) = previous
         && changed.is_empty()
     {
-        tx.rollback().await?;
         return Ok(Applied::Unchanged(previous));
     }
     let event = AuditEvent::ConfigurationApplied {
         settings: current.clone(),
         changed: changed.clone(),
     };
-    let record = crate::append(&mut tx, now, context, &Subject::Installation, &event).await?;
-    tx.commit().await?;
+    let record = crate::append(tx, now, context, &Subject::Installation, &event).await?;
     Ok(Applied::Recorded(Snapshot {
         seq: record.seq,
         occurred_at: record.occurred_at,

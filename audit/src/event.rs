@@ -47,6 +47,20 @@ pub enum AuditEvent {
         /// Its P-units.
         p_units: Vec<String>,
     },
+    /// An administrator changed a sign-in policy at run time, or returned it to the
+    /// configuration file's value (issue 5 item 4; LG-1 admin changes; EV-7). A
+    /// `CONFIGURATION_APPLIED` snapshot with the new value follows in the same transaction.
+    PolicyChanged {
+        /// The policy's key, as in `docs/configuration.md`.
+        key: String,
+        /// The value in force before.
+        from: u32,
+        /// The value in force after.
+        to: u32,
+        /// Whether the new value is an administrator's override (`false`: the file's value
+        /// applies again).
+        overridden: bool,
+    },
     /// A user was created (LG-1 "activation"; EV-9 per-person status history).
     UserCreated {
         /// The new user.
@@ -723,6 +737,7 @@ impl AuditEvent {
             Self::KeyGenerated { .. } => "KEY_GENERATED",
             Self::OrganisationCreated { .. } => "ORGANISATION_CREATED",
             Self::OrganisationChanged { .. } => "ORGANISATION_CHANGED",
+            Self::PolicyChanged { .. } => "POLICY_CHANGED",
             Self::UserCreated { .. } => "USER_CREATED",
             Self::UserStatusChanged { .. } => "USER_STATUS_CHANGED",
             Self::IdentityProofingRecorded { .. } => "IDENTITY_PROOFING_RECORDED",

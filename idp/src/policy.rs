@@ -2,17 +2,25 @@
 //! history: `portner serve` records a `CONFIGURATION_APPLIED` snapshot at start when they
 //! differ from the newest one in the audit trail (`portner_audit::config_history`).
 //!
-//! Most values come from the configuration file and environment; a few are fixed in this
-//! build (the helpdesk's windows, the SAML validity windows, WebAuthn user verification) and
-//! are listed all the same, so that a release that changes one shows as a change in the
-//! history. Secrets (database URL, CPR key, PKCS#12 password) are never among them: the
-//! snapshot is evidence handed to auditors.
+//! Most values come from the configuration file and environment; the editable sign-in policies
+//! ([`portner_shared::config::EDITABLE_POLICIES`]) may be changed by an administrator at run
+//! time ([`change_policies`]), which records a new snapshot in the same transaction; a few are
+//! fixed in this build (the helpdesk's windows, the SAML validity windows, WebAuthn user
+//! verification) and are listed all the same, so that a release that changes one shows as a
+//! change in the history. Secrets (database URL, CPR key, PKCS#12 password) are never among
+//! them: the snapshot is evidence handed to auditors.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use chrono::{DateTime, Utc};
-use portner_audit::config_history::{Applied, record_if_changed};
-use portner_audit::{AuditContext, AuditError};
-use portner_shared::config::Config;
-use portner_shared::store::Store;
+use portner_audit::config_history::{self, Applied, record_if_changed};
+use portner_audit::{AuditContext, AuditError, AuditEvent, Subject};
+use portner_shared::config::{Config, SignInSettings};
+use portner_shared::store::{Store, StoreError};
+
+use crate::signin::live_policy::LivePolicy;
 
 /// Every setting the control matrix cites, `(key, value)`, keys as in `docs/configuration.md`
 /// (built-in values under their own names). No secrets.
@@ -120,8 +128,35 @@ pub fn settings(config: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Records the settings of `config` as Portner itself (`system`) when they differ from the
-/// newest snapshot in the trail; what `portner serve` does before it serves a request.
+/// `pairs` with the editable sign-in policies as `signin` holds them: the file's values with
+/// the administrators' overrides.
+pub fn with_policy(pairs: Vec<(String, String)>, signin: &SignInSettings) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(key, value)| {
+            let value = signin.policy(&key).map_or(value, |live| live.to_string());
+            (key, value)
+        })
+        .collect()
+}
+
+/// The file's sign-in settings with the overrides in the store, for commands that run
+/// without a server (`portner audit export`).
+///
+/// # Errors
+///
+/// The store failed.
+pub async fn effective_signin(
+    store: &Store,
+    file: SignInSettings,
+) -> Result<SignInSettings, StoreError> {
+    let policy = LivePolicy::new(file, Arc::new(AtomicUsize::new(0)));
+    policy.refresh(store).await
+}
+
+/// Records the settings of `config`, with the sign-in policy in force `signin`, as Portner
+/// itself (`system`) when they differ from the newest snapshot in the trail; what `portner
+/// serve` does before it serves a request.
 ///
 /// # Errors
 ///
@@ -130,6 +165,139 @@ pub async fn record_configuration(
     store: &Store,
     now: DateTime<Utc>,
     config: &Config,
+    signin: &SignInSettings,
 ) -> Result<Applied, AuditError> {
-    record_if_changed(store, now, &AuditContext::system(), &settings(config)).await
+    let pairs = with_policy(settings(config), signin);
+    record_if_changed(store, now, &AuditContext::system(), &pairs).await
+}
+
+/// Why a policy change was not made. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The key is not an editable policy, or the value is outside its range (names the key).
+    #[error("{0}: not an editable policy value")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit trail failed.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+/// One change of an editable sign-in policy: `Some(value)` overrides the file's value,
+/// `None` returns the key to it.
+pub type PolicyChange = (String, Option<u32>);
+
+/// Applies `changes` in one transaction: each that changes something is written with
+/// `POLICY_CHANGED`, and one `CONFIGURATION_APPLIED` snapshot holds the new values; then they
+/// are in force on this replica (the others read them within `live_policy::REFRESH_EVERY`).
+/// Every change is checked before anything is written. Returns the keys changed with the
+/// value now in force (empty when the request changed nothing, and nothing was written).
+///
+/// # Errors
+///
+/// [`PolicyError::Invalid`] naming the first key that is not editable or whose value is out of
+/// its range.
+pub async fn change_policies(
+    policy: &LivePolicy,
+    store: &Store,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    changes: &[PolicyChange],
+) -> Result<Vec<(String, u32)>, PolicyError> {
+    let file = policy.file();
+    for (key, value) in changes {
+        let valid = match value {
+            Some(value) => file.with_policy(key, *value).is_some(),
+            None => file.policy(key).is_some(),
+        };
+        if !valid {
+            return Err(PolicyError::Invalid(key.clone()));
+        }
+    }
+
+    let mut tx = store.begin().await?;
+    let mut overrides: BTreeMap<String, i64> = tx.policy_overrides().await?.into_iter().collect();
+    let mut done = Vec::new();
+    for (key, value) in changes {
+        let before = overrides.get(key).copied();
+        if before == value.map(i64::from) {
+            continue;
+        }
+        let from_file = file.policy(key).unwrap_or_default();
+        let from = before
+            .and_then(|held| u32::try_from(held).ok())
+            .unwrap_or(from_file);
+        let to = value.unwrap_or(from_file);
+        match value {
+            Some(value) => {
+                let actor = context.actor.to_string();
+                tx.set_policy_override(key, i64::from(*value), now, &actor)
+                    .await?;
+                overrides.insert(key.clone(), i64::from(*value));
+            }
+            None => {
+                tx.delete_policy_override(key).await?;
+                overrides.remove(key);
+            }
+        }
+        let event = AuditEvent::PolicyChanged {
+            key: key.clone(),
+            from,
+            to,
+            overridden: value.is_some(),
+        };
+        portner_audit::append(&mut tx, now, context, &Subject::Installation, &event).await?;
+        done.push((key.clone(), to));
+    }
+    if done.is_empty() {
+        tx.rollback().await?;
+        return Ok(done);
+    }
+    record_changes(&mut tx, now, context, &done).await?;
+    tx.commit().await?;
+
+    let overrides: Vec<(String, i64)> = overrides.into_iter().collect();
+    policy.apply(&overrides);
+    Ok(done)
+}
+
+/// Records the snapshot in force with the changed values, so the policy history and the
+/// evidence pack's control matrix show the change from this moment.
+async fn record_changes(
+    tx: &mut portner_shared::store::Tx,
+    now: DateTime<Utc>,
+    context: &AuditContext,
+    changed: &[(String, u32)],
+) -> Result<(), AuditError> {
+    let in_force = config_history::in_force(tx, i64::MAX, i64::MAX).await?;
+    let mut settings = in_force
+        .map(|snapshot| snapshot.settings)
+        .unwrap_or_default();
+    for (key, value) in changed {
+        settings.insert(key.clone(), value.to_string());
+    }
+    let pairs: Vec<(String, String)> = settings.into_iter().collect();
+    config_history::record_if_changed_in(tx, now, context, &pairs).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorded_settings_show_the_policy_in_force() {
+        let pairs = vec![
+            ("public_url".to_owned(), "https://idp.example.dk".to_owned()),
+            ("password_min_length".to_owned(), "12".to_owned()),
+        ];
+        let signin = SignInSettings::default()
+            .with_policy("password_min_length", 20)
+            .unwrap();
+        let recorded = with_policy(pairs, &signin);
+        assert_eq!(recorded[0].1, "https://idp.example.dk");
+        assert_eq!(recorded[1].1, "20");
+    }
 }

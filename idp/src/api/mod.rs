@@ -11,11 +11,12 @@
 //!
 //! Errors are JSON objects `{"error": CODE}` with a stable code (and `field` for bad input);
 //! bodies are capped by the console router's limit and malformed JSON is a 400, never a
-//! panic. Known gaps, in `docs/limitations.md`: service providers and policy changes are not
-//! in the API yet, as they are not in the console.
+//! panic.
 
 mod organisations;
+mod policies;
 mod rights;
+mod service_providers;
 pub mod token;
 mod users;
 
@@ -29,8 +30,12 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-pub use organisations::{change as change_organisation, list as list_organisations};
+pub use organisations::{change_organisation, list_organisations};
+pub use policies::change_policies;
 pub use rights::{catalogue, change_right, define_right, user_rights};
+pub use service_providers::{
+    list_service_providers, register_service_provider, remove_service_provider,
+};
 pub use users::{
     change_profile, change_role, change_status, create_user, delete_user, get_user, list_users,
     policies,
@@ -59,9 +64,13 @@ use crate::console::admin::AdminError;
         rights::change_right,
         rights::catalogue,
         rights::define_right,
-        organisations::list,
-        organisations::change,
-        users::policies
+        organisations::list_organisations,
+        organisations::change_organisation,
+        users::policies,
+        policies::change_policies,
+        service_providers::list_service_providers,
+        service_providers::register_service_provider,
+        service_providers::remove_service_provider
     ),
     components(schemas(
         users::UserView,
@@ -74,6 +83,11 @@ use crate::console::admin::AdminError;
         rights::CatalogueEntry,
         organisations::OrganisationView,
         organisations::OrganisationBody,
+        policies::PolicyChangesBody,
+        policies::PolicyChangesResult,
+        service_providers::SpRegistration,
+        service_providers::SpRemoval,
+        crate::console::admin::service_providers::SpView,
         users::PolicyView,
         users::PolicyChange,
         ErrorBody
@@ -117,7 +131,8 @@ async fn openapi_document() -> Response {
 /// Every error body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Stable code: `BAD_INPUT`, `NOT_FOUND`, `CONFLICT`, `IN_USE`, `USERNAME_TAKEN`, the
+    /// Stable code: `BAD_INPUT`, `NOT_FOUND`, `CONFLICT`, `IN_USE`, `SP_REGISTERED`,
+    /// `USERNAME_TAKEN`, the
     /// refusal codes of the access table (`ROLE_MISSING`, `WRONG_ORGANISATION`, `SELF_SERVICE`,
     /// `TOKEN_SCOPE`, …), `AUTHENTICATION_REQUIRED` or `INTERNAL`.
     pub error: String,
@@ -145,6 +160,9 @@ fn admin_failure(error: &AdminError) -> Response {
             failure(StatusCode::CONFLICT, "USERNAME_TAKEN", None)
         }
         AdminError::Conflict("IN_USE") => failure(StatusCode::CONFLICT, "IN_USE", None),
+        AdminError::Conflict("SP_REGISTERED") => {
+            failure(StatusCode::CONFLICT, "SP_REGISTERED", None)
+        }
         AdminError::Conflict(_) => failure(StatusCode::CONFLICT, "CONFLICT", None),
         AdminError::Internal(error) => {
             tracing::error!(%error, "API request failed");

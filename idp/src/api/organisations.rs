@@ -70,7 +70,7 @@ fn view(organisation: &Organisation) -> OrganisationView {
     path = "/api/v1/organisations",
     responses((status = 200, description = "The organisations", body = [OrganisationView]))
 )]
-pub async fn list(State(state): State<AppState>, operator: Operator) -> Response {
+pub async fn list_organisations(State(state): State<AppState>, operator: Operator) -> Response {
     match organisations::administered(&state, &operator).await {
         Ok(found) => Json(found.iter().map(view).collect::<Vec<_>>()).into_response(),
         Err(error) => admin_failure(&AdminError::Internal(error.into())),
@@ -93,7 +93,7 @@ pub async fn list(State(state): State<AppState>, operator: Operator) -> Response
             body = ErrorBody)
     )
 )]
-pub async fn change(
+pub async fn change_organisation(
     State(state): State<AppState>,
     operator: Operator,
     matched: MatchedPath,

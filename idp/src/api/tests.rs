@@ -88,9 +88,9 @@ async fn a_write_token_manages_users_and_roles_as_its_owner_on_the_record() {
     let boss = rig.user("91234567", "boss", &[Role::Administrator]).await;
     let secret = token_for(&rig, &boss, "hr-sync", ApiScope::Write).await;
     let router = rig.router();
-    let api = |method: &'static str, path: String, json: &'static str| {
-        let (router, secret) = (router.clone(), secret.clone());
-        async move { call(&router, method, &path, Some(&secret), json).await }
+    let api = |method: &'static str, path: String, json: &str| {
+        let (router, secret, json) = (router.clone(), secret.clone(), json.to_owned());
+        async move { call(&router, method, &path, Some(&secret), &json).await }
     };
 
     let new = r#"{"organisation":"91234567","username":"ny","display_name":"Ny Ansat",
@@ -174,6 +174,42 @@ async fn a_write_token_manages_users_and_roles_as_its_owner_on_the_record() {
         listed.json()[0]["se_numbers"],
         serde_json::json!(["91111111"])
     );
+    let change = r#"{"changes":{"password_min_length":14,"lockout_minutes":null}}"#;
+    let changed = api("POST", "/api/v1/policies".into(), change).await;
+    assert_eq!(
+        changed.json(),
+        serde_json::json!({"changed": {"password_min_length": 14}}),
+        "{}",
+        changed.body
+    );
+    let stranger = r#"{"changes":{"password_argon2_memory_kib":8192}}"#;
+    let refused = api("POST", "/api/v1/policies".into(), stranger).await;
+    assert_eq!(refused.json()["field"], "policy", "not an editable key");
+    let negative = r#"{"changes":{"password_min_length":-1}}"#;
+    let refused = api("POST", "/api/v1/policies".into(), negative).await;
+    assert_eq!(refused.json()["field"], "body");
+    assert_eq!(rig.state.signin.settings().password_min_length, 14);
+    let metadata = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/saml/sp-metadata.xml"
+    ));
+    let registration = serde_json::json!({"metadata": metadata, "name": "Intranet"}).to_string();
+    let registered = api("POST", "/api/v1/service-providers".into(), &registration).await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    assert_eq!(registered.json()["encryption"], "oiosaml3");
+    let twice = api("POST", "/api/v1/service-providers".into(), &registration).await;
+    assert_eq!(twice.json()["error"], "SP_REGISTERED");
+    let listed = api("GET", "/api/v1/service-providers".into(), "").await;
+    assert_eq!(listed.json()[0]["name"], "Intranet", "{}", listed.body);
+    let removal = r#"{"entity_id":"https://sp.test.example.dk/saml",
+                      "confirm":"https://sp.test.example.dk/saml"}"#;
+    let removed = api("POST", "/api/v1/service-providers/remove".into(), removal).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
     let policies = api("GET", "/api/v1/policies".into(), "").await;
     assert_eq!(policies.status, StatusCode::OK);
     assert!(policies.json()["history"].is_array());
@@ -186,6 +222,9 @@ async fn a_write_token_manages_users_and_roles_as_its_owner_on_the_record() {
         "ROLE_GRANTED",
         "USER_STATUS_CHANGED",
         "ORGANISATION_CHANGED",
+        "POLICY_CHANGED",
+        "SERVICE_PROVIDER_REGISTERED",
+        "SERVICE_PROVIDER_REMOVED",
     ] {
         let line = trail
             .iter()

@@ -1,5 +1,5 @@
-//! `/api/v1` handlers: users, their status, profile and roles, and the policies in force. Each calls
-//! the administration console's function for the same change ([`crate::console::admin`]).
+//! `/api/v1` handlers: users, their status, profile and roles, and the policies in force. Each
+//! calls the administration console's function for the same change ([`crate::console::admin`]).
 
 use std::collections::BTreeMap;
 
@@ -420,8 +420,8 @@ pub async fn delete_user(
     }
 }
 
-/// The settings in force and the last 20 recorded changes (read-only: policies are set in
-/// the configuration file).
+/// The settings in force and the last 20 recorded changes (`POST /api/v1/policies` changes
+/// the editable sign-in policies).
 #[utoipa::path(
     get,
     path = "/api/v1/policies",

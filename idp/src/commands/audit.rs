@@ -201,7 +201,7 @@ async fn export(args: &AuditExportArgs, environment: &Environment) -> Result<(),
         to: parse_date("--to", &args.to)?,
         out: args.out.clone(),
         retention: retention(environment),
-        settings: settings(environment),
+        settings: settings(environment).await?,
     };
     let signer = signer(environment)?;
     let bar = if args.quiet {
@@ -317,9 +317,15 @@ async fn prune(args: &AuditPruneArgs, environment: &Environment) -> Result<(), C
     Ok(())
 }
 
-/// The non-secret settings the control matrix cites and `inventory/policy.json` lists.
-pub(crate) fn settings(environment: &Environment) -> Vec<(String, String)> {
-    crate::policy::settings(&environment.config)
+/// The non-secret settings the control matrix cites and `inventory/policy.json` lists, with
+/// the sign-in policy as the administrators' overrides make it.
+async fn settings(environment: &Environment) -> Result<Vec<(String, String)>, CommandError> {
+    let file = environment.config.signin;
+    let signin = crate::policy::effective_signin(&environment.store, file).await?;
+    Ok(crate::policy::with_policy(
+        crate::policy::settings(&environment.config),
+        &signin,
+    ))
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or RFC 3339.

@@ -23,10 +23,6 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
     // Scripts and tests read this line to learn the port when `listen` asks for port 0.
     out!("Portner is listening on http://{address}");
     out!("Data folder: {}", environment.data.root.display());
-    record_configuration(environment).await?;
-    out!("Sign in at: {}/login", config.public_url);
-    tracing::info!(%address, backend = ?config.backend, "server started");
-
     let signin = crate::signin::SignIn::new(
         environment.store.clone(),
         environment.clock.clone(),
@@ -34,6 +30,16 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         &config.public_url,
     )
     .map_err(|error| CommandError::Failed(format!("sign-in: {error}")))?;
+    // The administrators' policy overrides are in force from the first request, and the
+    // snapshot below records the policy as it is served.
+    let policy = signin.refresh_policy().await?;
+    record_configuration(environment, &policy).await?;
+    out!("Sign in at: {}/login", config.public_url);
+    tracing::info!(%address, backend = ?config.backend, "server started");
+    let policy_refresh = tokio::spawn(policy_refresh_task(
+        Arc::clone(&signin.policy),
+        environment.store.clone(),
+    ));
     let checkpoints = tokio::spawn(checkpoint_task(
         environment.store.clone(),
         environment.clock.clone(),
@@ -86,7 +92,7 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         audit: Some(Arc::new(crate::console::audit::AuditDesk::new(
             super::audit::signer(environment)?,
             config.audit.clone(),
-            super::audit::settings(environment),
+            crate::policy::settings(config),
             environment.data.root.clone(),
         ))),
         saml_refusals: saml_refusals.clone(),
@@ -100,6 +106,7 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
         .map_err(|error| CommandError::Failed(format!("server failed: {error}")))?;
 
     checkpoints.abort();
+    policy_refresh.abort();
     saml_sweep.abort();
     sync_task.abort();
     notices.abort();
@@ -123,11 +130,15 @@ pub(super) async fn run(environment: &Environment) -> Result<(), CommandError> {
 /// before `axum::serve`, so connections made meanwhile wait for it. A store that cannot record
 /// it stops the start: running under a policy the trail does not show would leave the
 /// evidence incomplete.
-async fn record_configuration(environment: &Environment) -> Result<(), CommandError> {
+async fn record_configuration(
+    environment: &Environment,
+    policy: &portner_shared::config::SignInSettings,
+) -> Result<(), CommandError> {
     let recorded = crate::policy::record_configuration(
         &environment.store,
         environment.clock.now(),
         &environment.config,
+        policy,
     )
     .await?;
     match recorded {
@@ -151,6 +162,22 @@ async fn record_configuration(environment: &Environment) -> Result<(), CommandEr
         }
     }
     Ok(())
+}
+
+/// Reads the administrators' policy overrides every `REFRESH_EVERY`, so a change made on
+/// another replica is in force here within that interval. A failed read keeps the policy in
+/// force and is logged.
+async fn policy_refresh_task(
+    policy: Arc<crate::signin::live_policy::LivePolicy>,
+    store: portner_shared::store::Store,
+) {
+    let mut ticks = tokio::time::interval(crate::signin::live_policy::REFRESH_EVERY);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = policy.refresh(&store).await {
+            tracing::warn!(%error, "reading the sign-in policy overrides failed");
+        }
+    }
 }
 
 /// How often the checkpoint task looks at the chain; the configured interval and event count

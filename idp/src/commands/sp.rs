@@ -55,16 +55,9 @@ pub(super) async fn run(command: SpCommand, environment: &Environment) -> Result
 async fn add(args: SpAddArgs, environment: &Environment) -> Result<(), CommandError> {
     let profile = args.profile.parse()?;
     let settings = SpSettings {
-        encryption: match args.encryption.as_str() {
-            "oiosaml3" => EncryptionProfile::Oiosaml3,
-            "legacy" => EncryptionProfile::Legacy,
-            "none" => EncryptionProfile::None,
-            _ => {
-                return Err(CommandError::Failed(
-                    "--encryption must be oiosaml3, legacy or none".into(),
-                ));
-            }
-        },
+        encryption: args.encryption.parse::<EncryptionProfile>().map_err(|_| {
+            CommandError::Failed("--encryption must be oiosaml3, legacy or none".into())
+        })?,
         sign_response: args.sign_response,
         allow_sha1: args.allow_sha1,
         minimum_level: args.minimum_level.parse()?,

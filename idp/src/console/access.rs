@@ -178,6 +178,26 @@ pub const RULES: &[Rule] = &[
         roles: ADMINISTRATOR,
     },
     Rule {
+        verb: Verb::Post,
+        route: "/admin/policies",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/admin/service-providers",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/admin/service-providers",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/admin/service-providers/remove",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
         verb: Verb::Get,
         route: "/admin/sync",
         roles: ADMINISTRATOR,
@@ -259,6 +279,26 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         verb: Verb::Get,
+        route: "/api/v1/service-providers",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/service-providers",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
+        route: "/api/v1/service-providers/remove",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Get,
+        route: "/api/v1/policies",
+        roles: ADMINISTRATOR,
+    },
+    Rule {
+        verb: Verb::Post,
         route: "/api/v1/policies",
         roles: ADMINISTRATOR,
     },

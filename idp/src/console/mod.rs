@@ -57,6 +57,19 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/organisations/{cvr}",
             post(admin::organisations::update),
         )
+        .route("/admin/policies", post(admin::policies::update))
+        .route(
+            "/admin/service-providers",
+            get(admin::service_providers::page)
+                .post(admin::service_providers::register_form)
+                .layer(DefaultBodyLimit::max(
+                    admin::service_providers::MAX_REGISTRATION_BYTES,
+                )),
+        )
+        .route(
+            "/admin/service-providers/remove",
+            post(admin::service_providers::remove_form),
+        )
         .route("/admin/sync", get(admin::sync::overview))
         .route("/admin/sync/actions/{id}/retry", post(admin::sync::retry))
         .route(
@@ -79,10 +92,25 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/api/v1/organisations", get(api::list_organisations))
         .route(
+            "/api/v1/service-providers",
+            get(api::list_service_providers)
+                .post(api::register_service_provider)
+                .layer(DefaultBodyLimit::max(
+                    admin::service_providers::MAX_REGISTRATION_BYTES,
+                )),
+        )
+        .route(
+            "/api/v1/service-providers/remove",
+            post(api::remove_service_provider),
+        )
+        .route(
             "/api/v1/organisations/{cvr}",
             post(api::change_organisation),
         )
-        .route("/api/v1/policies", get(api::policies))
+        .route(
+            "/api/v1/policies",
+            get(api::policies).post(api::change_policies),
+        )
         .route("/audit", get(audit::pages::overview))
         .route("/audit/export", post(audit::pages::export))
         .route_layer(middleware::from_fn_with_state(state, access::guard))

@@ -196,6 +196,23 @@ impl ConsoleText for Lang {
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 #[allow(missing_docs)]
 pub enum Text {
+    ConfirmEntityId,
+    NoSps,
+    RegisterSp,
+    RegisterSpHint,
+    RemoveSp,
+    ServiceProviders,
+    SpEncryption,
+    SpMetadata,
+    SpMinimumLevel,
+    SpProfile,
+    SpSignResponse,
+    EditPolicies,
+    EditPoliciesHint,
+    FileValue,
+    InForce,
+    Override,
+    SavePolicies,
     Organisations,
     OrganisationHint,
     PUnits,
@@ -437,10 +454,46 @@ impl Text {
             Self::Policies => ("Politikker", "Policies"),
             Self::PolicyHint => (
                 "Politikkerne sættes i konfigurationsfilen og registreres i revisionssporet ved \
-                 hver start, der ændrer dem.",
+                 hver start, der ændrer dem, og ved hver ændring herunder.",
                 "Policies are set in the configuration file and recorded in the audit trail at \
-                 every start that changes them.",
+                 every start that changes them, and at every change made below.",
             ),
+            Self::EditPolicies => ("Ændr login-politikker", "Change sign-in policies"),
+            Self::ConfirmEntityId => (
+                "Skriv entityID igen for at bekræfte",
+                "Type the entityID again to confirm",
+            ),
+            Self::NoSps => (
+                "Ingen tjenesteudbydere er registreret.",
+                "No service providers are registered.",
+            ),
+            Self::RegisterSp => ("Registrér tjenesteudbyder", "Register service provider"),
+            Self::RegisterSpHint => (
+                "Metadata er den eneste kilde til tjenesteudbyderens nøgler og adresser. \
+                 Hentning fra en URL og SHA-1-signaturer kræver kommandolinjen (portner sp add).",
+                "Metadata is the only source of the service provider's keys and endpoints. \
+                 Fetching from a URL and SHA-1 signatures need the command line (portner sp add).",
+            ),
+            Self::RemoveSp => ("Fjern", "Remove"),
+            Self::ServiceProviders => ("Tjenesteudbydere", "Service providers"),
+            Self::SpEncryption => ("Kryptering", "Encryption"),
+            Self::SpMetadata => ("Metadata (XML)", "Metadata (XML)"),
+            Self::SpMinimumLevel => ("Laveste sikringsniveau", "Lowest assurance level"),
+            Self::SpProfile => ("Profil", "Profile"),
+            Self::SpSignResponse => (
+                "Signér også Response (ud over Assertion)",
+                "Sign the Response as well as the Assertion",
+            ),
+            Self::EditPoliciesHint => (
+                "Et tomt felt bruger konfigurationsfilens værdi. Ændringen gælder hele \
+                 installationen og når alle servere inden for 15 sekunder.",
+                "An empty field uses the configuration file's value. A change applies to the \
+                 whole installation and reaches every server within 15 seconds.",
+            ),
+            Self::InForce => ("Gældende", "In force"),
+            Self::FileValue => ("Konfigurationsfil", "Configuration file"),
+            Self::Override => ("Ny værdi", "New value"),
+            Self::SavePolicies => ("Gem politikker", "Save policies"),
             Self::PolicyHistory => ("Ændringshistorik", "Change history"),
             Self::RevokeRole => ("Fjern rollen", "Revoke the role"),
             Self::Roles => ("Roller", "Roles"),

@@ -22,6 +22,32 @@ pub enum EncryptionProfile {
     None,
 }
 
+impl std::str::FromStr for EncryptionProfile {
+    type Err = RegistryError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "oiosaml3" => Ok(Self::Oiosaml3),
+            "legacy" => Ok(Self::Legacy),
+            "none" => Ok(Self::None),
+            _ => Err(RegistryError::Settings(
+                "encryption must be oiosaml3, legacy or none",
+            )),
+        }
+    }
+}
+
+impl EncryptionProfile {
+    /// The name used on the command line and in forms.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Oiosaml3 => "oiosaml3",
+            Self::Legacy => "legacy",
+            Self::None => "none",
+        }
+    }
+}
+
 /// Portner's settings for one SP, stored as JSON beside its metadata.
 #[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -443,7 +443,7 @@ async fn answer_at_once(
         Some(&active.factors),
         password_change_required(state, &active).await?,
         now,
-        &state.signin.settings,
+        &state.signin.settings(),
     );
     let Decision::Issue(level) = decision else {
         return Ok(None);
@@ -739,7 +739,7 @@ pub async fn continue_request(
         session.as_ref().map(|active| &active.factors),
         change_required,
         now,
-        &state.signin.settings,
+        &state.signin.settings(),
     );
     match (decision, session) {
         (Decision::Issue(level), Some(active)) => {

@@ -35,7 +35,7 @@ fn require_fresh_second_factor(
     active: &ActiveSession,
     now: DateTime<Utc>,
 ) -> Result<(), SignInError> {
-    if active.factors.second_factor_fresh(now, &signin.settings) {
+    if active.factors.second_factor_fresh(now, &signin.settings()) {
         Ok(())
     } else {
         Err(SignInError::SessionRequired)
@@ -190,7 +190,7 @@ pub async fn change_password(
         .map(|org| org.name)
         .unwrap_or_default();
     let history = tx
-        .password_history(user_id, i64::from(signin.settings.password_history))
+        .password_history(user_id, i64::from(signin.settings().password_history))
         .await?;
     tx.rollback().await?;
 

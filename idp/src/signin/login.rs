@@ -188,9 +188,9 @@ async fn record_wrong_password(
 ) -> Result<(), SignInError> {
     audit_failure(tx, origin, Some(user_id), "password", "WRONG_PASSWORD", now).await?;
     let count = before.failures + 1;
-    let threshold = i64::from(signin.settings.lockout_threshold);
+    let threshold = i64::from(signin.settings().lockout_threshold);
     let locked_until = (count >= threshold)
-        .then(|| now + Duration::minutes(i64::from(signin.settings.lockout_minutes)));
+        .then(|| now + Duration::minutes(i64::from(signin.settings().lockout_minutes)));
     let failures = SignInFailures {
         failures: if locked_until.is_some() { 0 } else { count },
         locked_until,
@@ -246,7 +246,7 @@ async fn start_second_factor(
     let event = AuditEvent::SignInSucceeded {
         user_id: user.id,
         factor: "password".to_owned(),
-        level: factors.level(now, &signin.settings),
+        level: factors.level(now, &signin.settings()),
     };
     append(tx, &origin, user.id, now, &event).await?;
 
@@ -295,7 +295,7 @@ pub async fn step_up(
         .await?
         .ok_or(SignInError::SessionRequired)?;
     let now = signin.clock.now();
-    if !active.factors.password_fresh(now, &signin.settings) {
+    if !active.factors.password_fresh(now, &signin.settings()) {
         return Err(SignInError::SessionRequired);
     }
     let mut tx = signin.store.begin().await?;
@@ -381,7 +381,7 @@ pub async fn webauthn_step(
     factors.second_factor_at = Some(now);
     factors.credential_level = Some(credential.level);
     let cookie = session::rotate(&mut tx, signin, &active.session, &factors, now).await?;
-    let level = factors.level(now, &signin.settings);
+    let level = factors.level(now, &signin.settings());
     let event = AuditEvent::SignInSucceeded {
         user_id,
         factor: "webauthn".to_owned(),

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod activation;
+pub mod live_policy;
 pub mod login;
 pub mod pages;
 pub mod password;
@@ -90,8 +91,9 @@ pub struct SignIn {
     pub store: Store,
     /// The injected clock.
     pub clock: Arc<dyn Clock>,
-    /// Policy values from configuration.
-    pub settings: SignInSettings,
+    /// The policy in force: the configuration's values with the administrators' overrides
+    /// ([`live_policy`]); read it through [`Self::settings`].
+    pub policy: Arc<live_policy::LivePolicy>,
     /// Argon2id under the configured parameters.
     pub passwords: Passwords,
     /// The WebAuthn relying party.
@@ -117,15 +119,33 @@ impl SignIn {
     ) -> Result<Self, SignInError> {
         let url = url::Url::parse(public_url)
             .map_err(|error| SignInError::Internal(format!("public_url: {error}")))?;
+        let passwords = Passwords::new(&settings)?;
+        let policy = live_policy::LivePolicy::new(settings, passwords.min_length());
         Ok(Self {
             store,
             clock,
-            settings,
-            passwords: Passwords::new(&settings)?,
+            policy: Arc::new(policy),
+            passwords,
             webauthn: webauthn::RelyingParty::new(&url)?,
             throttle: throttle::Throttle::new(settings.throttle_failures_per_minute),
             secure_cookies: url.scheme() == "https",
         })
+    }
+}
+
+impl SignIn {
+    /// The sign-in policy in force now.
+    pub fn settings(&self) -> SignInSettings {
+        self.policy.current()
+    }
+
+    /// Reads the administrators' policy overrides again and puts them in force.
+    ///
+    /// # Errors
+    ///
+    /// The store failed; the policy in force stays as it was.
+    pub async fn refresh_policy(&self) -> Result<SignInSettings, StoreError> {
+        self.policy.refresh(&self.store).await
     }
 }
 

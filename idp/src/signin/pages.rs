@@ -101,7 +101,7 @@ fn request_info(
         csrf_cookie: cookie(CSRF_COOKIE).filter(|value| value.len() == 64),
         session_cookie: cookie(SessionCookie::name(secure)),
         set_lang: chosen.map(|_| lang),
-        min_password_length: signin.settings.password_min_length,
+        min_password_length: signin.settings().password_min_length,
     }
 }
 

@@ -95,7 +95,8 @@ pub struct Passwords {
     params: Params,
     pool: Arc<Pool>,
     dummy_hash: Arc<str>,
-    min_length: usize,
+    /// The shortest password accepted; the live policy changes it (`live_policy`).
+    min_length: Arc<std::sync::atomic::AtomicUsize>,
     verifications: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -131,9 +132,16 @@ impl Passwords {
             params,
             pool: Arc::new(Pool::start(cores)?),
             dummy_hash: dummy_hash.into(),
-            min_length: usize::try_from(settings.password_min_length).unwrap_or(12),
+            min_length: Arc::new(std::sync::atomic::AtomicUsize::new(
+                usize::try_from(settings.password_min_length).unwrap_or(usize::MAX),
+            )),
             verifications: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
+    }
+
+    /// The shortest password accepted, shared so that the live policy can change it.
+    pub fn min_length(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        Arc::clone(&self.min_length)
     }
 
     /// Hashes a password into a PHC string under the current parameters.
@@ -213,7 +221,7 @@ impl Passwords {
     /// The rules that need no hashing, in the order a user would fix them.
     fn check_text(&self, text: &str, names: &[&str]) -> Result<(), PolicyViolation> {
         let length = text.chars().count();
-        if length < self.min_length {
+        if length < self.min_length.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(PolicyViolation::TooShort);
         }
         if length > MAX_PASSWORD_CHARS {

@@ -129,7 +129,7 @@ async fn check_policy(
         .map(|org| org.name)
         .unwrap_or_default();
     let history = tx
-        .password_history(user.id, i64::from(signin.settings.password_history))
+        .password_history(user.id, i64::from(signin.settings().password_history))
         .await?;
     let names = [
         user.username.as_str(),

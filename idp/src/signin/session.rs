@@ -155,11 +155,11 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<String, SignInError> {
     let value = random_hex::<32>()?;
-    let lifetime = Duration::minutes(i64::from(signin.settings.session_lifetime_minutes));
+    let lifetime = Duration::minutes(i64::from(signin.settings().session_lifetime_minutes));
     let session = Session {
         id_hash: hash_id(&value),
         user_id: user.id,
-        level: factors.level(now, &signin.settings),
+        level: factors.level(now, &signin.settings()),
         factors_json: serde_json::to_string(factors)
             .map_err(|error| SignInError::Internal(error.to_string()))?,
         created_at: now,
@@ -188,7 +188,7 @@ pub async fn rotate(
     let session = Session {
         id_hash: hash_id(&value),
         user_id: old.user_id,
-        level: factors.level(now, &signin.settings),
+        level: factors.level(now, &signin.settings()),
         factors_json: serde_json::to_string(factors)
             .map_err(|error| SignInError::Internal(error.to_string()))?,
         created_at: old.created_at,
@@ -223,7 +223,7 @@ pub async fn load(
     };
     let factors: Factors = serde_json::from_str(&session.factors_json)
         .map_err(|error| SignInError::Internal(format!("session factors: {error}")))?;
-    let idle = Duration::minutes(i64::from(signin.settings.session_idle_minutes));
+    let idle = Duration::minutes(i64::from(signin.settings().session_idle_minutes));
     let ended = if session.expires_at <= now {
         Some("expired")
     } else if session.last_seen_at + idle <= now {
@@ -249,7 +249,7 @@ pub async fn load(
     // The last-seen time is written at most once a minute: every page and every SSO
     // response reads the session, and a write per read would serialise them all on SQLite's
     // single writer. The idle limit is therefore honoured to within a minute.
-    let level = factors.level(now, &signin.settings);
+    let level = factors.level(now, &signin.settings());
     if now - session.last_seen_at >= TOUCH_INTERVAL || level != session.level {
         session.last_seen_at = now;
         session.level = level;

@@ -322,6 +322,64 @@ impl Default for SignInSettings {
     }
 }
 
+/// The sign-in policies an administrator may change while Portner runs (issue 5 item 4), as
+/// `(key, lowest, highest)`: the same keys and ranges the configuration file is held to. The
+/// Argon2id parameters and the per-source throttle are not among them: they are built into
+/// the password hasher and the throttle at start.
+pub const EDITABLE_POLICIES: [(&str, u32, u32); 9] = [
+    ("password_min_length", 8, 256),
+    ("password_history", 0, 24),
+    ("activation_code_hours", 1, 720),
+    ("session_idle_minutes", 5, 1440),
+    ("session_lifetime_minutes", 10, 10080),
+    ("session_password_fresh_minutes", 10, 1440),
+    ("session_second_factor_fresh_minutes", 10, 1440),
+    ("lockout_threshold", 3, 100),
+    ("lockout_minutes", 1, 1440),
+];
+
+impl SignInSettings {
+    /// The value of an editable policy ([`EDITABLE_POLICIES`]), or `None` for any other key.
+    pub const fn policy(&self, key: &str) -> Option<u32> {
+        let value = match key.as_bytes() {
+            b"password_min_length" => self.password_min_length,
+            b"password_history" => self.password_history,
+            b"activation_code_hours" => self.activation_code_hours,
+            b"session_idle_minutes" => self.session_idle_minutes,
+            b"session_lifetime_minutes" => self.session_lifetime_minutes,
+            b"session_password_fresh_minutes" => self.session_password_fresh_minutes,
+            b"session_second_factor_fresh_minutes" => self.session_second_factor_fresh_minutes,
+            b"lockout_threshold" => self.lockout_threshold,
+            b"lockout_minutes" => self.lockout_minutes,
+            _ => return None,
+        };
+        Some(value)
+    }
+
+    /// These settings with the editable policy `key` set to `value`, or `None` when the key
+    /// is not editable or the value is outside its range.
+    pub fn with_policy(mut self, key: &str, value: u32) -> Option<Self> {
+        let (_, low, high) = EDITABLE_POLICIES.iter().find(|(name, ..)| *name == key)?;
+        if !(*low..=*high).contains(&value) {
+            return None;
+        }
+        let slot = match key {
+            "password_min_length" => &mut self.password_min_length,
+            "password_history" => &mut self.password_history,
+            "activation_code_hours" => &mut self.activation_code_hours,
+            "session_idle_minutes" => &mut self.session_idle_minutes,
+            "session_lifetime_minutes" => &mut self.session_lifetime_minutes,
+            "session_password_fresh_minutes" => &mut self.session_password_fresh_minutes,
+            "session_second_factor_fresh_minutes" => &mut self.session_second_factor_fresh_minutes,
+            "lockout_threshold" => &mut self.lockout_threshold,
+            "lockout_minutes" => &mut self.lockout_minutes,
+            _ => return None,
+        };
+        *slot = value;
+        Some(self)
+    }
+}
+
 /// An optional whole number with its default, checked against an inclusive range.
 fn bounded(
     key: &str,

@@ -229,3 +229,23 @@ fn every_key_is_documented_in_the_configuration_reference() {
         );
     }
 }
+
+#[test]
+fn editable_policies_are_read_and_set_within_their_ranges() {
+    let settings = SignInSettings::default();
+    for (key, low, high) in EDITABLE_POLICIES {
+        assert!(settings.policy(key).is_some(), "{key}");
+        let lowest = settings.with_policy(key, low).unwrap();
+        assert_eq!(lowest.policy(key), Some(low), "{key}");
+        assert!(settings.with_policy(key, high + 1).is_none(), "{key}");
+        if low > 0 {
+            assert!(settings.with_policy(key, low - 1).is_none(), "{key}");
+        }
+    }
+    assert_eq!(settings.policy("password_argon2_memory_kib"), None);
+    assert!(
+        settings
+            .with_policy("throttle_failures_per_minute", 30)
+            .is_none()
+    );
+}

@@ -23,6 +23,7 @@ mod groups;
 mod notifications;
 mod organisations;
 mod outbox;
+mod policies;
 mod proofing;
 mod rights;
 mod roles;

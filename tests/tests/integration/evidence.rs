@@ -1104,7 +1104,6 @@ async fn snapshot_count(store: &Store) -> i64 {
 
 async fn serve_start_records_configuration_only_when_it_changed(test: TestStore) {
     use portner_audit::config_history::Applied;
-    use portner_idp::policy::record_configuration;
     let clock = fixed_clock();
 
     let first = record_configuration(&test.store, clock.now(), &config_with(&[])).await;
@@ -1183,7 +1182,6 @@ async fn export_period(
 }
 
 async fn the_matrix_shows_the_value_at_start_each_change_and_the_value_at_end(test: TestStore) {
-    use portner_idp::policy::record_configuration;
     let clock = fixed_clock();
     let signer = test_signer();
     record_configuration(&test.store, clock.now(), &config_with(&[]))
@@ -1326,7 +1324,6 @@ async fn the_matrix_shows_the_value_at_start_each_change_and_the_value_at_end(te
 }
 
 async fn a_period_before_any_snapshot_says_not_recorded(test: TestStore) {
-    use portner_idp::policy::record_configuration;
     let clock = fixed_clock();
     let signer = test_signer();
     append_events(&test.store, &clock, 2, "signing").await;
@@ -1429,7 +1426,6 @@ async fn a_pack_without_policy_snapshots_from_before_the_change_still_verifies()
 /// the same settings records nothing new, and the chain and the pack verify.
 async fn a_pruned_snapshot_is_carried_forward_and_stays_in_force(test: TestStore) {
     use portner_audit::config_history::Applied;
-    use portner_idp::policy::record_configuration;
     let store = &test.store;
     let clock = fixed_clock();
     let signer = test_signer();
@@ -1490,4 +1486,13 @@ async fn a_pruned_snapshot_is_carried_forward_and_stays_in_force(test: TestStore
     assert!(line["carried_forward_by"].is_i64(), "{line}");
     let verdict = verdict_of(&pack, &signer);
     assert!(verdict.is_verified(), "{}", verdict.text());
+}
+
+/// The start-up record of `config` with its file's sign-in policy (no overrides).
+async fn record_configuration(
+    store: &Store,
+    now: chrono::DateTime<chrono::Utc>,
+    config: &portner_shared::config::Config,
+) -> Result<portner_audit::config_history::Applied, portner_audit::AuditError> {
+    portner_idp::policy::record_configuration(store, now, config, &config.signin).await
 }

@@ -634,3 +634,164 @@ async fn organisations_are_renamed_and_renumbered_but_a_scope_in_use_stays() {
     assert_eq!(organisation.p_units.len(), 1);
     assert_eq!(console.by_admin("ORGANISATION_CHANGED").await.len(), 1);
 }
+
+#[tokio::test]
+async fn sign_in_policies_are_changed_on_the_record_and_in_force_at_once() {
+    let console = console().await;
+    let state = &console.rig.state;
+    let overview = console.get("/admin").await;
+    assert!(
+        overview
+            .body
+            .contains(r#"name="password_min_length" type="number" min="8" max="256""#),
+        "{}",
+        overview.body
+    );
+
+    let form = [("password_min_length", "16"), ("lockout_threshold", "3")];
+    let saved = console.post("/admin/policies", &form).await;
+    assert_eq!(
+        saved.location.as_deref(),
+        Some("/admin#policies"),
+        "{}",
+        saved.body
+    );
+    assert_eq!(state.signin.settings().password_min_length, 16);
+    assert_eq!(state.signin.settings().lockout_threshold, 3);
+    let short = crate::signin::password::Password::new("fjorten tegn!!").unwrap();
+    let checked = state.signin.passwords.check_policy(&short, &[], &[]).await;
+    assert!(checked.unwrap().is_err(), "14 characters are too few now");
+    assert_eq!(console.by_admin("POLICY_CHANGED").await.len(), 2);
+    let overview = console.get("/admin").await;
+    let history = overview
+        .body
+        .split(r#"id="policy-history""#)
+        .nth(1)
+        .unwrap();
+    assert!(history.contains("password_min_length = 16"), "{history}");
+
+    // Another replica reads the change from the store.
+    let replica = crate::signin::SignIn::new(
+        state.store.clone(),
+        state.clock.clone(),
+        state.signin.policy.file(),
+        "http://localhost:8080",
+    )
+    .unwrap();
+    assert_eq!(replica.settings().lockout_threshold, 5);
+    assert_eq!(replica.refresh_policy().await.unwrap().lockout_threshold, 3);
+
+    // The same values again change nothing; an empty field returns to the file's value.
+    console.post("/admin/policies", &form).await;
+    assert_eq!(console.by_admin("POLICY_CHANGED").await.len(), 2);
+    let back = [("password_min_length", "16"), ("lockout_threshold", "")];
+    console.post("/admin/policies", &back).await;
+    assert_eq!(state.signin.settings().lockout_threshold, 5);
+    assert_eq!(console.by_admin("POLICY_CHANGED").await.len(), 3);
+
+    // Out of range, not a number, not editable: refused, and nothing changes.
+    for bad in [
+        [("password_min_length", "7"), ("lockout_threshold", "4")],
+        [("password_min_length", "many"), ("lockout_threshold", "4")],
+        [
+            ("password_argon2_memory_kib", "8192"),
+            ("lockout_threshold", "4"),
+        ],
+    ] {
+        let refused = console.post("/admin/policies", &bad).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    assert_eq!(state.signin.settings().lockout_threshold, 5);
+    assert_eq!(state.signin.settings().password_min_length, 16);
+    assert_eq!(console.by_admin("POLICY_CHANGED").await.len(), 3);
+}
+
+const SP_METADATA: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/data/saml/sp-metadata.xml"
+));
+
+#[tokio::test]
+async fn service_providers_are_registered_from_metadata_and_removed_on_confirmation() {
+    let console = console().await;
+    let page = console.get("/admin/service-providers").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(r#"id="no-sps""#), "{}", page.body);
+    assert!(page.body.contains(r#"<label for="sp-metadata">"#));
+
+    let form = [
+        ("metadata", SP_METADATA),
+        ("name", "Intranettet"),
+        ("profile", "own"),
+        ("encryption", "oiosaml3"),
+        ("minimum_level", "substantial"),
+    ];
+    let registered = console.post("/admin/service-providers", &form).await;
+    assert_eq!(
+        registered.location.as_deref(),
+        Some("/admin/service-providers"),
+        "{}",
+        registered.body
+    );
+    let page = console.get("/admin/service-providers?lang=en").await;
+    assert!(
+        page.body
+            .contains("<td><code>https://sp.test.example.dk/saml</code></td><td>Intranettet</td>"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        console.by_admin("SERVICE_PROVIDER_REGISTERED").await.len(),
+        1
+    );
+    let again = console.post("/admin/service-providers", &form).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    // Broken metadata, a setting the profile forbids, an unknown level: nothing registered.
+    let broken = console
+        .post(
+            "/admin/service-providers",
+            &[
+                ("metadata", "<EntityDescriptor"),
+                ("profile", "own"),
+                ("encryption", "oiosaml3"),
+                ("minimum_level", "substantial"),
+            ],
+        )
+        .await;
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+    let unencrypted_nemlogin = [
+        ("metadata", SP_METADATA),
+        ("profile", "nemlogin"),
+        ("encryption", "none"),
+        ("minimum_level", "substantial"),
+    ];
+    assert_eq!(
+        console
+            .post("/admin/service-providers", &unencrypted_nemlogin)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let entity = "https://sp.test.example.dk/saml";
+    let wrong = [("entity_id", entity), ("confirm", "https://other")];
+    let refused = console
+        .post("/admin/service-providers/remove", &wrong)
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let confirmed = [("entity_id", entity), ("confirm", entity)];
+    let removed = console
+        .post("/admin/service-providers/remove", &confirmed)
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert_eq!(console.by_admin("SERVICE_PROVIDER_REMOVED").await.len(), 1);
+    let gone = console
+        .post("/admin/service-providers/remove", &confirmed)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        console.by_admin("SERVICE_PROVIDER_REGISTERED").await.len(),
+        1
+    );
+}

@@ -27,13 +27,16 @@
 //! of the organisations the administrator administers.
 //!
 //! Policies are set in the configuration file (`docs/configuration.md`) and recorded at each
-//! start that changes them (EV-7); the console shows them but cannot edit them, so the file
-//! stays the one source that a deployment can review. Known gaps, written down in
-//! `docs/limitations.md`: editing policies here, starting a role catalogue import, and service
-//! providers.
+//! start that changes them (EV-7); the editable sign-in policies can be changed here too
+//! ([`mod@policies`]), each change recorded in the trail with a new snapshot, so the history an
+//! auditor reads stays complete. Service providers are registered and removed on their own page
+//! ([`service_providers`]). Known gap, written down in `docs/limitations.md`: starting a role
+//! catalogue import.
 
 pub mod organisations;
 pub mod pages;
+pub mod policies;
+pub mod service_providers;
 pub mod sync;
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub struct OverviewQuery {
 struct Overview {
     organisations: Vec<Cvr>,
     administered: Vec<portner_shared::domain::Organisation>,
+    policy: super::policies::PolicyView,
     found: Vec<User>,
     in_force: Option<Snapshot>,
     history: Vec<Snapshot>,
@@ -63,7 +64,11 @@ pub async fn overview(
     };
 
     let body = html! {
-        p { a href="/admin/sync" { (lang.console(Text::Sync)) } }
+        p {
+            a href="/admin/sync" { (lang.console(Text::Sync)) }
+            " · "
+            a href="/admin/service-providers" { (lang.console(Text::ServiceProviders)) }
+        }
         h2 { (lang.console(Text::Users)) }
         (page::search_form(lang, "/admin", text))
         (page::user_table(lang, "/admin/users", &view.found, true))
@@ -73,7 +78,8 @@ pub async fn overview(
         (super::organisations::organisations_markup(lang, &token, &view.administered))
         h2 { (lang.console(Text::RightsCatalogue)) }
         (catalogue_markup(lang, &token, &view.catalogue))
-        h2 { (lang.console(Text::Policies)) }
+        h2 id="policies-heading" { (lang.console(Text::Policies)) }
+        (super::policies::form_markup(lang, &token, &view.policy))
         (policies_markup(lang, view.in_force.as_ref(), &view.history))
     };
     let frame = page::frame(lang, Text::Administration, "/admin", body);
@@ -91,11 +97,18 @@ async fn load_overview(
     let (in_force, history) = super::policies(state).await?;
     let mut tx = state.store.read().await?;
     let catalogue = tx.rights().await?;
+    let overrides = tx.policy_overrides().await?.into_iter().collect();
     tx.rollback().await?;
     let administered = super::organisations::administered(state, operator).await?;
+    let policy = super::policies::PolicyView {
+        current: state.signin.settings(),
+        file: state.signin.policy.file(),
+        overrides,
+    };
     Ok(Overview {
         catalogue,
         administered,
+        policy,
         organisations: operator.organisations(Role::Administrator),
         found,
         in_force,

@@ -218,7 +218,8 @@ pub async fn export(
         to,
         out: folder.path().join(&name),
         retention: desk.retention(),
-        settings: desk.matrix.clone(),
+        // The file's values as recorded at start, with the sign-in policy in force now.
+        settings: crate::policy::with_policy(desk.matrix.clone(), &state.signin.settings()),
     };
     let store = state.store.clone();
     let signer = desk.signer.clone();
