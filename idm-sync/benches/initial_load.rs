@@ -198,6 +198,7 @@ async fn main() {
                 display_name: format!("Bench Person {index}"),
                 email: format!("bench{index}@bench.example.dk").parse().unwrap(),
                 cpr: Some(fictitious_cpr(index).parse().unwrap()),
+                rid: None,
             };
             let user = tx.insert_user(&new, now).await.unwrap();
             portner_idm_sync::enqueue::user_created(&mut tx, &user, now)

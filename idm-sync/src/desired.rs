@@ -2,7 +2,7 @@
 //! (mitid-erhverv-idm-api.md §7.1, §7.6).
 
 use chrono::{DateTime, Datelike, Utc};
-use portner_shared::domain::{Cpr, Organisation, SyncMode, User, UserStatus};
+use portner_shared::domain::{Cpr, Organisation, Rid, SyncMode, User, UserStatus};
 
 use crate::api::{
     AuthenticatorType, CreateEmployee, IdentityAuthenticators, IdentityProfile, OrganizationProfile,
@@ -72,7 +72,8 @@ pub fn birth_year(cpr: &Cpr) -> Option<i32> {
     Some(century + year)
 }
 
-/// Checks the §7.6 rules and builds the E1 request.
+/// Checks the §7.6 rules and builds the E1 request. A user migrating from NemID carries
+/// their RID, which MitID Erhverv uses to keep their rights (issue 6 item 2).
 ///
 /// # Errors
 ///
@@ -82,6 +83,7 @@ pub fn create_request(
     org: &Organisation,
     mode: SyncMode,
     cpr: Option<&Cpr>,
+    rid: Option<&Rid>,
     now: DateTime<Utc>,
 ) -> Result<CreateEmployee, Invalid> {
     let cpr = cpr.ok_or_else(|| Invalid("the user has no CPR number on file".to_owned()))?;
@@ -113,7 +115,7 @@ pub fn create_request(
             surname,
             email_address: email,
             cpr_number: cpr.expose().to_owned(),
-            rid: None,
+            rid: rid.map(|rid| rid.as_str().to_owned()),
             pseudonym: false,
             allow_qualified_certificate_issuance: false,
         },

@@ -214,6 +214,8 @@ struct Context {
     settings: Option<SyncOrganisation>,
     link: Option<SyncLink>,
     cpr: Option<portner_shared::domain::Cpr>,
+    /// The user's NemID RID, read for a creation.
+    rid: Option<portner_shared::domain::Rid>,
     desired_rights: Vec<(String, Scope)>,
     /// Whether the user is in the organisation's sync scope group, or there is none.
     in_scope: bool,
@@ -522,6 +524,10 @@ impl Worker {
             (Some(_), SyncAction::UpsertUser { .. }) => tx.user_cpr(user_id).await?,
             _ => None,
         };
+        let rid = match (&user, &claimed.action.action) {
+            (Some(_), SyncAction::UpsertUser { .. }) => tx.user_rid(user_id).await?,
+            _ => None,
+        };
         let mut desired_rights = Vec::new();
         if matches!(claimed.action.action, SyncAction::SyncRights { .. }) {
             let imported: std::collections::HashSet<String> = tx
@@ -545,6 +551,7 @@ impl Worker {
             settings,
             link,
             cpr,
+            rid,
             desired_rights,
             in_scope,
         })
@@ -1069,8 +1076,8 @@ async fn create(
     store: &Store,
 ) -> Outcome {
     let now = Utc::now();
-    let request = match desired::create_request(user, org, settings.mode, context.cpr.as_ref(), now)
-    {
+    let (cpr, rid) = (context.cpr.as_ref(), context.rid.as_ref());
+    let request = match desired::create_request(user, org, settings.mode, cpr, rid, now) {
         Ok(request) => request,
         Err(Invalid(reason)) => {
             return Outcome::Failed {

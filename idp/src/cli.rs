@@ -207,6 +207,10 @@ pub struct UserAddArgs {
     /// CPR number; stored encrypted, never printed.
     #[arg(long)]
     pub cpr: Option<String>,
+    /// NemID employee-signature RID of a user migrating from NemID; MitID Erhverv creation
+    /// passes it so that the user keeps their rights.
+    #[arg(long)]
+    pub rid: Option<String>,
 }
 
 /// `portner user list` flags.

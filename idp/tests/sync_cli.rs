@@ -314,12 +314,35 @@ async fn migrate_activates_imported_identities_and_binds_them() {
         "a dry run changes nothing"
     );
 
+    // A RID stored on a user counts as the export's would, and an export may not move it.
+    let (ok, out) = run(&[
+        "user",
+        "add",
+        "--org",
+        CVR,
+        "--username",
+        "stored",
+        "--name",
+        "Carl Stored",
+        "--email",
+        "stored@k.example.dk",
+        "--rid",
+        "12345678",
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["sync", "migrate", "--org", CVR, "--dry-run"]);
+    assert!(ok && out.contains("stored") && out.contains("RID"), "{out}");
+    std::fs::write(&rid_file, "username,rid\ncnielsen,12345678\n").unwrap();
+    let moving = ["sync", "migrate", "--org", CVR, "--rid-file", rid_path];
+    let (ok, out) = run(&moving);
+    assert!(!ok && out.contains("holds"), "{out}");
+
     let (ok, out) = run(&["sync", "migrate", "--org", CVR]);
     assert!(ok, "{out}");
 
     let remote = sim.state().employees_of(CVR)[0].clone();
     assert_eq!(remote.status, "Active");
-    assert_eq!(remote.local_id(), Some("carl@k.example.dk"));
+    assert_eq!(remote.local_id(), Some("stored@k.example.dk"));
     let (ok, out) = run(&["sync", "status", "--json"]);
     assert!(ok);
     let status: Value = serde_json::from_str(&out).unwrap();

@@ -135,6 +135,7 @@ async fn sigkill_during_initial_load_of_1000_users_converges_without_duplicates(
             display_name: format!("Crash Person {index}"),
             email: format!("crash{index}@{SUFFIX}").parse().unwrap(),
             cpr: Some(fictitious_cpr(index).parse().unwrap()),
+            rid: None,
         };
         portner_idp::directory::create_user(&store, &SystemClock, &AuditContext::cli(), &new)
             .await

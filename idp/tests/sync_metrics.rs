@@ -56,6 +56,7 @@ async fn metrics_show_queue_depth_and_links() {
             display_name: "M M".into(),
             email: format!("m{index}@k.example.dk").parse().unwrap(),
             cpr: None,
+            rid: None,
         };
         portner_idp::directory::create_user(&store, &SystemClock, &AuditContext::cli(), &new)
             .await

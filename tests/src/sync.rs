@@ -103,6 +103,7 @@ pub async fn add_user(store: &Store, index: u32, cpr: Option<&str>) -> User {
         display_name: format!("Test Person {index}"),
         email: format!("user{index}@{SUFFIX}").parse().unwrap(),
         cpr: cpr.map(|cpr| cpr.parse().unwrap()),
+        rid: None,
     };
     directory::create_user(store, &SystemClock, &AuditContext::cli(), &new)
         .await

@@ -2,8 +2,10 @@
 //!
 //! MitID Erhverv lists the identities it imported from NemID (M2, pending, no authenticator).
 //! Each is matched to one local user that has no link yet, by the keys of
-//! mitid-erhverv-idm-api.md §6 L8 in order: the RID, through Signaturcentralen's export of
-//! usernames and RIDs (`--rid-file`); then the e-mail address; then the CPR number. A key that
+//! mitid-erhverv-idm-api.md §6 L8 in order: the RID, as stored on the user (`portner user add
+//! --rid`, the `rid` column of `portner user import`) or given in Signaturcentralen's export of
+//! usernames and RIDs (`--rid-file`); then the e-mail address; then the CPR number. An export
+//! that gives a stored RID to another user is refused before anything is called. A key that
 //! matches more than one user matches none, and a RID the export does not list (or lists for
 //! a user that is already linked) falls through to the next key. A matched identity is
 //! activated with Portner as Local IdP (M1) and bound to the user's `subjectNameId` (C2a),
@@ -159,10 +161,10 @@ pub(super) async fn migrate(
     environment: &Environment,
 ) -> Result<(), CommandError> {
     let org: Cvr = args.org.parse()?;
-    let rids = match &args.rid_file {
-        Some(path) => read_rid_file(path)?,
-        None => HashMap::new(),
-    };
+    let mut rids = stored_rids(environment, &org).await?;
+    if let Some(path) = &args.rid_file {
+        merge_rid_file(&mut rids, read_rid_file(path)?)?;
+    }
     let settings = settings_for(environment, Some(org.as_str()))
         .await?
         .remove(0);
@@ -226,6 +228,48 @@ async fn unlinked_users(
     }
     tx.rollback().await?;
     Ok((organisation, unlinked))
+}
+
+/// The RIDs stored on the organisation's users, RID to username.
+async fn stored_rids(
+    environment: &Environment,
+    org: &Cvr,
+) -> Result<HashMap<String, Username>, CommandError> {
+    let mut tx = environment.store.read().await?;
+    let held = tx.organisation_rids(org).await?;
+    let mut rids = HashMap::new();
+    for (rid, user_id) in held {
+        if let Some(user) = tx.user(user_id).await? {
+            rids.insert(rid, user.username);
+        }
+    }
+    tx.rollback().await?;
+    Ok(rids)
+}
+
+/// Adds an export's RIDs to the stored ones.
+///
+/// # Errors
+///
+/// The export gives a stored RID to another user: one of the two is wrong, and guessing
+/// could activate someone's identity for another person.
+fn merge_rid_file(
+    rids: &mut HashMap<String, Username>,
+    from_file: HashMap<String, Username>,
+) -> Result<(), CommandError> {
+    for (rid, username) in from_file {
+        match rids.get(&rid) {
+            Some(held) if *held != username => {
+                return Err(failed(format!(
+                    "the RID file gives {username} a RID the directory holds for {held}"
+                )));
+            }
+            _ => {
+                rids.insert(rid, username);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// M1 then C2a: activate with Portner as Local IdP and bind the `subjectNameId`.
@@ -359,6 +403,18 @@ mod tests {
         // Two users share the e-mail: no match, and the CPR is not tried instead.
         let shared = identity(None, "shared@k.example.dk", Some("0101701234"));
         assert_eq!(match_identity(&shared, &unlinked, &HashMap::new()), None);
+    }
+
+    #[test]
+    fn an_export_may_add_rids_but_not_move_a_stored_one() {
+        let anna: Username = "anna".parse().unwrap();
+        let mut rids = HashMap::from([("111".to_owned(), anna.clone())]);
+        let agreeing = parse_rids("username,rid\nanna,111\nbent,222\n").unwrap();
+        merge_rid_file(&mut rids, agreeing).unwrap();
+        assert_eq!(rids.len(), 2);
+        let moving = parse_rids("username,rid\nbent,111\n").unwrap();
+        assert!(merge_rid_file(&mut rids, moving).is_err());
+        assert_eq!(rids["111"], anna);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `portner user add|list|show|disable|activation-code|grant|revoke`.
 
 use portner_audit::AuditContext;
-use portner_shared::domain::{Cpr, Cvr, Email, NewUser, Role, UserStatus, Username};
+use portner_shared::domain::{Cpr, Cvr, Email, NewUser, Rid, Role, UserStatus, Username};
 
 use super::{CommandError, Environment};
 use crate::cli::{
@@ -44,7 +44,8 @@ async fn add(args: UserAddArgs, environment: &Environment) -> Result<(), Command
     let username: Username = args.username.parse()?;
     let email: Email = args.email.parse()?;
     let cpr: Option<Cpr> = args.cpr.as_deref().map(str::parse).transpose()?;
-    let new = NewUser::new(org, username, &args.name, email, cpr)?;
+    let rid: Option<Rid> = args.rid.as_deref().map(str::parse).transpose()?;
+    let new = NewUser::new(org, username, &args.name, email, cpr)?.with_rid(rid);
 
     let user = crate::directory::create_user(
         &environment.store,

@@ -1,13 +1,14 @@
 //! `portner user import FILE.csv [--dry-run]` (issue 5, item 6): users from a CSV file.
 //!
 //! The file is RFC 4180 CSV in UTF-8 with a header naming the columns `org`, `username`,
-//! `name` and `email`, and optionally `cpr`, in any order; any other column is refused, so a
-//! misspelt header never drops a field silently. Every row is checked before anything is
-//! written: the values parse as they do for `portner user add`, the organisation exists, and
-//! the username is taken neither in the directory nor by an earlier row. If any row fails,
-//! the command lists every failing row with its line and reason and imports nothing; otherwise
-//! all users are created in one transaction, each with its sync action and audit event. A dry
-//! run does the same checks and writes nothing. Files are capped at 64 MiB and 100,000 rows.
+//! `name` and `email`, and optionally `cpr` and `rid` (a NemID RID), in any order; any other
+//! column is refused, so a misspelt header never drops a field silently. Every row is checked
+//! before anything is written: the values parse as they do for `portner user add`, the
+//! organisation exists, and neither the username nor the RID is taken in the directory or by
+//! an earlier row. If any row fails, the command lists every failing row with its line and
+//! reason and imports nothing; otherwise all users are created in one transaction, each with
+//! its sync action and audit event. A dry run does the same checks and writes nothing. Files
+//! are capped at 64 MiB and 100,000 rows.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -15,7 +16,7 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use portner_audit::AuditContext;
-use portner_shared::domain::{Cpr, Cvr, Email, NewUser, Username};
+use portner_shared::domain::{Cpr, Cvr, Email, NewUser, Rid, Username};
 
 use super::{CommandError, Environment};
 use crate::cli::UserImportArgs;
@@ -26,7 +27,7 @@ const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_ROWS: usize = 100_000;
 /// The columns a file must have, and the one it may have.
 const REQUIRED: [&str; 4] = ["org", "username", "name", "email"];
-const OPTIONAL: &str = "cpr";
+const OPTIONAL: [&str; 2] = ["cpr", "rid"];
 
 /// A row that cannot be imported: its line in the file and why.
 #[derive(Debug, Eq, PartialEq)]
@@ -101,6 +102,7 @@ fn parse(text: &str) -> Result<Parsed, CommandError> {
     let mut rows = Vec::new();
     let mut rejections = Vec::new();
     let mut seen_usernames: HashMap<String, u64> = HashMap::new();
+    let mut seen_rids: HashMap<Rid, u64> = HashMap::new();
     for (index, record) in reader.records().enumerate() {
         if index >= MAX_ROWS {
             return Err(CommandError::Failed(format!(
@@ -119,15 +121,26 @@ fn parse(text: &str) -> Result<Parsed, CommandError> {
                 continue;
             }
         };
-        match new_user(&columns, &record) {
-            Ok(user) => match seen_usernames.insert(user.username.as_str().to_lowercase(), line) {
-                Some(first) => rejections.push(Rejection {
-                    line,
-                    reason: format!("username {} repeats line {first}", user.username),
-                }),
-                None => rows.push((line, user)),
-            },
-            Err(reason) => rejections.push(Rejection { line, reason }),
+        let user = match new_user(&columns, &record) {
+            Ok(user) => user,
+            Err(reason) => {
+                rejections.push(Rejection { line, reason });
+                continue;
+            }
+        };
+        let username = user.username.as_str().to_lowercase();
+        if let Some(first) = seen_usernames.insert(username, line) {
+            rejections.push(Rejection {
+                line,
+                reason: format!("username {} repeats line {first}", user.username),
+            });
+        } else if let Some(first) = user.rid.clone().and_then(|rid| seen_rids.insert(rid, line)) {
+            rejections.push(Rejection {
+                line,
+                reason: format!("rid repeats line {first}"),
+            });
+        } else {
+            rows.push((line, user));
         }
     }
     Ok((rows, rejections))
@@ -141,10 +154,11 @@ fn columns(reader: &mut csv::Reader<&[u8]>) -> Result<HashMap<String, usize>, Co
     let mut columns = HashMap::new();
     for (index, name) in header.iter().enumerate() {
         let name = name.to_ascii_lowercase();
-        if !REQUIRED.contains(&name.as_str()) && name != OPTIONAL {
+        if !REQUIRED.contains(&name.as_str()) && !OPTIONAL.contains(&name.as_str()) {
             return Err(CommandError::Failed(format!(
-                "unknown column {name:?} in the header; columns are {}, and optionally {OPTIONAL}",
-                REQUIRED.join(", ")
+                "unknown column {name:?} in the header; columns are {}, and optionally {}",
+                REQUIRED.join(", "),
+                OPTIONAL.join(", ")
             )));
         }
         if columns.insert(name.clone(), index).is_some() {
@@ -181,14 +195,19 @@ fn new_user(
     let email: Email = field("email")
         .parse()
         .map_err(|error| format!("email: {error}"))?;
-    let cpr = match field(OPTIONAL) {
+    let cpr = match field("cpr") {
         "" => None,
         text => Some(
             text.parse::<Cpr>()
                 .map_err(|_| "cpr: not a valid CPR number".to_owned())?,
         ),
     };
-    NewUser::new(org, username, field("name"), email, cpr).map_err(|error| format!("{error}"))
+    let rid = match field("rid") {
+        "" => None,
+        text => Some(text.parse::<Rid>().map_err(|error| format!("{error}"))?),
+    };
+    let new = NewUser::new(org, username, field("name"), email, cpr);
+    Ok(new.map_err(|error| format!("{error}"))?.with_rid(rid))
 }
 
 /// Rows whose organisation does not exist or whose username is taken already.
@@ -215,6 +234,13 @@ async fn check_against_directory(
             rejections.push(Rejection {
                 line: *line,
                 reason: format!("username {} exists already", user.username),
+            });
+        } else if let Some(rid) = &user.rid
+            && tx.rid_holder(rid).await?.is_some()
+        {
+            rejections.push(Rejection {
+                line: *line,
+                reason: "rid: held by another user already".to_owned(),
             });
         }
         bar.inc(1);
@@ -258,6 +284,24 @@ mod tests {
         assert!(rejections[0].reason.starts_with("org:"));
         assert!(rejections[2].reason.contains("repeats line 2"));
         assert!(rejections[3].reason.starts_with("not a valid CSV row"));
+    }
+
+    #[test]
+    fn rids_are_read_checked_and_not_repeated() {
+        let text = "username,org,name,email,rid\n\
+                    alma,91234567,Alma Test,alma@testfirma.dk,12345678\n\
+                    bo,91234567,Bo Test,bo@testfirma.dk,12345678\n\
+                    carl,91234567,Carl Test,carl@testfirma.dk,not a rid\n\
+                    dina,91234567,Dina Test,dina@testfirma.dk,\n";
+
+        let (rows, rejections) = parse(text).unwrap();
+
+        let lines: Vec<u64> = rows.iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [2, 5]);
+        assert_eq!(rows[0].1.rid.as_ref().map(Rid::as_str), Some("12345678"));
+        assert_eq!(rows[1].1.rid, None);
+        assert_eq!(rejections[0].reason, "rid repeats line 2");
+        assert!(rejections[1].reason.starts_with("rid:"), "{rejections:?}");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub use service_provider::{PendingSamlRequest, SamlParticipant, ServiceProvider,
 pub use session::Session;
 pub use signin::{ActivationCode, SignInFailures, WebAuthnCeremony};
 pub use sync::{SyncFinding, SyncLink, SyncMode, SyncOrganisation};
-pub use user::{Cpr, Email, NewUser, User, UserId, UserStatus, Username, parse_display_name};
+pub use user::{Cpr, Email, NewUser, Rid, User, UserId, UserStatus, Username, parse_display_name};
 
 /// Implements the string conversions serde and `Display` need for a parsed string newtype.
 macro_rules! string_newtype_conversions {

@@ -110,7 +110,7 @@ impl FromStr for Email {
     }
 }
 
-super::string_newtype_conversions!(Username, Email);
+super::string_newtype_conversions!(Username, Email, Rid);
 
 /// A Danish CPR number (personal identification number).
 ///
@@ -238,6 +238,9 @@ pub struct NewUser {
     pub email: Email,
     /// Optional CPR number, stored encrypted.
     pub cpr: Option<Cpr>,
+    /// The person's NemID employee-signature RID, for users migrating from NemID: MitID
+    /// Erhverv creation passes it so that they keep their rights (issue 6 item 2).
+    pub rid: Option<Rid>,
 }
 
 impl NewUser {
@@ -260,7 +263,41 @@ impl NewUser {
             display_name,
             email,
             cpr,
+            rid: None,
         })
+    }
+
+    /// The same user with a NemID RID.
+    #[must_use]
+    pub fn with_rid(mut self, rid: Option<Rid>) -> Self {
+        self.rid = rid;
+        self
+    }
+}
+
+/// A NemID employee-signature RID: the identifier of a person's legacy NemID
+/// medarbejdersignatur, 1-32 ASCII letters or digits. Unique across the installation.
+#[derive(Clone, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Rid(String);
+
+impl Rid {
+    /// The RID.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Rid {
+    type Err = ParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if (1..=32).contains(&text.len()) && text.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(ParseError::new("rid", "must be 1-32 letters or digits"))
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 
 use super::{StoreError, Tx, column, millis, parsed, time};
-use crate::domain::{Cpr, Cvr, NewUser, NsisLevel, User, UserId, UserStatus, Username};
+use crate::domain::{Cpr, Cvr, NewUser, NsisLevel, Rid, User, UserId, UserStatus, Username};
 
 const ENTITY: &str = "user";
 
@@ -67,7 +67,82 @@ impl Tx {
         .execute(self.connection())
         .await
         .map_err(|error| StoreError::from_database(ENTITY, error))?;
+        if let Some(rid) = &new.rid {
+            self.set_user_rid(user.id, Some(rid)).await?;
+        }
         Ok(user)
+    }
+
+    /// Sets or clears a user's NemID RID.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] (entity `rid`) if another user holds the RID.
+    pub async fn set_user_rid(&mut self, id: UserId, rid: Option<&Rid>) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM user_rids WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(self.connection())
+            .await?;
+        if let Some(rid) = rid {
+            sqlx::query("INSERT INTO user_rids (user_id, rid) VALUES ($1, $2)")
+                .bind(id.to_string())
+                .bind(rid.as_str())
+                .execute(self.connection())
+                .await
+                .map_err(|error| StoreError::from_database("rid", error))?;
+        }
+        Ok(())
+    }
+
+    /// A user's NemID RID, if one is on file.
+    ///
+    /// # Errors
+    ///
+    /// The database failed, or the row is damaged.
+    pub async fn user_rid(&mut self, id: UserId) -> Result<Option<Rid>, StoreError> {
+        let row = sqlx::query("SELECT rid FROM user_rids WHERE user_id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.connection())
+            .await?;
+        row.as_ref()
+            .map(|row| parsed(row, "rid", "rid"))
+            .transpose()
+    }
+
+    /// The user who holds `rid`, if any.
+    ///
+    /// # Errors
+    ///
+    /// The database failed, or the row is damaged.
+    pub async fn rid_holder(&mut self, rid: &Rid) -> Result<Option<UserId>, StoreError> {
+        let row = sqlx::query("SELECT user_id FROM user_rids WHERE rid = $1")
+            .bind(rid.as_str())
+            .fetch_optional(self.connection())
+            .await?;
+        row.as_ref()
+            .map(|row| parsed(row, "user_id", "rid"))
+            .transpose()
+    }
+
+    /// The RIDs on file for an organisation's users, RID to user.
+    ///
+    /// # Errors
+    ///
+    /// The database failed, or a row is damaged.
+    pub async fn organisation_rids(
+        &mut self,
+        org: &Cvr,
+    ) -> Result<std::collections::HashMap<String, UserId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.rid, r.user_id FROM user_rids r JOIN users u ON u.id = r.user_id \
+             WHERE u.org_cvr = $1",
+        )
+        .bind(org.as_str())
+        .fetch_all(self.connection())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((column(row, "rid", "rid")?, parsed(row, "user_id", "rid")?)))
+            .collect()
     }
 
     /// The user with this ID.

@@ -42,6 +42,7 @@ on_both_backends!(
     resets_bad_json_rate_limits_and_latency_converge,
     a_group_scoped_sync_sends_members_only_and_suspends_leavers,
     a_reconcile_imports_the_role_catalogue_so_its_roles_can_be_assigned,
+    a_users_nemid_rid_is_sent_at_creation_and_held_by_one_user_only,
 );
 
 async fn resets_bad_json_rate_limits_and_latency_converge(test: TestStore) {
@@ -966,5 +967,47 @@ async fn a_reconcile_imports_the_role_catalogue_so_its_roles_can_be_assigned(tes
             .any(|(role, kind, _)| role == portner_tests::sync::ROLE && kind == "Cvr"),
         "{:?}",
         remote.rights
+    );
+}
+
+/// Issue 6 item 2: a user migrating from NemID carries a RID, which the creation (E1) passes
+/// so that they keep their rights; no two users hold the same RID.
+async fn a_users_nemid_rid_is_sent_at_creation_and_held_by_one_user_only(test: TestStore) {
+    use portner_shared::domain::{NewUser, Rid};
+    let folder = cert_folder();
+    let sim = start_simulator(folder.path()).await;
+    register(&test.store, &sim, folder.path(), SyncMode::LocalIdp).await;
+    let rid: Rid = "98765432".parse().unwrap();
+    let new = |index: u32| {
+        NewUser::new(
+            CVR.parse().unwrap(),
+            format!("rid{index}").parse().unwrap(),
+            "Rid Person",
+            format!("rid{index}@{SUFFIX}").parse().unwrap(),
+            Some(fictitious_cpr(20 + index).parse().unwrap()),
+        )
+        .unwrap()
+        .with_rid(Some(rid.clone()))
+    };
+    let context = AuditContext::cli();
+    let user = directory::create_user(&test.store, &SystemClock, &context, &new(1))
+        .await
+        .unwrap();
+    let taken = directory::create_user(&test.store, &SystemClock, &context, &new(2)).await;
+    assert!(taken.is_err(), "a RID belongs to one person");
+
+    drain(&test).await;
+
+    let remote = sim.state().employees_of(CVR);
+    assert_eq!(remote.len(), 1);
+    assert_eq!(remote[0].rid.as_deref(), Some("98765432"));
+    let mut tx = test.store.read().await.unwrap();
+    assert_eq!(tx.user_rid(user.id).await.unwrap(), Some(rid));
+    assert!(
+        tx.user_by_username(&"rid2".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "the refused user was not written"
     );
 }
