@@ -51,6 +51,7 @@ pub const USER_RULES: Rules = Rules {
         "status",
         "identityLevel",
         "hasCpr",
+        "rights",
     ],
     not_removable: &["userName", "displayName", "emails", "active"],
     multi_valued: &["emails"],

@@ -4,15 +4,20 @@
 //! `emails`, `active` (false only when the account is disabled; a locked or pending account is
 //! still active in SCIM's sense), the `externalId` a client gave it, the enterprise
 //! extension's `organization`, and Portner's extension with the CVR, lifecycle state, identity
-//! level and whether a CPR number is on file. The CPR number itself is never rendered: the
-//! domain reads it only through a separate, deliberate call, and SCIM has no reason to make it.
+//! level, whether a CPR number is on file, and the user's rights with their scopes (read-only:
+//! rights are assigned in the administration console or the JSON API, where each assignment
+//! is checked against the catalogue and the organisation's scopes). The CPR number itself is
+//! never rendered: the domain reads it only through a separate, deliberate call, and SCIM has
+//! no reason to make it.
 //!
 //! Reading turns a JSON document (a POST or PUT body, or the result of applying a PATCH) into
 //! a [`UserInput`], parsing every value with the domain's own parsers, so SCIM accepts exactly
 //! what the CLI and the consoles accept.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use portner_shared::domain::{Cpr, Email, User, UserStatus, Username, parse_display_name};
+use portner_shared::domain::{
+    Cpr, Email, RightAssignment, User, UserStatus, Username, parse_display_name,
+};
 use serde_json::{Value, json};
 
 use super::error::{ScimError, ScimType};
@@ -36,7 +41,19 @@ pub struct RenderContext<'a> {
 }
 
 /// The user as a SCIM resource.
-pub fn render(user: &User, external_id: Option<&str>, context: RenderContext<'_>) -> Value {
+pub fn render(
+    user: &User,
+    external_id: Option<&str>,
+    rights: &[RightAssignment],
+    context: RenderContext<'_>,
+) -> Value {
+    let rights: Vec<Value> = rights
+        .iter()
+        .map(|held| {
+            let scope = format!("{}:{}", held.scope.kind(), held.scope.value());
+            json!({"right": held.right.as_str(), "scope": scope})
+        })
+        .collect();
     let mut resource = json!({
         "schemas": [USER, ENTERPRISE, PORTNER],
         "id": user.id.to_string(),
@@ -50,6 +67,7 @@ pub fn render(user: &User, external_id: Option<&str>, context: RenderContext<'_>
             "status": user.status.as_str(),
             "identityLevel": user.identity_level.as_str(),
             "hasCpr": user.has_cpr,
+            "rights": rights,
         },
         "meta": {
             "resourceType": "User",

@@ -209,6 +209,22 @@ fn portner_schema(base: &str) -> Value {
         )
         .read_only()
         .build(),
+        Attribute::complex(
+            "rights",
+            "The user's rights, each within a scope of the organisation; assigned in the \
+             administration console or the JSON API.",
+        )
+        .multi_valued()
+        .read_only()
+        .sub_attributes(vec![
+            Attribute::string("right", "The right's catalogue key.")
+                .read_only()
+                .build(),
+            Attribute::string("scope", "cvr:CVR, pu:P-NUMBER or se:SE-NUMBER.")
+                .read_only()
+                .build(),
+        ])
+        .build(),
     ];
     schema_document(base, PORTNER, "PortnerUser", "Portner User", attributes)
 }

@@ -8,7 +8,9 @@
 //! very large organisations (`docs/limitations.md`).
 
 use chrono::{DateTime, TimeDelta, Utc};
-use portner_shared::domain::{NewUser, User, UserId, UserStatus};
+use std::collections::HashMap;
+
+use portner_shared::domain::{NewUser, RightAssignment, User, UserId, UserStatus};
 use portner_shared::store::Tx;
 use serde_json::Value;
 
@@ -67,11 +69,13 @@ pub async fn create(
 
     tx.commit().await?;
     tracing::info!(user_id = %user.id, scim_client = %client.token.id, "SCIM created a user");
+    // A new user holds no rights.
     Ok(versioned(
         state,
         client,
         &user,
         input.external_id.as_deref(),
+        &[],
     ))
 }
 
@@ -88,8 +92,15 @@ pub async fn read(
     let mut tx = state.store.read().await?;
     let user = load(&mut tx, client, id).await?;
     let external_id = tx.scim_external_id(user.id).await?;
+    let rights = tx.right_assignments(user.id).await?;
     tx.rollback().await?;
-    Ok(versioned(state, client, &user, external_id.as_deref()))
+    Ok(versioned(
+        state,
+        client,
+        &user,
+        external_id.as_deref(),
+        &rights,
+    ))
 }
 
 /// The organisation's users, filtered, sorted and paged (§3.4.2).
@@ -115,15 +126,24 @@ pub async fn resources(state: &AppState, client: &ScimClient) -> Result<Vec<Valu
     let mut tx = state.store.read().await?;
     let users = tx.users(Some(org)).await?;
     let external_ids = tx.scim_external_ids(org).await?;
+    let assignments = tx.organisation_right_assignments(org).await?;
     tx.rollback().await?;
 
+    let mut rights: HashMap<UserId, Vec<RightAssignment>> = HashMap::new();
+    for assignment in assignments {
+        rights
+            .entry(assignment.user_id)
+            .or_default()
+            .push(assignment);
+    }
     let base = base_url(state);
     let context = render_context(&base, client);
     Ok(users
         .iter()
         .map(|user| {
             let external_id = external_ids.get(&user.id).map(String::as_str);
-            resource::render(user, external_id, context)
+            let held = rights.get(&user.id).map_or(&[][..], Vec::as_slice);
+            resource::render(user, external_id, held, context)
         })
         .collect())
 }
@@ -200,8 +220,10 @@ async fn update(
     check_version(&user, if_match)?;
 
     let external_id = tx.scim_external_id(user.id).await?;
+    let rights = tx.right_assignments(user.id).await?;
     let base = base_url(state);
-    let current = resource::render(&user, external_id.as_deref(), render_context(&base, client));
+    let context = render_context(&base, client);
+    let current = resource::render(&user, external_id.as_deref(), &rights, context);
     let input = resource::read(&change(current)?)?;
     let now = write_time(state.clock.now(), &user);
     let user = apply(&mut tx, now, client, user, &input).await?;
@@ -212,6 +234,7 @@ async fn update(
         client,
         &user,
         input.external_id.as_deref(),
+        &rights,
     ))
 }
 
@@ -315,10 +338,11 @@ fn versioned(
     client: &ScimClient,
     user: &User,
     external_id: Option<&str>,
+    rights: &[RightAssignment],
 ) -> Versioned {
     let base = base_url(state);
     Versioned {
-        resource: resource::render(user, external_id, render_context(&base, client)),
+        resource: resource::render(user, external_id, rights, render_context(&base, client)),
         etag: resource::etag(user),
         location: resource::location(&base, user),
     }

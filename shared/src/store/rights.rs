@@ -55,7 +55,8 @@ impl Tx {
     /// user or the right does not exist.
     pub async fn assign_right(&mut self, assignment: &RightAssignment) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO right_assignments (user_id, right_id, scope_kind, scope_value, granted_at) \
+            "INSERT INTO right_assignments \
+             (user_id, right_id, scope_kind, scope_value, granted_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(assignment.user_id.to_string())
@@ -91,6 +92,26 @@ impl Tx {
         .execute(self.connection())
         .await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// Every assignment held by a user of `org`, for a list of its users.
+    ///
+    /// # Errors
+    ///
+    /// The database failed, or a row is damaged.
+    pub async fn organisation_right_assignments(
+        &mut self,
+        org: &crate::domain::Cvr,
+    ) -> Result<Vec<RightAssignment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.user_id, a.right_id, a.scope_kind, a.scope_value, a.granted_at \
+             FROM right_assignments a JOIN users u ON u.id = a.user_id WHERE u.org_cvr = $1 \
+             ORDER BY a.right_id, a.scope_kind, a.scope_value",
+        )
+        .bind(org.as_str())
+        .fetch_all(self.connection())
+        .await?;
+        rows.iter().map(assignment_from_row).collect()
     }
 
     /// How many assignments, of any user, are held within `scope`: a P-unit or SE number

@@ -30,6 +30,7 @@ on_both_backends!(
     put_replaces_the_profile_and_delete_removes_the_user,
     a_cpr_number_is_stored_but_never_returned,
     scim_changes_feed_the_mitid_erhverv_outbox,
+    assigned_rights_show_read_only_in_the_portner_extension,
 );
 
 pub(super) const CVR: &str = "91234567";
@@ -896,4 +897,54 @@ async fn scim_changes_feed_the_mitid_erhverv_outbox(store: TestStore) {
         .find(|(key, _)| *key == format!("delete_user:{id}"))
         .unwrap();
     assert_eq!(deletion["employee_uuid"], link.employee_uuid);
+}
+
+async fn assigned_rights_show_read_only_in_the_portner_extension(store: TestStore) {
+    use portner_shared::domain::{RightId, RightScope};
+    let (rig, token) = with_token(store).await;
+    let created = create(&rig, &token, "alice").await;
+    let path = user_path(&created);
+    assert_eq!(created.body[PORTNER]["rights"], json!([]));
+
+    let context = AuditContext::cli();
+    let right: RightId = "intranet.editor".parse().unwrap();
+    let clock = &rig.clock;
+    portner_idp::directory::define_local_right(&rig.store.store, clock, &context, &right, "Editor")
+        .await
+        .unwrap();
+    let id: UserId = created.body["id"].as_str().unwrap().parse().unwrap();
+    let mut tx = rig.store.store.begin().await.unwrap();
+    let user = tx.user(id).await.unwrap().unwrap();
+    let scope = RightScope::Cvr(CVR.parse().unwrap());
+    portner_idp::directory::assign_right_in(&mut tx, clock.now(), &context, &user, &right, &scope)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let read = send(&rig.router, "GET", &path, &token, None, None).await;
+    let held = json!([{"right": "intranet.editor", "scope": format!("cvr:{CVR}")}]);
+    assert_eq!(read.body[PORTNER]["rights"], held, "{}", read.body);
+    let filter = format!("{PORTNER}:rights.right eq \"intranet.editor\"");
+    let query = format!(
+        "/scim/v2/Users?filter={}",
+        url::form_urlencoded::byte_serialize(filter.as_bytes()).collect::<String>()
+    );
+    let found = send(&rig.router, "GET", &query, &token, None, None).await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+
+    // Rights are not written through SCIM: a PATCH naming them is refused, a PUT that sends
+    // others leaves them as they are.
+    let patch = patch_body(
+        json!([{"op": "replace", "path": format!("{PORTNER}:rights"),
+                                   "value": []}]),
+    );
+    let refused = send(&rig.router, "PATCH", &path, &token, Some(&patch), None).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.scim_type(), "mutability");
+    let mut replacement = read.body.clone();
+    replacement[PORTNER]["rights"] = json!([]);
+    let put = replacement.to_string();
+    let replaced = send(&rig.router, "PUT", &path, &token, Some(&put), None).await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    assert_eq!(replaced.body[PORTNER]["rights"], held);
 }
