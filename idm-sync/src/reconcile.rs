@@ -395,8 +395,18 @@ pub async fn reconcile(
 ) -> Result<ReconcileReport, ReconcileError> {
     let timer = std::time::Instant::now();
     let context = AuditContext::system();
-    // §7.5 rights: the catalogue first, so that roles added remotely can be assigned.
-    let catalogue = crate::catalogue::import(store, client, &settings.org, now, &context).await?;
+    // §7.5 rights: the catalogue first, so that roles added remotely can be assigned. A
+    // catalogue that cannot be read is logged and tried again at the next reconcile: it must
+    // not keep the drift of the identities themselves from being found.
+    let catalogue =
+        match crate::catalogue::import(store, client, &settings.org, now, &context).await {
+            Ok(imported) => imported,
+            Err(crate::catalogue::CatalogueError::Api(error)) => {
+                tracing::warn!(org = %settings.org, %error, "the role catalogue could not be read");
+                crate::catalogue::CatalogueImport::default()
+            }
+            Err(other) => return Err(other.into()),
+        };
     let report = plan(store, client, settings).await?;
     let mut tx = store.begin().await?;
     for finding in &report.findings {

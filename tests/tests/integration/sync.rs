@@ -930,6 +930,18 @@ async fn a_reconcile_imports_the_role_catalogue_so_its_roles_can_be_assigned(tes
         .await
         .unwrap();
 
+    // A catalogue that cannot be read does not stop the reconcile; the next one imports it.
+    sim.set_faults(vec![FaultRule::new(
+        "/rights/categorizedRoles",
+        Trigger::Every { k: 1 },
+        FaultKind::ServerError,
+    )]);
+    reconcile(&test).await;
+    assert_eq!(
+        audit_count(&test.store, "MITID_ERHVERV_CATALOGUE_IMPORTED").await,
+        0
+    );
+    sim.set_faults(Vec::new());
     reconcile(&test).await;
     reconcile(&test).await;
 
