@@ -78,6 +78,18 @@ pub fn settings(config: &Config) -> Vec<(String, String)> {
             signin.throttle_failures_per_minute.to_string(),
         ),
         (
+            "helpdesk_in_person_level",
+            signin.helpdesk_in_person_level.to_string(),
+        ),
+        (
+            "helpdesk_video_call_level",
+            signin.helpdesk_video_call_level.to_string(),
+        ),
+        (
+            "helpdesk_call_back_level",
+            signin.helpdesk_call_back_level.to_string(),
+        ),
+        (
             "audit_checkpoint_interval_secs",
             audit.checkpoint_interval_secs.to_string(),
         ),

@@ -201,6 +201,31 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "Failed sign-ins one source address may make per minute before it is slowed \
                   (10-10000).",
     },
+    // The helpdesk's identity-verification methods (issue 5).
+    KeySpec {
+        name: "helpdesk_in_person_level",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "2",
+        meaning: "Highest level a verification in person with photo ID supports: 0 not \
+                  offered, 1 Low, 2 Substantial.",
+    },
+    KeySpec {
+        name: "helpdesk_video_call_level",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "2",
+        meaning: "Highest level a verification on a video call with photo ID supports: 0 not \
+                  offered, 1 Low, 2 Substantial.",
+    },
+    KeySpec {
+        name: "helpdesk_call_back_level",
+        kind: KeyKind::Integer,
+        secret: false,
+        default: "1",
+        meaning: "Highest level a call-back to a registered number supports: 0 not offered, \
+                  1 Low.",
+    },
     // Audit evidence (issue 7).
     KeySpec {
         name: "audit_checkpoint_interval_secs",

@@ -102,6 +102,12 @@ pub struct ConfigFile {
     #[allow(missing_docs)]
     pub throttle_failures_per_minute: Option<i64>,
     #[allow(missing_docs)]
+    pub helpdesk_in_person_level: Option<i64>,
+    #[allow(missing_docs)]
+    pub helpdesk_video_call_level: Option<i64>,
+    #[allow(missing_docs)]
+    pub helpdesk_call_back_level: Option<i64>,
+    #[allow(missing_docs)]
     pub audit_checkpoint_interval_secs: Option<i64>,
     #[allow(missing_docs)]
     pub audit_checkpoint_events: Option<i64>,
@@ -268,7 +274,8 @@ impl Config {
     }
 }
 
-/// Sign-in policy (issue 3); each value checked against its documented range.
+/// Sign-in policy (issue 3) and the helpdesk's identity-verification method ceilings (issue 5);
+/// each value checked against its documented range.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct SignInSettings {
     /// Shortest password accepted (8-256). Unit: characters.
@@ -300,6 +307,14 @@ pub struct SignInSettings {
     /// Failed sign-ins one source address may make per minute before it is slowed
     /// (10-10000). Unit: attempts.
     pub throttle_failures_per_minute: u32,
+    /// The highest identity level a helpdesk verification in person with photo ID supports:
+    /// 0 not offered, 1 Low, 2 Substantial (issue 5 item 2; IP-3).
+    pub helpdesk_in_person_level: u32,
+    /// The same for a video call with photo ID (0-2).
+    pub helpdesk_video_call_level: u32,
+    /// The same for a call-back to a registered number (0-1: it proves control of a number,
+    /// not identity, so never Substantial).
+    pub helpdesk_call_back_level: u32,
 }
 
 impl Default for SignInSettings {
@@ -318,15 +333,19 @@ impl Default for SignInSettings {
             lockout_threshold: 5,
             lockout_minutes: 5,
             throttle_failures_per_minute: 30,
+            helpdesk_in_person_level: 2,
+            helpdesk_video_call_level: 2,
+            helpdesk_call_back_level: 1,
         }
     }
 }
 
-/// The sign-in policies an administrator may change while Portner runs (issue 5 item 4), as
+/// The sign-in and identity-verification policies an administrator may change while Portner
+/// runs (issue 5 item 4), as
 /// `(key, lowest, highest)`: the same keys and ranges the configuration file is held to. The
 /// Argon2id parameters and the per-source throttle are not among them: they are built into
 /// the password hasher and the throttle at start.
-pub const EDITABLE_POLICIES: [(&str, u32, u32); 9] = [
+pub const EDITABLE_POLICIES: [(&str, u32, u32); 12] = [
     ("password_min_length", 8, 256),
     ("password_history", 0, 24),
     ("activation_code_hours", 1, 720),
@@ -336,6 +355,9 @@ pub const EDITABLE_POLICIES: [(&str, u32, u32); 9] = [
     ("session_second_factor_fresh_minutes", 10, 1440),
     ("lockout_threshold", 3, 100),
     ("lockout_minutes", 1, 1440),
+    ("helpdesk_in_person_level", 0, 2),
+    ("helpdesk_video_call_level", 0, 2),
+    ("helpdesk_call_back_level", 0, 1),
 ];
 
 impl SignInSettings {
@@ -351,6 +373,9 @@ impl SignInSettings {
             b"session_second_factor_fresh_minutes" => self.session_second_factor_fresh_minutes,
             b"lockout_threshold" => self.lockout_threshold,
             b"lockout_minutes" => self.lockout_minutes,
+            b"helpdesk_in_person_level" => self.helpdesk_in_person_level,
+            b"helpdesk_video_call_level" => self.helpdesk_video_call_level,
+            b"helpdesk_call_back_level" => self.helpdesk_call_back_level,
             _ => return None,
         };
         Some(value)
@@ -373,6 +398,9 @@ impl SignInSettings {
             "session_second_factor_fresh_minutes" => &mut self.session_second_factor_fresh_minutes,
             "lockout_threshold" => &mut self.lockout_threshold,
             "lockout_minutes" => &mut self.lockout_minutes,
+            "helpdesk_in_person_level" => &mut self.helpdesk_in_person_level,
+            "helpdesk_video_call_level" => &mut self.helpdesk_video_call_level,
+            "helpdesk_call_back_level" => &mut self.helpdesk_call_back_level,
             _ => return None,
         };
         *slot = value;
@@ -648,6 +676,27 @@ fn resolve(file: ConfigFile) -> Result<Config, ConfigError> {
             30,
             10,
             10000,
+        )?,
+        helpdesk_in_person_level: bounded(
+            "helpdesk_in_person_level",
+            file.helpdesk_in_person_level,
+            2,
+            0,
+            2,
+        )?,
+        helpdesk_video_call_level: bounded(
+            "helpdesk_video_call_level",
+            file.helpdesk_video_call_level,
+            2,
+            0,
+            2,
+        )?,
+        helpdesk_call_back_level: bounded(
+            "helpdesk_call_back_level",
+            file.helpdesk_call_back_level,
+            1,
+            0,
+            1,
         )?,
     };
 

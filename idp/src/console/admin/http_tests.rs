@@ -689,6 +689,17 @@ async fn sign_in_policies_are_changed_on_the_record_and_in_force_at_once() {
     assert_eq!(state.signin.settings().lockout_threshold, 5);
     assert_eq!(console.by_admin("POLICY_CHANGED").await.len(), 3);
 
+    // The helpdesk's methods are policies too: a call-back withdrawn is no longer offered.
+    let withdrawn = [("helpdesk_call_back_level", "0")];
+    console.post("/admin/policies", &withdrawn).await;
+    let policy = state.signin.settings();
+    let method = portner_shared::domain::ProofingMethod::CallBack;
+    assert_eq!(crate::console::helpdesk::method_cap(method, &policy), None);
+    let raised = [("helpdesk_call_back_level", "2")];
+    let refused = console.post("/admin/policies", &raised).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "never above Low");
+    assert_eq!(console.by_admin("POLICY_CHANGED").await.len(), 4);
+
     // Out of range, not a number, not editable: refused, and nothing changes.
     for bad in [
         [("password_min_length", "7"), ("lockout_threshold", "4")],
@@ -703,7 +714,7 @@ async fn sign_in_policies_are_changed_on_the_record_and_in_force_at_once() {
     }
     assert_eq!(state.signin.settings().lockout_threshold, 5);
     assert_eq!(state.signin.settings().password_min_length, 16);
-    assert_eq!(console.by_admin("POLICY_CHANGED").await.len(), 3);
+    assert_eq!(console.by_admin("POLICY_CHANGED").await.len(), 4);
 }
 
 const SP_METADATA: &str = include_str!(concat!(

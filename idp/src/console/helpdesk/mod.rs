@@ -15,8 +15,9 @@
 //! requester's next request issues the code and uses the approval in the same transaction.
 //!
 //! Known gaps:
-//! - the method-to-level policy is the fixed table in [`method_cap`]; per-organisation
-//!   policies and extra configured methods arrive with the administration console (item 4);
+//! - the method-to-level policy ([`method_cap`]) is one for the installation, set in the
+//!   configuration file or by an administrator within the ceilings NSIS allows; extra
+//!   methods of an organisation's own cannot be configured;
 //! - "require a password change" is recorded, shown, met by any password change, and stops
 //!   single sign-on until then (`saml::sso::decide`), but the sign-in itself succeeds so that
 //!   the account page, where the change is made, stays reachable.
@@ -37,6 +38,7 @@ mod http_tests;
 
 use chrono::{DateTime, Duration, Utc};
 use portner_audit::{AuditContext, AuditEvent, Subject};
+use portner_shared::config::SignInSettings;
 use portner_shared::domain::{
     IdDocument, IdentityProofing, NsisLevel, ProofingMethod, ResetApproval, Role, SignInFailures,
     User, UserId, UserStatus,
@@ -56,19 +58,28 @@ pub const CODE_VALID_MINUTES: i64 = 60;
 /// Longest reference or reason accepted, in characters.
 const MAX_TEXT_CHARS: usize = 200;
 
-/// The highest level a verification method supports at the helpdesk, or `None` when the
-/// helpdesk may not use it (an authoritative source is a MitID sign-in or HR data, not a
-/// conversation).
+/// The highest level a verification method supports at the helpdesk under the policy in
+/// force, or `None` when the helpdesk may not use it: an authoritative source is a MitID
+/// sign-in or HR data, not a conversation, and a method whose ceiling the policy sets to 0 is
+/// not offered.
 ///
-/// Photo ID in person or on video can support Substantial only when the operator has checked
-/// the document against an authoritative source (IP-3); the operator states the level, and
-/// this is the ceiling. A call-back proves control of a registered number, not identity, so
-/// it stops at Low.
-pub const fn method_cap(method: ProofingMethod) -> Option<NsisLevel> {
-    match method {
-        ProofingMethod::AuthoritativeSource => None,
-        ProofingMethod::CallBack => Some(NsisLevel::Low),
-        ProofingMethod::InPerson | ProofingMethod::VideoCall => Some(NsisLevel::Substantial),
+/// The policy's ranges keep the ceilings NSIS allows: photo ID in person or on video can
+/// support Substantial only when the operator has checked the document against an
+/// authoritative source (IP-3; the operator states the level, and this is the ceiling), and a
+/// call-back proves control of a registered number, not identity, so it never exceeds Low.
+/// An administrator may lower a ceiling or withdraw a method (`helpdesk_*_level`), never
+/// raise one beyond that.
+pub fn method_cap(method: ProofingMethod, policy: &SignInSettings) -> Option<NsisLevel> {
+    let ceiling = match method {
+        ProofingMethod::AuthoritativeSource => return None,
+        ProofingMethod::CallBack => policy.helpdesk_call_back_level.min(1),
+        ProofingMethod::InPerson => policy.helpdesk_in_person_level,
+        ProofingMethod::VideoCall => policy.helpdesk_video_call_level,
+    };
+    match ceiling {
+        0 => None,
+        1 => Some(NsisLevel::Low),
+        _ => Some(NsisLevel::Substantial),
     }
 }
 
@@ -126,7 +137,7 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// Checks the form fields against the method policy.
+    /// Checks the form fields against the method policy in force (`policy`).
     ///
     /// # Errors
     ///
@@ -137,6 +148,7 @@ impl Verification {
         document: &str,
         reference: &str,
         level: &str,
+        policy: &SignInSettings,
     ) -> Result<Self, HelpdeskError> {
         let method: ProofingMethod = method
             .parse()
@@ -152,7 +164,7 @@ impl Verification {
             ),
         };
         let reference = free_text(reference, "reference")?;
-        let cap = method_cap(method).ok_or(HelpdeskError::InvalidVerification("METHOD"))?;
+        let cap = method_cap(method, policy).ok_or(HelpdeskError::InvalidVerification("METHOD"))?;
         if level > cap {
             return Err(HelpdeskError::InvalidVerification("LEVEL_ABOVE_METHOD"));
         }
@@ -305,23 +317,29 @@ pub async fn live_verification(
     operator: &Operator,
     user: &User,
     now: DateTime<Utc>,
+    policy: &SignInSettings,
 ) -> Result<Option<IdentityProofing>, HelpdeskError> {
     let records = tx.identity_proofings(user.id).await?;
     Ok(records
         .into_iter()
         .rev()
-        .find(|record| backs_actions(record, operator, user, now)))
+        .find(|record| backs_actions(record, operator, user, now, policy)))
 }
 
+/// Whether `record` backs the operator's actions on `user` now: theirs, fresh, about this
+/// user, and made with a method the policy in force still offers (a method withdrawn since
+/// backs nothing more).
 fn backs_actions(
     record: &IdentityProofing,
     operator: &Operator,
     user: &User,
     now: DateTime<Utc>,
+    policy: &SignInSettings,
 ) -> bool {
     let by_operator = record.verified_by == context(operator).actor.to_string();
     let fresh = now - record.verified_at < Duration::minutes(VERIFICATION_VALID_MINUTES);
-    by_operator && fresh && record.user_id == user.id && method_cap(record.method).is_some()
+    let offered = method_cap(record.method, policy).is_some();
+    by_operator && fresh && record.user_id == user.id && offered
 }
 
 /// Carries out `action` on `user_id`, resting on verification `proofing_id`, with the
@@ -349,10 +367,11 @@ pub async fn act(
     if user.id == operator.user.id {
         return Err(HelpdeskError::Refused(Refusal::SelfService));
     }
+    let policy = state.signin.settings();
     let proofing = tx
         .identity_proofing(proofing_id)
         .await?
-        .filter(|record| backs_actions(record, operator, &user, now))
+        .filter(|record| backs_actions(record, operator, &user, now, &policy))
         .ok_or(HelpdeskError::Refused(Refusal::VerificationRequired))?;
 
     // HD-3: a code that replaces a second factor rests on a colleague's approval.
@@ -569,8 +588,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_policy_lowers_or_withdraws_a_method_but_never_raises_it() {
+        let policy = SignInSettings::default()
+            .with_policy("helpdesk_in_person_level", 1)
+            .and_then(|policy| policy.with_policy("helpdesk_call_back_level", 0))
+            .unwrap();
+        let parse = |method, level| {
+            Verification::parse(method, "passport", "AB1234567", level, &policy).map(|_| ())
+        };
+        assert_eq!(
+            parse("in_person", "substantial").unwrap_err().to_string(),
+            "INVALID_VERIFICATION: LEVEL_ABOVE_METHOD"
+        );
+        assert!(parse("in_person", "low").is_ok());
+        assert!(parse("video_call", "substantial").is_ok());
+        assert_eq!(
+            parse("call_back", "low").unwrap_err().to_string(),
+            "INVALID_VERIFICATION: METHOD"
+        );
+        assert!(
+            SignInSettings::default()
+                .with_policy("helpdesk_call_back_level", 2)
+                .is_none(),
+            "a call-back never supports Substantial"
+        );
+        assert_eq!(
+            method_cap(ProofingMethod::AuthoritativeSource, &policy),
+            None
+        );
+    }
+
+    #[test]
     fn verifications_respect_the_method_ceiling_and_refuse_cpr_numbers() {
-        let ok = Verification::parse("in_person", "passport", "AB1234567", "substantial");
+        let ok = Verification::parse(
+            "in_person",
+            "passport",
+            "AB1234567",
+            "substantial",
+            &SignInSettings::default(),
+        );
         assert_eq!(ok.unwrap().level, NsisLevel::Substantial);
 
         let cases = [
@@ -592,24 +648,49 @@ mod tests {
             ),
         ];
         for (method, document, reference, level, code) in cases {
-            match Verification::parse(method, document, reference, level) {
+            match Verification::parse(
+                method,
+                document,
+                reference,
+                level,
+                &SignInSettings::default(),
+            ) {
                 Err(HelpdeskError::InvalidVerification(found)) => assert_eq!(found, code),
                 other => panic!("{method}: {other:?}"),
             }
         }
         assert!(matches!(
-            Verification::parse("in_person", "passport", " ", "low"),
+            Verification::parse(
+                "in_person",
+                "passport",
+                " ",
+                "low",
+                &SignInSettings::default()
+            ),
             Err(HelpdeskError::BadInput("reference"))
         ));
         assert!(matches!(
-            Verification::parse("in_person", "passport", "a\nb", "low"),
+            Verification::parse(
+                "in_person",
+                "passport",
+                "a\nb",
+                "low",
+                &SignInSettings::default()
+            ),
             Err(HelpdeskError::BadInput("reference"))
         ));
     }
 
     #[test]
     fn a_call_back_keeps_no_document() {
-        let verification = Verification::parse("call_back", "passport", "case 7", "low").unwrap();
+        let verification = Verification::parse(
+            "call_back",
+            "passport",
+            "case 7",
+            "low",
+            &SignInSettings::default(),
+        )
+        .unwrap();
         assert_eq!(verification.document_type, None);
     }
 }

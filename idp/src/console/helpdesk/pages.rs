@@ -100,6 +100,8 @@ fn search_markup(lang: Lang, text: &str, found: &[User]) -> Markup {
 /// Everything the user page shows.
 struct UserView {
     user: User,
+    /// The helpdesk verification methods the policy in force offers.
+    methods: Vec<ProofingMethod>,
     failures: portner_shared::domain::SignInFailures,
     change_required: Option<DateTime<Utc>>,
     credentials: Vec<WebAuthnCredential>,
@@ -142,6 +144,7 @@ async fn load_view(
     id: &str,
 ) -> Result<UserView, HelpdeskError> {
     let now = state.clock.now();
+    let policy = state.signin.settings();
     let mut tx = state.store.read().await?;
     let user = super::target(&mut tx, operator, id).await?;
     let subject = portner_audit::Subject::User(user.id);
@@ -151,12 +154,20 @@ async fn load_view(
         credentials: tx.webauthn_credentials(user.id).await?,
         events: portner_audit::recent_about(&mut tx, &subject, SIGN_IN_KINDS, RECENT_EVENTS)
             .await?,
-        verification: super::live_verification(&mut tx, operator, &user, now).await?,
+        verification: super::live_verification(&mut tx, operator, &user, now, &policy).await?,
         requests: {
             let live = tx.live_reset_approvals(user.id, now).await?;
             approvals::views(&mut tx, live).await?
         },
         can_email: state.mailer.is_some(),
+        methods: [
+            ProofingMethod::InPerson,
+            ProofingMethod::VideoCall,
+            ProofingMethod::CallBack,
+        ]
+        .into_iter()
+        .filter(|method| super::method_cap(*method, &policy).is_some())
+        .collect(),
         user,
     };
     tx.rollback().await?;
@@ -197,7 +208,7 @@ fn user_markup(lang: Lang, token: &str, view: &UserView, me: UserId, now: DateTi
         h2 { (lang.console(Text::RecentSignIns)) }
         (events_markup(lang, &view.events))
         h2 { (lang.console(Text::RecordVerification)) }
-        (verification_markup(lang, token, &base, view.verification.as_ref()))
+        (verification_markup(lang, token, &base, view.verification.as_ref(), &view.methods))
         @if let Some(verification) = &view.verification {
             h2 { (lang.console(Text::Action)) }
             (actions_markup(lang, token, &base, verification.id, view.can_email))
@@ -364,12 +375,15 @@ fn verification_markup(
     token: &str,
     base: &str,
     live: Option<&IdentityProofing>,
+    offered: &[ProofingMethod],
 ) -> Markup {
     let methods = [
         (ProofingMethod::InPerson, Text::InPerson),
         (ProofingMethod::VideoCall, Text::VideoCall),
         (ProofingMethod::CallBack, Text::CallBack),
-    ];
+    ]
+    .into_iter()
+    .filter(|(method, _)| offered.contains(method));
     let documents = [
         (IdDocument::Passport, Text::Passport),
         (IdDocument::DrivingLicence, Text::DrivingLicence),
@@ -486,6 +500,7 @@ pub async fn verify(
         &form.document_type,
         &form.reference,
         &form.level,
+        &state.signin.settings(),
     ) {
         Ok(verification) => super::record_verification(&state, &operator, &id, &verification)
             .await
