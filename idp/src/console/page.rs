@@ -196,6 +196,11 @@ impl ConsoleText for Lang {
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 #[allow(missing_docs)]
 pub enum Text {
+    Groups,
+    GroupsHint,
+    Members,
+    NoGroups,
+    SyncScope,
     ConfirmEntityId,
     NoSps,
     RegisterSp,
@@ -459,6 +464,17 @@ impl Text {
                  every start that changes them, and at every change made below.",
             ),
             Self::EditPolicies => ("Ændr login-politikker", "Change sign-in policies"),
+            Self::Groups => ("Grupper", "Groups"),
+            Self::GroupsHint => (
+                "Grupperne vedligeholdes af organisationens IdM-system gennem SCIM.",
+                "Groups are kept by the organisation's IdM system through SCIM.",
+            ),
+            Self::Members => ("Medlemmer", "Members"),
+            Self::NoGroups => ("Ingen grupper.", "No groups."),
+            Self::SyncScope => (
+                "Afgrænser MitID Erhverv-synkroniseringen",
+                "Scopes the MitID Erhverv sync",
+            ),
             Self::ConfirmEntityId => (
                 "Skriv entityID igen for at bekræfte",
                 "Type the entityID again to confirm",

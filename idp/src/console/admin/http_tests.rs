@@ -806,3 +806,62 @@ async fn service_providers_are_registered_from_metadata_and_removed_on_confirmat
         1
     );
 }
+
+#[tokio::test]
+async fn the_overview_shows_the_groups_of_administered_organisations_read_only() {
+    use std::collections::BTreeSet;
+
+    let console = console().await;
+    let overview = console.get("/admin").await;
+    assert!(
+        overview.body.contains(r#"id="no-groups""#),
+        "{}",
+        overview.body
+    );
+
+    let worker = console.rig.user("91234567", "worker", &[]).await;
+    let outsider = console.rig.user("92345678", "outsider", &[]).await;
+    let store = &console.rig.state.store;
+    let context = AuditContext::cli();
+    let mut tx = store.begin().await.unwrap();
+    for (org, name, member) in [
+        ("91234567", "MitID", &worker),
+        ("92345678", "Hidden", &outsider),
+    ] {
+        let change = crate::directory::GroupChange {
+            name: name.parse().unwrap(),
+            external_id: None,
+            members: BTreeSet::from([member.id]),
+        };
+        let org = org.parse().unwrap();
+        crate::directory::create_group_in(&mut tx, Utc::now(), &context, &org, &change)
+            .await
+            .unwrap();
+    }
+    let org = "91234567".parse().unwrap();
+    let scope = tx.group_by_name(&org, "mitid").await.unwrap().unwrap();
+    let settings = portner_shared::domain::SyncOrganisation {
+        org,
+        mode: portner_shared::domain::SyncMode::LocalIdp,
+        base_url: "https://idm.invalid".into(),
+        client_cert_path: "client.pem".into(),
+        client_key_path: None,
+        trust_roots_path: "ca.pem".into(),
+        default_email: None,
+        scope_group: Some(scope.id),
+    };
+    tx.upsert_sync_organisation(&settings, Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let overview = console.get("/admin?lang=en").await;
+    let groups = overview.body.split(r#"id="groups""#).nth(1).unwrap();
+    assert!(groups.contains("<td>MitID</td>"), "{groups}");
+    assert!(groups.contains("Scopes the MitID Erhverv sync"), "{groups}");
+    assert!(groups.contains("1: worker"), "{groups}");
+    assert!(
+        !overview.body.contains("Hidden"),
+        "another organisation's group stays hidden"
+    );
+}

@@ -33,6 +33,7 @@
 //! ([`service_providers`]). Known gap, written down in `docs/limitations.md`: starting a role
 //! catalogue import.
 
+pub mod groups;
 pub mod organisations;
 pub mod pages;
 pub mod policies;

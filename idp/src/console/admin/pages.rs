@@ -37,6 +37,7 @@ struct Overview {
     organisations: Vec<Cvr>,
     administered: Vec<portner_shared::domain::Organisation>,
     policy: super::policies::PolicyView,
+    groups: Vec<super::groups::GroupView>,
     found: Vec<User>,
     in_force: Option<Snapshot>,
     history: Vec<Snapshot>,
@@ -76,6 +77,8 @@ pub async fn overview(
         (new_user_markup(lang, &token, &view.organisations))
         h2 { (lang.console(Text::Organisations)) }
         (super::organisations::organisations_markup(lang, &token, &view.administered))
+        h2 { (lang.console(Text::Groups)) }
+        (super::groups::groups_markup(lang, &view.groups))
         h2 { (lang.console(Text::RightsCatalogue)) }
         (catalogue_markup(lang, &token, &view.catalogue))
         h2 id="policies-heading" { (lang.console(Text::Policies)) }
@@ -100,6 +103,7 @@ async fn load_overview(
     let overrides = tx.policy_overrides().await?.into_iter().collect();
     tx.rollback().await?;
     let administered = super::organisations::administered(state, operator).await?;
+    let groups = super::groups::administered(state, operator).await?;
     let policy = super::policies::PolicyView {
         current: state.signin.settings(),
         file: state.signin.policy.file(),
@@ -109,6 +113,7 @@ async fn load_overview(
         catalogue,
         administered,
         policy,
+        groups,
         organisations: operator.organisations(Role::Administrator),
         found,
         in_force,
