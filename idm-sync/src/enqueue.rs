@@ -3,12 +3,12 @@
 //! back together.
 
 use chrono::{DateTime, Utc};
-use portner_shared::domain::{GroupId, SyncAction, User, UserStatus};
+use portner_shared::domain::{SyncAction, User, UserStatus};
 use portner_shared::store::{StoreError, Tx};
 
 /// Queues the creation of a new user's identity if their organisation is synced to all its
 /// users. Where the sync is scoped to a group, a new user is in no group yet: joining it
-/// queues the creation ([`group_membership_changed`]).
+/// queues the creation ([`scope_membership_changed`]).
 ///
 /// # Errors
 ///
@@ -83,23 +83,19 @@ pub async fn user_rights_changed(
 }
 
 /// Queues a creation or reactivation when a user joins the group their organisation's sync is
-/// scoped to, and a suspension when they leave it (issue 6, item 2). Other groups are not
-/// the sync's concern.
+/// scoped to, and a suspension when they leave it (issue 6, item 2). The caller calls this
+/// only for that group (`Tx::group_scopes_sync`, read once per group change); other groups
+/// are not the sync's concern.
 ///
 /// # Errors
 ///
 /// The store failed; the caller's transaction must then be dropped.
-pub async fn group_membership_changed(
+pub async fn scope_membership_changed(
     tx: &mut Tx,
-    group: GroupId,
     user: &User,
     joined: bool,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let settings = tx.sync_organisation(&user.org).await?;
-    if settings.is_none_or(|settings| settings.scope_group != Some(group)) {
-        return Ok(());
-    }
     let action = if joined {
         SyncAction::UpsertUser { user_id: user.id }
     } else {

@@ -11,8 +11,6 @@
 //! them: the snapshot is evidence handed to auditors.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 
 use chrono::{DateTime, Utc};
 use portner_audit::config_history::{self, Applied, record_if_changed};
@@ -20,7 +18,7 @@ use portner_audit::{AuditContext, AuditError, AuditEvent, Subject};
 use portner_shared::config::{Config, SignInSettings};
 use portner_shared::store::{Store, StoreError};
 
-use crate::signin::live_policy::LivePolicy;
+use crate::signin::live_policy::{self, LivePolicy};
 
 /// Every setting the control matrix cites, `(key, value)`, keys as in `docs/configuration.md`
 /// (built-in values under their own names). No secrets.
@@ -162,8 +160,8 @@ pub async fn effective_signin(
     store: &Store,
     file: SignInSettings,
 ) -> Result<SignInSettings, StoreError> {
-    let policy = LivePolicy::new(file, Arc::new(AtomicUsize::new(0)));
-    policy.refresh(store).await
+    let overrides = live_policy::read_overrides(store).await?;
+    Ok(live_policy::overlay(file, &overrides))
 }
 
 /// Records the settings of `config`, with the sign-in policy in force `signin`, as Portner

@@ -171,7 +171,9 @@ async fn policy_refresh_task(
     policy: Arc<crate::signin::live_policy::LivePolicy>,
     store: portner_shared::store::Store,
 ) {
-    let mut ticks = tokio::time::interval(crate::signin::live_policy::REFRESH_EVERY);
+    // The first read was made at start; the next is due one interval later.
+    let every = crate::signin::live_policy::REFRESH_EVERY;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;
         if let Err(error) = policy.refresh(&store).await {

@@ -237,14 +237,17 @@ async fn stored_rids(
 ) -> Result<HashMap<String, Username>, CommandError> {
     let mut tx = environment.store.read().await?;
     let held = tx.organisation_rids(org).await?;
-    let mut rids = HashMap::new();
-    for (rid, user_id) in held {
-        if let Some(user) = tx.user(user_id).await? {
-            rids.insert(rid, user.username);
-        }
-    }
+    let usernames: HashMap<_, _> = tx
+        .users(Some(org))
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user.username))
+        .collect();
     tx.rollback().await?;
-    Ok(rids)
+    Ok(held
+        .into_iter()
+        .filter_map(|(rid, user_id)| Some((rid, usernames.get(&user_id)?.clone())))
+        .collect())
 }
 
 /// Adds an export's RIDs to the stored ones.

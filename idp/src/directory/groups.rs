@@ -2,8 +2,9 @@
 //! its organisation's MitID Erhverv sync, the members' sync actions, on the caller's
 //! transaction (issue 5 item 5; issue 6 item 2).
 //!
-//! Callers check first that every member named is a user of the group's organisation; these
-//! functions write what they are given.
+//! A member named who is not a user of the group's organisation is refused with
+//! [`DirectoryError::NotFound`] (`user`); the caller drops the transaction, so nothing of the
+//! change is written.
 
 use std::collections::BTreeSet;
 
@@ -62,8 +63,9 @@ pub async fn create_group_in(
     )
     .await?;
 
+    // A new group scopes no sync yet.
     for user_id in &change.members {
-        set_membership(tx, now, context, &group, *user_id, true).await?;
+        set_membership(tx, now, context, &group, *user_id, true, false).await?;
     }
     Ok(group)
 }
@@ -104,11 +106,12 @@ pub async fn change_group_in(
         portner_audit::append(tx, now, context, &subject, &event).await?;
     }
 
+    let scopes_sync = tx.group_scopes_sync(group.id).await?;
     for user_id in joining {
-        set_membership(tx, now, context, &group, user_id, true).await?;
+        set_membership(tx, now, context, &group, user_id, true, scopes_sync).await?;
     }
     for user_id in leaving {
-        set_membership(tx, now, context, &group, user_id, false).await?;
+        set_membership(tx, now, context, &group, user_id, false, scopes_sync).await?;
     }
     Ok(group)
 }
@@ -126,8 +129,9 @@ pub async fn delete_group_in(
     context: &AuditContext,
     group: &Group,
 ) -> Result<(), DirectoryError> {
+    let scopes_sync = tx.group_scopes_sync(group.id).await?;
     for user_id in tx.group_member_ids(group.id).await? {
-        set_membership(tx, now, context, group, user_id, false).await?;
+        set_membership(tx, now, context, group, user_id, false, scopes_sync).await?;
     }
     tx.delete_group(group.id).await?;
     let event = AuditEvent::GroupDeleted {
@@ -141,7 +145,8 @@ pub async fn delete_group_in(
 }
 
 /// Puts the user in the group (`joined`) or takes them out; where that changed anything, the
-/// sync hears of it and the change is audited on the user.
+/// change is audited on the user and, for the sync's scope group (`scopes_sync`), the sync
+/// hears of it.
 async fn set_membership(
     tx: &mut Tx,
     now: DateTime<Utc>,
@@ -149,6 +154,7 @@ async fn set_membership(
     group: &Group,
     user_id: UserId,
     joined: bool,
+    scopes_sync: bool,
 ) -> Result<(), DirectoryError> {
     let user = member(tx, group, user_id).await?;
     let changed = if joined {
@@ -160,7 +166,9 @@ async fn set_membership(
         return Ok(());
     }
 
-    portner_idm_sync::enqueue::group_membership_changed(tx, group.id, &user, joined, now).await?;
+    if scopes_sync {
+        portner_idm_sync::enqueue::scope_membership_changed(tx, &user, joined, now).await?;
+    }
     let group_id = group.id;
     let event = if joined {
         AuditEvent::GroupMemberAdded { group_id, user_id }

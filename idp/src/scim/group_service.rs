@@ -1,7 +1,7 @@
 //! The SCIM operations on groups, between the handlers and [`crate::directory`]: each runs in
 //! one transaction, confined to the client's organisation, with the `If-Match` check inside it
-//! (RFC 7644 §3.14). Members must be users of the same organisation; naming any other ID is
-//! refused before anything is written.
+//! (RFC 7644 §3.14). Members must be users of the same organisation; naming any other ID
+//! refuses the whole request, and the transaction is dropped.
 //!
 //! Lists are rendered and filtered in memory over the organisation's groups, as users are
 //! (`docs/limitations.md`).
@@ -36,8 +36,6 @@ pub async fn create(
     let input = group_resource::read(document)?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    check_members(&mut tx, client, &input).await?;
-
     let org = &client.organisation.cvr;
     let group = directory::create_group_in(&mut tx, now, &client.context, org, &change(input))
         .await
@@ -184,7 +182,6 @@ async fn update(
     let members = tx.group_members(group.id).await?;
     let current = group_resource::render(&group, &members, &base_url(state));
     let input = group_resource::read(&change_document(current)?)?;
-    check_members(&mut tx, client, &input).await?;
     let group = directory::change_group_in(&mut tx, now, &client.context, group, &change(input))
         .await
         .map_err(from_directory)?;
@@ -192,23 +189,6 @@ async fn update(
 
     tx.commit().await?;
     Ok(versioned(state, &group, &members))
-}
-
-/// Every member must be a user of the client's organisation; any other ID is refused as
-/// unknown, without saying whether it is a user elsewhere.
-async fn check_members(
-    tx: &mut Tx,
-    client: &ScimClient,
-    input: &GroupInput,
-) -> Result<(), ScimError> {
-    for user_id in &input.members {
-        let user = tx.user(*user_id).await?;
-        let of_the_organisation = user.is_some_and(|user| user.org == client.organisation.cvr);
-        if !of_the_organisation {
-            return Err(invalid("Each member must be a user of the organisation."));
-        }
-    }
-    Ok(())
 }
 
 fn change(input: GroupInput) -> GroupChange {
@@ -219,10 +199,14 @@ fn change(input: GroupInput) -> GroupChange {
     }
 }
 
-/// A name taken is a group's name here, not a userName.
+/// A name taken is a group's name here, not a userName; a member who is no user of the
+/// organisation is a bad value, said without telling whether the ID is a user elsewhere.
 fn from_directory(error: DirectoryError) -> ScimError {
     match error {
         DirectoryError::Store(StoreError::Conflict { .. }) => ScimError::group_name_taken(),
+        DirectoryError::NotFound("user") => {
+            invalid("Each member must be a user of the organisation.")
+        }
         other => other.into(),
     }
 }

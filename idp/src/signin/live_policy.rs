@@ -52,16 +52,7 @@ impl LivePolicy {
 
     /// Puts `overrides` over the file's values and makes the result the policy in force.
     pub fn apply(&self, overrides: &[(String, i64)]) -> SignInSettings {
-        let mut settings = self.file;
-        for (key, value) in overrides {
-            let applied = u32::try_from(*value)
-                .ok()
-                .and_then(|value| settings.with_policy(key, value));
-            match applied {
-                Some(changed) => settings = changed,
-                None => tracing::warn!(%key, value, "ignored a policy override out of range"),
-            }
-        }
+        let settings = overlay(self.file, overrides);
         *self
             .current
             .write()
@@ -77,11 +68,36 @@ impl LivePolicy {
     ///
     /// The store failed; the policy in force stays as it was.
     pub async fn refresh(&self, store: &Store) -> Result<SignInSettings, StoreError> {
-        let mut tx = store.read().await?;
-        let overrides = tx.policy_overrides().await?;
-        tx.rollback().await?;
-        Ok(self.apply(&overrides))
+        Ok(self.apply(&read_overrides(store).await?))
     }
+}
+
+/// `file` with `overrides` put over it; an override that is not an editable key or is out of
+/// its range is ignored with a warning.
+pub fn overlay(file: SignInSettings, overrides: &[(String, i64)]) -> SignInSettings {
+    let mut settings = file;
+    for (key, value) in overrides {
+        let applied = u32::try_from(*value)
+            .ok()
+            .and_then(|value| settings.with_policy(key, value));
+        match applied {
+            Some(changed) => settings = changed,
+            None => tracing::warn!(%key, value, "ignored a policy override out of range"),
+        }
+    }
+    settings
+}
+
+/// The administrators' overrides in the store.
+///
+/// # Errors
+///
+/// The store failed.
+pub async fn read_overrides(store: &Store) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut tx = store.read().await?;
+    let overrides = tx.policy_overrides().await?;
+    tx.rollback().await?;
+    Ok(overrides)
 }
 
 #[cfg(test)]

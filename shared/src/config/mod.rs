@@ -362,23 +362,9 @@ pub const EDITABLE_POLICIES: [(&str, u32, u32); 12] = [
 
 impl SignInSettings {
     /// The value of an editable policy ([`EDITABLE_POLICIES`]), or `None` for any other key.
-    pub const fn policy(&self, key: &str) -> Option<u32> {
-        let value = match key.as_bytes() {
-            b"password_min_length" => self.password_min_length,
-            b"password_history" => self.password_history,
-            b"activation_code_hours" => self.activation_code_hours,
-            b"session_idle_minutes" => self.session_idle_minutes,
-            b"session_lifetime_minutes" => self.session_lifetime_minutes,
-            b"session_password_fresh_minutes" => self.session_password_fresh_minutes,
-            b"session_second_factor_fresh_minutes" => self.session_second_factor_fresh_minutes,
-            b"lockout_threshold" => self.lockout_threshold,
-            b"lockout_minutes" => self.lockout_minutes,
-            b"helpdesk_in_person_level" => self.helpdesk_in_person_level,
-            b"helpdesk_video_call_level" => self.helpdesk_video_call_level,
-            b"helpdesk_call_back_level" => self.helpdesk_call_back_level,
-            _ => return None,
-        };
-        Some(value)
+    pub fn policy(&self, key: &str) -> Option<u32> {
+        let mut copy = *self;
+        copy.slot(key).map(|value| *value)
     }
 
     /// These settings with the editable policy `key` set to `value`, or `None` when the key
@@ -388,7 +374,13 @@ impl SignInSettings {
         if !(*low..=*high).contains(&value) {
             return None;
         }
-        let slot = match key {
+        *self.slot(key)? = value;
+        Some(self)
+    }
+
+    /// The field behind an editable policy key: the one place that maps keys to fields.
+    fn slot(&mut self, key: &str) -> Option<&mut u32> {
+        Some(match key {
             "password_min_length" => &mut self.password_min_length,
             "password_history" => &mut self.password_history,
             "activation_code_hours" => &mut self.activation_code_hours,
@@ -402,9 +394,7 @@ impl SignInSettings {
             "helpdesk_video_call_level" => &mut self.helpdesk_video_call_level,
             "helpdesk_call_back_level" => &mut self.helpdesk_call_back_level,
             _ => return None,
-        };
-        *slot = value;
-        Some(self)
+        })
     }
 }
 

@@ -3,8 +3,10 @@
 //! scoped to it. Groups are kept by the organisation's IdM system through SCIM
 //! (`docs/scim.md`); a second place to change them would let the two disagree.
 
+use std::collections::HashMap;
+
 use maud::{Markup, html};
-use portner_shared::domain::{Group, GroupMember, Role};
+use portner_shared::domain::{Group, GroupId, GroupMember, Role};
 use portner_shared::store::StoreError;
 
 use crate::app::AppState;
@@ -41,8 +43,12 @@ pub async fn administered(
             .sync_organisation(&org)
             .await?
             .and_then(|sync| sync.scope_group);
+        let mut members_of: HashMap<GroupId, Vec<GroupMember>> = HashMap::new();
+        for (group, member) in tx.group_memberships(&org).await? {
+            members_of.entry(group).or_default().push(member);
+        }
         for group in tx.groups(&org).await? {
-            let members = tx.group_members(group.id).await?;
+            let members = members_of.remove(&group.id).unwrap_or_default();
             let scopes_sync = scope == Some(group.id);
             views.push(GroupView {
                 group,
